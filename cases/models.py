@@ -1,0 +1,279 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from .choices import (
+    BarrierKind,
+    BarrierStatus,
+    CaseStatus,
+    InstalmentStatus,
+    Objective,
+    PaymentMethod,
+    PlanFrequency,
+    PlanStatus,
+    PromiseStatus,
+    aging_bucket,
+)
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+ZERO = Decimal("0.00")
+
+
+class CreditorKind(models.TextChoices):
+    OWN = "own", _("Own portfolio")
+    CLIENT = "client", _("Agency client")
+
+
+class Creditor(models.Model):
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=10, choices=CreditorKind.choices, default=CreditorKind.CLIENT)
+    currency = models.CharField(_("default currency"), max_length=3, default="EUR")
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("creditor")
+        verbose_name_plural = _("creditors")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Case(models.Model):
+    """One debt of one debtor for one creditor (expediente)."""
+
+    creditor = models.ForeignKey(Creditor, verbose_name=_("creditor"), on_delete=models.PROTECT, related_name="cases")
+    debtor = models.ForeignKey("debtors.Debtor", verbose_name=_("debtor"), on_delete=models.PROTECT, related_name="cases")
+    reference = models.CharField(_("reference"), max_length=64)
+    original_amount = models.DecimalField(_("original amount"), **MONEY)
+    fees = models.DecimalField(_("fees"), default=ZERO, **MONEY)
+    balance = models.DecimalField(_("balance"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    due_date = models.DateField(_("due date"))
+    placed_at = models.DateField(_("placed on"), help_text=_("When the creditor handed the case over."))
+    status = models.CharField(_("status"), max_length=12, choices=CaseStatus.choices, default=CaseStatus.NEW)
+    objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices, default=Objective.REMIND)
+    objective_reason = models.CharField(_("why this objective"), max_length=300, blank=True)
+    assigned_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned agent"),
+        on_delete=models.PROTECT,
+        related_name="assigned_cases",
+        null=True,
+        blank=True,
+    )
+    next_action_at = models.DateTimeField(_("next action"), null=True, blank=True)
+    next_action_note = models.CharField(_("next step"), max_length=300, blank=True)
+    last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
+    last_outcome = models.CharField(_("last outcome"), max_length=20, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # Optimistic locking: every service that changes the case bumps it; a form that carries an
+    # older version is refused instead of silently overwriting someone else's change.
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        constraints = [
+            models.UniqueConstraint(fields=["creditor", "reference"], name="case_reference_unique_per_creditor"),
+            models.CheckConstraint(condition=Q(original_amount__gt=0), name="case_original_amount_positive"),
+            models.CheckConstraint(condition=Q(fees__gte=0), name="case_fees_not_negative"),
+            models.CheckConstraint(condition=Q(balance__gte=0), name="case_balance_not_negative"),
+            models.CheckConstraint(
+                condition=Q(balance__lte=F("original_amount") + F("fees")), name="case_balance_within_debt"
+            ),
+            models.CheckConstraint(condition=Q(status__in=CaseStatus.values), name="case_status_valid"),
+            models.CheckConstraint(condition=Q(objective__in=Objective.values), name="case_objective_valid"),
+            models.CheckConstraint(condition=~Q(status=CaseStatus.PAID) | Q(balance=0), name="case_paid_means_zero_balance"),
+            models.CheckConstraint(condition=~Q(reference=""), name="case_reference_not_empty"),
+        ]
+        indexes = [
+            # Agent queue: WHERE assigned_agent_id=? AND status IN (open) ORDER BY next_action_at
+            models.Index(fields=["assigned_agent", "status", "next_action_at"], name="case_queue_idx"),
+            # Sweepers and dashboards: WHERE status IN (...) AND next_action_at <= now
+            models.Index(fields=["status", "next_action_at"], name="case_status_next_idx"),
+            # Portfolio by creditor and aging: WHERE creditor_id=? AND status=? AND due_date ...
+            models.Index(fields=["creditor", "status", "due_date"], name="case_creditor_status_idx"),
+            models.Index(fields=["debtor"], name="case_debtor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def total_due(self) -> Decimal:
+        return self.original_amount + self.fees
+
+    @property
+    def paid_amount(self) -> Decimal:
+        return self.total_due - self.balance
+
+    def days_past_due(self, today: dt.date | None = None) -> int:
+        today = today or dt.date.today()
+        return max((today - self.due_date).days, 0)
+
+    def aging_bucket(self, today: dt.date | None = None) -> str:
+        return aging_bucket(self.days_past_due(today))
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in CaseStatus.open_values()
+
+
+class PromiseToPay(models.Model):
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="promises")
+    amount = models.DecimalField(_("amount"), **MONEY)
+    due_date = models.DateField(_("promised date"))
+    method = models.CharField(_("payment method"), max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.TRANSFER)
+    status = models.CharField(_("status"), max_length=10, choices=PromiseStatus.choices, default=PromiseStatus.PENDING)
+    amount_paid = models.DecimalField(_("amount paid"), default=ZERO, **MONEY)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    contact_attempt = models.ForeignKey(
+        "contacts.ContactAttempt", on_delete=models.SET_NULL, null=True, blank=True, related_name="promises"
+    )
+    created_at = models.DateTimeField(_("created"))
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-due_date", "-id"]
+        verbose_name = _("promise to pay")
+        verbose_name_plural = _("promises to pay")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="promise_amount_positive"),
+            models.CheckConstraint(condition=Q(amount_paid__gte=0), name="promise_paid_not_negative"),
+            models.CheckConstraint(condition=Q(status__in=PromiseStatus.values), name="promise_status_valid"),
+        ]
+        indexes = [
+            # Promise monitoring sweeper: WHERE status='pending' AND due_date <= ?
+            models.Index(fields=["due_date"], name="promise_pending_due_idx", condition=Q(status="pending")),
+            models.Index(fields=["case", "-due_date"], name="promise_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} @ {self.due_date}"
+
+
+class PaymentPlan(models.Model):
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="plans")
+    status = models.CharField(_("status"), max_length=10, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
+    total_amount = models.DecimalField(_("total"), **MONEY)
+    discount_amount = models.DecimalField(_("discount"), default=ZERO, **MONEY)
+    instalment_count = models.PositiveSmallIntegerField(_("instalments"))
+    frequency = models.CharField(_("frequency"), max_length=10, choices=PlanFrequency.choices, default=PlanFrequency.MONTHLY)
+    first_due_date = models.DateField(_("first instalment"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("payment plan")
+        verbose_name_plural = _("payment plans")
+        constraints = [
+            models.CheckConstraint(condition=Q(total_amount__gt=0), name="plan_total_positive"),
+            models.CheckConstraint(condition=Q(discount_amount__gte=0), name="plan_discount_not_negative"),
+            models.CheckConstraint(condition=Q(instalment_count__gte=1), name="plan_has_instalments"),
+            models.CheckConstraint(condition=Q(status__in=PlanStatus.values), name="plan_status_valid"),
+            # At most one live plan per case.
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(status__in=["proposed", "active"]), name="plan_one_live_per_case"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instalment_count} x {self.get_frequency_display()}"
+
+
+class Instalment(models.Model):
+    plan = models.ForeignKey(PaymentPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="instalments")
+    number = models.PositiveSmallIntegerField(_("number"))
+    due_date = models.DateField(_("due date"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    amount_paid = models.DecimalField(_("amount paid"), default=ZERO, **MONEY)
+    status = models.CharField(_("status"), max_length=10, choices=InstalmentStatus.choices, default=InstalmentStatus.PENDING)
+
+    class Meta:
+        ordering = ["plan", "number"]
+        verbose_name = _("instalment")
+        verbose_name_plural = _("instalments")
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="instalment_number_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="instalment_amount_positive"),
+            models.CheckConstraint(condition=Q(amount_paid__gte=0), name="instalment_paid_not_negative"),
+            models.CheckConstraint(condition=Q(amount_paid__lte=F("amount")), name="instalment_paid_within_amount"),
+        ]
+        indexes = [
+            # Instalment reminders and default detection: WHERE status='pending' AND due_date <= ?
+            models.Index(fields=["due_date"], name="instalment_pending_due_idx", condition=Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.amount} @ {self.due_date}"
+
+
+class Payment(models.Model):
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(_("amount"), **MONEY)
+    received_on = models.DateField(_("received on"))
+    method = models.CharField(_("method"), max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.TRANSFER)
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    # Set by API clients and file imports so that a retried submission posts once.
+    idempotency_key = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    posted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        ordering = ["-received_on", "-id"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["case", "-received_on"], name="payment_case_idx"),
+            # Collected per period in dashboards: WHERE received_on BETWEEN ? AND ?
+            models.Index(fields=["received_on"], name="payment_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.received_on}"
+
+
+class Barrier(models.Model):
+    """Something missing on the creditor's side that blocks payment (seed 001)."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="barriers")
+    kind = models.CharField(_("what is missing"), max_length=24, choices=BarrierKind.choices)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=BarrierStatus.choices, default=BarrierStatus.OPEN)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    opened_at = models.DateTimeField(_("opened"))
+    removed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name = _("payment barrier")
+        verbose_name_plural = _("payment barriers")
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=BarrierKind.values), name="barrier_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(status="open", removed_at__isnull=True) | Q(status="removed", removed_at__isnull=False),
+                name="barrier_removed_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["case", "status"], name="barrier_case_idx")]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from .models import Heartbeat
+
+
+@shared_task(name="core.heartbeat")
+def heartbeat() -> None:
+    Heartbeat.objects.update_or_create(name="worker", defaults={"at": timezone.now()})

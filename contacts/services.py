@@ -1,0 +1,83 @@
+"""Logging interactions with debtors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.choices import CaseStatus, Outcome
+from cases.services import CASE_AUDIT_FIELDS, _lock_case, _save_case, case_replan
+from collections_crm.audit.services import audit_record, snapshot
+
+from .models import ContactAttempt, ExcuseCategory, Technique
+
+
+def contact_attempt_log(
+    *,
+    actor,
+    case_id: int,
+    channel: str,
+    outcome: str,
+    objective: str | None = None,
+    direction: str = "outbound",
+    contact_point=None,
+    occurred_at: dt.datetime | None = None,
+    duration_seconds: int = 0,
+    techniques: list[Technique] | None = None,
+    excuse_category: ExcuseCategory | None = None,
+    statement_kind: str = "",
+    notes: str = "",
+    next_step: str = "",
+    next_step_at: dt.datetime | None = None,
+    agent=None,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> ContactAttempt:
+    now = now or timezone.now()
+    occurred_at = occurred_at or now
+    errors = {}
+    if len(notes) > settings.CRM_NOTES_MAX_LENGTH:
+        errors["notes"] = _("Notes are limited to %(n)d characters.") % {"n": settings.CRM_NOTES_MAX_LENGTH}
+    if occurred_at > now + dt.timedelta(minutes=5):
+        errors["occurred_at"] = _("An interaction cannot happen in the future.")
+    if next_step_at is not None and next_step_at < now - dt.timedelta(minutes=5):
+        errors["next_step_at"] = _("The next step must be in the future.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        case = _lock_case(case_id, expected_version)
+        if contact_point is not None and contact_point.debtor_id != case.debtor_id:
+            raise ValidationError({"contact_point": _("This contact point belongs to another debtor.")})
+        attempt = ContactAttempt(
+            case=case, contact_point=contact_point, channel=channel, direction=direction,
+            agent=agent if agent is not None else (actor if getattr(actor, "pk", None) else None),
+            occurred_at=occurred_at, duration_seconds=duration_seconds,
+            objective=objective or case.objective, outcome=outcome, excuse_category=excuse_category,
+            statement_kind=statement_kind, notes=notes, next_step=next_step, next_step_at=next_step_at,
+        )
+        attempt.full_clean(exclude=["case", "agent", "contact_point", "excuse_category"])
+        attempt.save()
+        if techniques:
+            attempt.techniques.set(techniques)
+        after = snapshot(attempt, ["channel", "direction", "objective", "outcome", "excuse_category_id", "statement_kind", "next_step_at"])
+        after["techniques"] = sorted(t.code for t in techniques or [])
+        audit_record(actor=actor, action="contact_attempt.logged", obj=attempt, after=after, at=now)
+
+        before = snapshot(case, CASE_AUDIT_FIELDS)
+        case.last_contact_at = max(filter(None, [case.last_contact_at, occurred_at]))
+        case.last_outcome = outcome
+        if case.status == CaseStatus.NEW:
+            case.status = CaseStatus.ACTIVE
+        if outcome == Outcome.DISPUTE and case.status in CaseStatus.workable_values():
+            case.status = CaseStatus.DISPUTED
+        if next_step_at:
+            case.next_action_at = next_step_at
+            case.next_action_note = next_step or _("Follow-up agreed with the debtor")
+        _save_case(case, before, actor=actor, action="case.contacted", now=now)
+        case_replan(case=case, actor=actor, now=now)
+    return attempt

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .validators import normalise_document, validate_document
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value}, code="invalid_timezone")
+
+
+class DebtorKind(models.TextChoices):
+    PERSON = "person", _("Person")
+    COMPANY = "company", _("Company")
+
+
+class DocumentType(models.TextChoices):
+    DNI = "dni", "DNI"
+    NIE = "nie", "NIE"
+    CIF = "cif", "CIF/NIF"
+    PASSPORT = "passport", _("Passport")
+    SSN = "ssn", "SSN/EIN"
+    RFC = "rfc", "RFC"
+    RIF = "rif", "RIF"
+    OTHER = "other", _("Other")
+
+
+class Debtor(models.Model):
+    kind = models.CharField(_("kind"), max_length=10, choices=DebtorKind.choices, default=DebtorKind.PERSON)
+    name = models.CharField(_("name"), max_length=200)
+    document_type = models.CharField(_("document type"), max_length=10, choices=DocumentType.choices)
+    document_number = models.CharField(_("document number"), max_length=32)
+    country = models.CharField(_("country"), max_length=2, default="ES", help_text=_("ISO 3166 code, e.g. ES, US, MX"))
+    timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Madrid", validators=[validate_timezone])
+    language = models.CharField(_("language"), max_length=8, choices=[("es", "Español"), ("en", "English")], default="es")
+    notes = models.TextField(_("notes"), blank=True, max_length=4000)
+
+    # Flags that stop collection contact (the contact policy reads them).
+    do_not_contact = models.BooleanField(_("do not contact"), default=False)
+    cease_communication = models.BooleanField(_("cease communication requested"), default=False)
+    attorney_represented = models.BooleanField(_("represented by an attorney"), default=False)
+    deceased = models.BooleanField(_("deceased"), default=False)
+    bankruptcy = models.BooleanField(_("in bankruptcy"), default=False)
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("debtor")
+        verbose_name_plural = _("debtors")
+        constraints = [
+            models.UniqueConstraint(fields=["document_type", "document_number"], name="debtor_document_unique"),
+            models.CheckConstraint(condition=Q(kind__in=DebtorKind.values), name="debtor_kind_valid"),
+            models.CheckConstraint(condition=~Q(name=""), name="debtor_name_not_empty"),
+            models.CheckConstraint(condition=~Q(document_number=""), name="debtor_document_not_empty"),
+        ]
+        indexes = [
+            # Search by name prefix in the queue and the API.
+            models.Index(fields=["name"], name="debtor_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.document_number:
+            self.document_number = normalise_document(self.document_number)
+            validate_document(self.document_type, self.document_number)
+
+    @property
+    def contact_blocked(self) -> bool:
+        return self.do_not_contact or self.cease_communication or self.attorney_represented or self.deceased or self.bankruptcy
+
+
+class ContactPointKind(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("E-mail")
+    ADDRESS = "address", _("Postal address")
+
+
+class ContactPoint(models.Model):
+    debtor = models.ForeignKey(Debtor, verbose_name=_("debtor"), on_delete=models.CASCADE, related_name="contact_points")
+    kind = models.CharField(_("kind"), max_length=10, choices=ContactPointKind.choices)
+    # E.164 for phones, lower-cased address for e-mails, the full text for postal addresses.
+    value = models.CharField(_("value"), max_length=300)
+    label = models.CharField(_("label"), max_length=60, blank=True, help_text=_("e.g. mobile, work, accounts payable"))
+    person_name = models.CharField(_("contact person"), max_length=120, blank=True)
+    is_primary = models.BooleanField(_("primary"), default=False)
+    verified = models.BooleanField(_("verified"), default=False)
+    consent = models.BooleanField(_("consent to automated messages"), default=False)
+    opted_out = models.BooleanField(_("opted out"), default=False)
+    do_not_contact = models.BooleanField(_("do not contact"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_primary", "kind", "id"]
+        verbose_name = _("contact point")
+        verbose_name_plural = _("contact points")
+        constraints = [
+            models.UniqueConstraint(fields=["debtor", "kind", "value"], name="contactpoint_unique_per_debtor"),
+            models.CheckConstraint(condition=Q(kind__in=ContactPointKind.values), name="contactpoint_kind_valid"),
+            models.CheckConstraint(condition=~Q(value=""), name="contactpoint_value_not_empty"),
+        ]
+        indexes = [
+            # Search by phone or e-mail: WHERE value = ?
+            models.Index(fields=["value"], name="contactpoint_value_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.label}".strip()
+
+    def clean(self) -> None:
+        super().clean()
+        from .validators import normalise_contact_value
+
+        if self.value:
+            self.value = normalise_contact_value(self.kind, self.value, country=self.debtor.country if self.debtor_id else "ES")

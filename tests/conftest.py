@@ -1,0 +1,70 @@
+"""Personas shared by every test (STYLE.md): an agent, another agent of the same team, an agent
+of another team, a supervisor of the first team, an admin."""
+
+from __future__ import annotations
+
+import pytest
+
+from collections_crm.accounts.models import Role
+
+from .factories import PASSWORD, CaseFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Norte")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="Sur")
+
+
+@pytest.fixture
+def supervisor(team):
+    user = UserFactory(username="sup", role=Role.SUPERVISOR)
+    team.supervisor = user
+    team.save()
+    return user
+
+
+@pytest.fixture
+def agent(team):
+    return UserFactory(username="agent1", role=Role.AGENT, team=team)
+
+
+@pytest.fixture
+def teammate(team):
+    return UserFactory(username="agent2", role=Role.AGENT, team=team)
+
+
+@pytest.fixture
+def outsider(other_team):
+    """An agent of another team."""
+    return UserFactory(username="agent9", role=Role.AGENT, team=other_team)
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="boss", role=Role.ADMIN, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def case(agent):
+    return CaseFactory(assigned_agent=agent)
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def login(client):
+    """Log a persona in on the Django test client: ``login(agent)``."""
+
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
