@@ -303,7 +303,7 @@ def generate_portfolio(
                     if last_contact is None or occurred > last_contact:
                         last_contact, last_outcome = occurred, outcome
 
-                if status != CaseStatus.NEW and paid < total and rng.random() < 0.06:
+                if status != CaseStatus.NEW and total - paid >= 120 and rng.random() < 0.06:
                     # A payment plan over the rest, some instalments already paid.
                     rest = total - paid
                     count = rng.choice([3, 6, 12])
