@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "debtors",
     "cases",
     "contacts",
+    "collections_crm.adminarea",
 ]
 
 MIDDLEWARE = [
