@@ -39,9 +39,11 @@ PLAYBOOK_FIELDS = ["objective", "excuse_category_id", "language", "title", "talk
 GUARDRAIL_FIELDS = ["min_instalment", "max_instalments", "max_term_months", "max_discount_percent"]
 
 
-def _save_audited(*, actor, obj: models.Model, fields: list[str], data: dict[str, Any], action: str, now: dt.datetime) -> bool:
+def _save_audited(*, actor, obj: models.Model, fields: list[str], data: dict[str, Any], action: str, now: dt.datetime,
+                  force_save: bool = False) -> bool:
     """Apply ``data`` to ``obj``, validate it, save and audit if anything changed. Must run in
-    the caller's transaction. Returns whether a row was written."""
+    the caller's transaction. Returns whether anything changed. ``force_save`` writes the row
+    even when ``obj`` is unchanged in memory (the database copy was moved meanwhile)."""
     creating = obj.pk is None
     before = {} if creating else snapshot(obj, fields)
     for name in fields:
@@ -50,6 +52,8 @@ def _save_audited(*, actor, obj: models.Model, fields: list[str], data: dict[str
     obj.full_clean(validate_unique=True, validate_constraints=True)
     after = snapshot(obj, fields)
     if not creating and before == after:
+        if force_save:
+            obj.save()
         return False
     obj.save()
     old, new = diff(before, after)
@@ -167,11 +171,9 @@ def cadence_save(*, actor, cadence_id: int, name: str, repeat_every_days: int, d
         # Positions are unique per cadence: park the survivors out of the way before renumbering.
         CadenceStep.objects.filter(pk__in=keep).update(position=models.F("position") + 1000)
         for position, step in enumerate(steps):
-            obj = CadenceStep.objects.get(pk=step["id"]) if step.get("id") in existing else CadenceStep(cadence=cadence)
-            if obj.pk:
-                obj.position -= 1000
+            obj = existing.get(step.get("id")) or CadenceStep(cadence=cadence)
             _save_audited(actor=actor, obj=obj, fields=["position"] + STEP_FIELDS, data={**step, "position": position},
-                          action="cadence_step", now=now)
+                          action="cadence_step", now=now, force_save=True)
     return cadence
 
 
