@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import zoneinfo
 
-from django.conf import settings
 from django.db.models import Count, QuerySet
 from django.http import Http404
-from django.utils.formats import date_format
-from django.utils.translation import gettext_lazy as _
 
-from cases.choices import CaseStatus, PromiseStatus
+from cases.choices import CaseStatus
 from cases.models import Case
 from collections_crm.audit.models import AuditLog
-from collections_crm.core.templatetags.crm import money
-from contacts.models import MessageTemplate, MessageTemplateVersion
-
-# What {{ opt_out_text }} becomes when a template is previewed.
-OPT_OUT_TEXT = _("To stop receiving these messages, reply STOP or write to us.")
+from contacts import planner, policy
+from contacts.models import MessageTemplate, MessageTemplateVersion, StrategyRule
+from contacts.services_followup import facts_gather, strategy_load
+from contacts.services_messaging import template_resolve
+from contacts.services_policy import PackIndex, contact_histories, debtor_info
 
 
 def template_list(*, objective: str = "", channel: str = "", language: str = "") -> QuerySet[MessageTemplate]:
@@ -80,22 +78,25 @@ def preview_case_get(*, case_id: int | None) -> Case | None:
     return Case.objects.select_related("debtor", "creditor", "assigned_agent").filter(pk=case_id).first()
 
 
-def template_values_for_case(case: Case, *, today: dt.date) -> dict[str, str]:
-    """The placeholder values of a case, as plain strings (the renderer never sees objects)."""
-    promise = case.promises.filter(status=PromiseStatus.PENDING).order_by("due_date").first()
-    agent = case.assigned_agent
-    return {
-        "debtor_name": case.debtor.name,
-        "amount_due": money(case.balance, case.currency),
-        "original_amount": money(case.original_amount, case.currency),
-        "due_date": date_format(case.due_date, "SHORT_DATE_FORMAT"),
-        "days_past_due": str(case.days_past_due(today)),
-        "creditor_name": case.creditor.name,
-        "case_reference": case.reference,
-        "agent_name": agent.display_name() if agent else getattr(settings, "CRM_COMPANY_NAME", "CobroCRM"),
-        "company_name": getattr(settings, "CRM_COMPANY_NAME", "CobroCRM"),
-        "payment_link": getattr(settings, "CRM_PAYMENT_URL", "https://pay.example.com/") + case.reference,
-        "promise_amount": money(promise.amount, case.currency) if promise else "",
-        "promise_date": date_format(promise.due_date, "SHORT_DATE_FORMAT") if promise else "",
-        "opt_out_text": str(OPT_OUT_TEXT),
-    }
+def why_case(*, case: Case, now: dt.datetime) -> dict:
+    """What the follow-up engine would decide for ``case`` now, without writing anything: the
+    rule that matches, the objective and its reason, the next step (moved by the contact policy
+    of the debtor's jurisdiction pack) and the template version it would send."""
+    strategy = strategy_load()
+    facts, _rows = facts_gather([case.pk], now, grace_days=strategy.grace_days)
+    plan = planner.plan_case(facts[case.pk], strategy, now)
+    debtor = case.debtor
+    pack, rules = PackIndex().for_country(debtor.country)
+    result = {"plan": plan, "pack": pack, "pack_rules": rules, "step": plan.step, "decision": None, "version": None,
+              "rules": StrategyRule.objects.order_by("position", "id"), "due_local": None}
+    step = plan.step
+    if step is not None:
+        history = contact_histories(cases=[(case.pk, case.debtor_id)], now=now)[case.pk]
+        result["decision"] = policy.can_contact(debtor=debtor_info(debtor), case_status=case.status, channel=step.channel,
+                                                at=step.due_at, pack=rules, history=history)
+        due = result["decision"].next_allowed_at if not result["decision"].allowed and result["decision"].next_allowed_at else step.due_at
+        result["due_local"] = due.astimezone(zoneinfo.ZoneInfo(debtor.timezone))
+        if step.kind == "automatic":
+            result["version"] = template_resolve(template_id=step.template_id, objective=step.objective, channel=step.channel,
+                                                 language=debtor.language)
+    return result

@@ -25,6 +25,7 @@ from contacts.models import (
 
 from .checks import PolicyInvalid, Problem, check_cadence, check_packs, check_rules
 from .models import PlanGuardrails, Playbook
+from .tasks import replan_portfolio_on_commit
 
 RULE_FIELDS = ["position", "name", "condition", "threshold", "objective", "active", "description"]
 STEP_FIELDS = ["delay_days", "send_time", "channel", "kind", "template_id", "instructions", "is_consequence"]
@@ -139,6 +140,7 @@ def strategy_rules_save(*, actor, rules: list[dict[str, Any]], now: dt.datetime 
                 _save_audited(actor=actor, obj=obj, fields=RULE_FIELDS, data=rule, action="strategy_rule", now=now)
             except ValidationError as exc:
                 raise PolicyInvalid([Problem(i, f if f != "__all__" else None, m) for f, ms in exc.message_dict.items() for m in ms])
+        replan_portfolio_on_commit()
 
 
 # --- Cadences ----------------------------------------------------------------------------------
@@ -174,6 +176,7 @@ def cadence_save(*, actor, cadence_id: int, name: str, repeat_every_days: int, d
             obj = existing.get(step.get("id")) or CadenceStep(cadence=cadence)
             _save_audited(actor=actor, obj=obj, fields=["position"] + STEP_FIELDS, data={**step, "position": position},
                           action="cadence_step", now=now, force_save=True)
+        replan_portfolio_on_commit()
     return cadence
 
 
@@ -212,6 +215,7 @@ def jurisdiction_pack_save(*, actor, pack_id: int | None, data: dict[str, Any], 
             _save_audited(actor=actor, obj=obj, fields=PACK_FIELDS, data=data, action="jurisdiction_pack", now=now)
         except ValidationError as exc:
             raise PolicyInvalid([Problem(0, f if f != "__all__" else None, m) for f, ms in exc.message_dict.items() for m in ms])
+        replan_portfolio_on_commit()
     return obj
 
 

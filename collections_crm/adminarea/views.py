@@ -17,6 +17,7 @@ from collections_crm.accounts.models import Role
 from collections_crm.core.access import role_required
 from contacts.models import Cadence, ExcuseCategory, JurisdictionPack, StrategyRule, Technique
 from contacts.services import template_save_version
+from contacts.services_messaging import placeholder_values
 from contacts.templating import PLACEHOLDERS, render_text, sms_segments, validate_template
 
 from . import selectors, services
@@ -32,6 +33,7 @@ from .forms import (
     StepFormSet,
     TechniqueForm,
     TemplateTextForm,
+    WhyForm,
 )
 from .models import LANGUAGES, PlanGuardrails, Playbook
 
@@ -42,7 +44,8 @@ SAMPLE_VALUES = {
     "debtor_name": "María García López", "amount_due": "1.250,00 €", "original_amount": "1.500,00 €",
     "due_date": "15/03/2026", "days_past_due": "45", "creditor_name": "Acreedor S.A.", "case_reference": "REF-000123",
     "agent_name": "Laura Pérez", "company_name": "CobroCRM", "payment_link": "https://pay.example.com/REF-000123",
-    "promise_amount": "300,00 €", "promise_date": "30/04/2026", "opt_out_text": str(selectors.OPT_OUT_TEXT),
+    "promise_amount": "300,00 €", "promise_date": "30/04/2026",
+    "opt_out_text": "Para no recibir más mensajes, responda BAJA. / To stop these messages, reply STOP.",
 }
 
 
@@ -71,7 +74,7 @@ def template_list(request):
 
 
 def _preview(template, *, subject: str, body: str, case) -> dict:
-    values = selectors.template_values_for_case(case, today=timezone.localdate()) if case else SAMPLE_VALUES
+    values = placeholder_values(case=case, debtor=case.debtor, now=timezone.now()) if case else SAMPLE_VALUES
     problems = validate_template(channel=template.channel, subject=subject, body=body)
     rendered_body = render_text(body, values)
     context = {"template": template, "subject": render_text(subject, values), "body": rendered_body,
@@ -341,3 +344,18 @@ def policies_import(request):
     else:
         messages.success(request, _("Policies imported (%(n)d rows updated).") % {"n": changed})
     return redirect("adminarea:policies")
+
+
+# --- The "why" tester -----------------------------------------------------------------------------
+
+@admin_only
+def why(request):
+    form = WhyForm(request.GET or None)
+    context = {"form": form}
+    if form.is_valid():
+        case = selectors.preview_case_get(case_id=form.cleaned_data["case"])
+        if case is None:
+            form.add_error("case", _("No case with this id."))
+        else:
+            context |= {"case": case, **selectors.why_case(case=case, now=timezone.now())}
+    return render(request, "adminarea/why.html", context)

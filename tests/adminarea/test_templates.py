@@ -128,7 +128,8 @@ def test_preview_renders_on_a_case_and_counts_sms_segments(client, admin_user):
     html = response.content.decode()
     assert "Hola Ana Ruiz, ref REF-PREVIEW." in html
     chars, segments = response.context["preview"]["sms_chars"], response.context["preview"]["sms_segments"]
-    assert chars > 160 and segments == 2
+    assert chars > 160 and segments == -(-chars // 153)  # GSM-7: 153 characters per concatenated segment
+    assert f"{chars} characters · {segments} SMS segment(s)" in html
     # Problems are shown while typing, before any save.
     response = client.post(reverse("adminarea:template_preview", args=[sms.pk]), {"body": "{{ nope }}"})
     assert "nope" in response.content.decode()
