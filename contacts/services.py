@@ -99,7 +99,7 @@ def template_save_version(
 
     now = now or timezone.now()
     with transaction.atomic():
-        template = MessageTemplate.objects.select_for_update().select_related("current_version").get(pk=template_id)
+        template = MessageTemplate.objects.select_for_update().get(pk=template_id)
         problems = validate_template(channel=template.channel, subject=subject, body=body)
         if problems:
             errors: dict[str, list[str]] = {}

@@ -10,6 +10,21 @@ from .models import PlanGuardrails, Playbook
 from .services import CATALOGUE_FIELDS, GUARDRAIL_FIELDS, PACK_FIELDS
 
 
+class CompactRowMixin:
+    """Bootstrap classes for forms rendered as table rows (no crispy layout there)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                widget.attrs["class"] = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                widget.attrs["class"] = "form-select form-select-sm"
+            else:
+                widget.attrs["class"] = "form-control form-control-sm"
+
+
 class TemplateTextForm(forms.Form):
     subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
     body = forms.CharField(label=_("Body"), max_length=10000, required=False, widget=forms.Textarea(attrs={"rows": 14}))
@@ -66,10 +81,15 @@ class JurisdictionPackForm(forms.ModelForm):
         pass
 
 
+class RuleForm(CompactRowMixin, forms.ModelForm):
+    class Meta:
+        model = StrategyRule
+        fields = ["position", "name", "condition", "threshold", "objective", "active", "description"]
+        widgets = {"description": forms.TextInput()}
+
+
 RuleFormSet = modelformset_factory(
-    StrategyRule, fields=["position", "name", "condition", "threshold", "objective", "active", "description"],
-    extra=1, can_delete=True, widgets={"description": forms.TextInput()},
-)
+    StrategyRule, form=RuleForm, extra=1, can_delete=True)
 
 
 class CadenceForm(forms.ModelForm):
@@ -79,7 +99,7 @@ class CadenceForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
 
-class StepForm(forms.ModelForm):
+class StepForm(CompactRowMixin, forms.ModelForm):
     class Meta:
         model = CadenceStep
         fields = ["delay_days", "send_time", "channel", "kind", "template", "instructions", "is_consequence"]

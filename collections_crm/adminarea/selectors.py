@@ -9,7 +9,7 @@ import zoneinfo
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from cases.choices import CaseStatus
+from cases.choices import CaseStatus, Channel, Objective
 from cases.models import Case
 from collections_crm.audit.models import AuditLog
 from contacts import planner, policy
@@ -52,8 +52,9 @@ def template_version_get(*, template: MessageTemplate, number: int) -> MessageTe
 
 def version_diff(old: MessageTemplateVersion, new: MessageTemplateVersion) -> list[tuple[str, str]]:
     """Unified diff of subject and body as (kind, line) pairs; kind is add, del, hunk or same."""
-    a = [f"Subject: {old.subject}", *old.body.splitlines()]
-    b = [f"Subject: {new.subject}", *new.body.splitlines()]
+    a, b = old.body.splitlines(), new.body.splitlines()
+    if old.subject or new.subject:
+        a, b = [f"Subject: {old.subject}", *a], [f"Subject: {new.subject}", *b]
     lines = []
     for line in list(difflib.unified_diff(a, b, f"v{old.number}", f"v{new.number}", lineterm="", n=2))[2:]:
         kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
@@ -88,7 +89,9 @@ def why_case(*, case: Case, now: dt.datetime) -> dict:
     debtor = case.debtor
     pack, rules = PackIndex().for_country(debtor.country)
     result = {"plan": plan, "pack": pack, "pack_rules": rules, "step": plan.step, "decision": None, "version": None,
-              "rules": StrategyRule.objects.order_by("position", "id"), "due_local": None}
+              "rules": StrategyRule.objects.order_by("position", "id"), "due_local": None,
+              "objective_label": Objective(plan.objective).label if plan.objective else "",
+              "channel_label": Channel(plan.step.channel).label if plan.step else ""}
     step = plan.step
     if step is not None:
         history = contact_histories(cases=[(case.pk, case.debtor_id)], now=now)[case.pk]
