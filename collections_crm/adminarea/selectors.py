@@ -18,6 +18,8 @@ from contacts.services_followup import facts_gather, strategy_load
 from contacts.services_messaging import template_resolve
 from contacts.services_policy import PackIndex, contact_histories, debtor_info
 
+from .models import Playbook
+
 
 def template_list(*, objective: str = "", channel: str = "", language: str = "") -> QuerySet[MessageTemplate]:
     qs = MessageTemplate.objects.select_related("current_version", "current_version__created_by").annotate(
@@ -103,3 +105,14 @@ def why_case(*, case: Case, now: dt.datetime) -> dict:
             result["version"] = template_resolve(template_id=step.template_id, objective=step.objective, channel=step.channel,
                                                  language=debtor.language)
     return result
+
+
+def playbook_for(*, objective: str, language: str, excuse_category_id: int | None = None) -> Playbook | None:
+    """The talking points an agent should follow: the playbook for the objective and the
+    debtor's excuse if there is one, else the objective's generic playbook (seed 004)."""
+    candidates = Playbook.objects.filter(objective=objective, language=language, active=True)
+    if excuse_category_id:
+        specific = candidates.filter(excuse_category_id=excuse_category_id).first()
+        if specific:
+            return specific
+    return candidates.filter(excuse_category__isnull=True).first()

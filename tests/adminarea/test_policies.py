@@ -228,3 +228,16 @@ def test_catalogue_and_playbook_edits_are_audited(client, admin_user):
     page = client.get(reverse("adminarea:catalogues")).content.decode()
     assert "Ha perdido el empleo" in page or "Lost their job" in page
     assert AuditLog.objects.filter(action="excuse_category.created").count() == 1
+
+
+@pytest.mark.django_db
+def test_playbook_for_prefers_the_excuse_specific_one():
+    from collections_crm.adminarea.selectors import playbook_for
+    from contacts.models import ExcuseCategory
+
+    no_funds = ExcuseCategory.objects.get(code="no_funds")
+    forgot = ExcuseCategory.objects.get(code="forgot")
+    assert playbook_for(objective="get_commitment", language="es", excuse_category_id=no_funds.pk).excuse_category == no_funds
+    assert playbook_for(objective="get_commitment", language="en", excuse_category_id=forgot.pk).excuse_category is None
+    Playbook.objects.filter(objective="remind", language="es").update(active=False)
+    assert playbook_for(objective="remind", language="es") is None
