@@ -134,7 +134,7 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
     plan_stats = {
         r["case_id"]: r
         for r in PaymentPlan.objects.filter(case_id__in=ids).values("case_id").annotate(
-            n_defaulted=Count("id", filter=Q(status=PlanStatus.DEFAULTED)), last_created=Max("created_at"),
+            n_defaulted=Count("id", filter=Q(status=PlanStatus.DEFAULTED), distinct=True), last_created=Max("created_at"),
             last_missed=Max("instalments__due_date", filter=Q(status=PlanStatus.DEFAULTED, instalments__status=InstalmentStatus.MISSED)),
         )
     }
