@@ -23,9 +23,17 @@ def _require_chromium():
 @pytest.fixture(scope="session")
 def browser():
     _require_chromium()
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
+    serialized = {alias: getattr(connections[alias], "_test_serialized_contents", None) for alias in connections}
     with sync_playwright() as pw:
+        # Playwright's sync API runs the rest of the session in a greenlet with its own context
+        # variables, where Django hands out new connection wrappers: give them the serialized
+        # seed data, or serialized_rollback tests that run afterwards would find it gone.
+        for alias, contents in serialized.items():
+            if contents is not None:
+                connections[alias]._test_serialized_contents = contents
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,

@@ -14,11 +14,10 @@ from django.utils import timezone
 
 from contacts.models import FollowUp, JurisdictionPack, MessageTemplate, OutboundMessage
 from contacts.services_followup import followups_plan
-from tests.browser.conftest import browser, page, screenshot  # noqa: F401  (fixtures)
+from tests.factories import CaseFactory, ContactPointFactory, DebtorFactory
 
-from ..factories import CaseFactory, ContactPointFactory, DebtorFactory
-
-pytestmark = [pytest.mark.browser, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
+# Serialized rollback reloads the seeded templates and rules that a transactional test flushes.
+pytestmark = [pytest.mark.browser, pytest.mark.celery, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 NEW_LINE = "Le ofrecemos también un plan de pagos a su medida."
 
@@ -55,19 +54,6 @@ def celery_worker():
     _reset_connections(app)
 
 
-@pytest.fixture
-def browser_login_admin(page, live_server, password):  # noqa: F811
-    def login(user):
-        page.context.add_cookies([{"name": "django_language", "value": "es", "url": live_server.url}])
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/")
-
-    return login
-
-
 def _wait_for(predicate, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -79,7 +65,7 @@ def _wait_for(predicate, timeout: float = 30.0):
 
 
 def test_admin_edits_spanish_reminder_and_worker_sends_the_new_version(
-    page, live_server, screenshot, browser_login_admin, admin_user, agent, celery_worker  # noqa: F811
+    page, live_server, screenshot, browser_login, admin_user, agent, celery_worker
 ):
     # A contact policy open at any hour so the test does not depend on the wall clock.
     JurisdictionPack.objects.create(code="test-any-time", name="Any time", countries="XX", start_time=dt.time(0),
@@ -90,7 +76,7 @@ def test_admin_edits_spanish_reminder_and_worker_sends_the_new_version(
     template = MessageTemplate.objects.get(objective="remind", channel="email", language="es", name="E-mail (remind)")
     old_version = template.current_version
 
-    browser_login_admin(admin_user)
+    browser_login(admin_user)
     page.locator("nav a[href='/manage/templates/']").click()
     page.get_by_test_id("tpl-remind-email-es").click()
     body = page.locator("textarea[name=body]")

@@ -7,20 +7,17 @@ import pytest
 
 from contacts.models import MessageTemplate, StrategyRule
 from contacts.services import template_save_version
-from tests.browser.conftest import browser, page, screenshot  # noqa: F401  (fixtures)
+from tests.factories import CaseFactory
 
-from ..factories import CaseFactory
-from .test_browser_reminder import browser_login_admin  # noqa: F401  (fixture)
-
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-def test_admin_policies_journey(page, live_server, screenshot, browser_login_admin, admin_user, agent):  # noqa: F811
+def test_admin_policies_journey(page, live_server, screenshot, browser_login, admin_user, agent):
     case = CaseFactory(assigned_agent=agent)
     template = MessageTemplate.objects.get(objective="remind", channel="sms", language="es")
     template_save_version(actor=admin_user, template_id=template.pk, subject="",
                           body="{{ company_name }}: saldo de {{ amount_due }}. {{ opt_out_text }}")
-    browser_login_admin(admin_user)
+    browser_login(admin_user)
 
     page.goto(f"{live_server.url}/manage/policies/")
     screenshot("adminarea-policies")
