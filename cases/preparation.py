@@ -8,6 +8,8 @@ import datetime as dt
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from collections_crm.core.templatetags.crm import money
+
 from .choices import Objective
 
 # What each objective asks of the agent (seed 001), said as a first talking point.
@@ -21,21 +23,21 @@ OBJECTIVE_OPENERS = {
 
 
 def talking_points(
-    *, objective: str, broken_promises: list, pending_promise, open_barriers: list, last_statement, plan, today: dt.date
+    *, objective: str, currency: str = "EUR", broken_promises: list, pending_promise, open_barriers: list, last_statement, plan, today: dt.date
 ) -> list[str]:
     points = [str(OBJECTIVE_OPENERS.get(objective, ""))]
     if broken_promises:
         last = broken_promises[0]
         points.append(
             _("The promise of %(amount)s for %(date)s was broken: ask when it will be paid, not whether.")
-            % {"amount": last.amount, "date": last.due_date.strftime("%d/%m/%Y")}
+            % {"amount": money(last.amount, currency), "date": last.due_date.strftime("%d/%m/%Y")}
         )
     if pending_promise is not None:
         days = (pending_promise.due_date - today).days
         if days >= 0:
             points.append(
                 _("A promise of %(amount)s is due in %(days)d day(s): confirm it, do not renegotiate it.")
-                % {"amount": pending_promise.amount, "days": days}
+                % {"amount": money(pending_promise.amount, currency), "days": days}
             )
     for barrier in open_barriers:
         points.append(_("Open barrier: %(what)s. Say when it will be sent and ask for the payment date.") % {

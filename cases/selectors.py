@@ -255,6 +255,7 @@ def case_preparation(*, case: Case, today: dt.date, recent: int = 5) -> dict:
 
     points = talking_points(
         objective=case.objective,
+        currency=case.currency,
         broken_promises=[p for p in promises if p.status == PromiseStatus.BROKEN],
         pending_promise=next((p for p in promises if p.status == PromiseStatus.PENDING), None),
         open_barriers=barriers,
