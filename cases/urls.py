@@ -9,6 +9,7 @@ urlpatterns = [
     path("next/", views.case_next, name="next"),
     path("<int:case_id>/", views.case_detail, name="detail"),
     path("<int:case_id>/timeline/", views.case_timeline_fragment, name="timeline"),
+    path("<int:case_id>/form/<slug:name>/", views.case_action_form, name="action_form"),
     path("<int:case_id>/interaction/", views.case_log_interaction, name="log_interaction"),
     path("<int:case_id>/promise/", views.case_promise, name="promise"),
     path("<int:case_id>/payment/", views.case_payment, name="payment"),

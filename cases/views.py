@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -88,26 +89,41 @@ def case_next(request):
 # --- Case page ----------------------------------------------------------------------------------
 
 
-def _workspace_context(request, case, *, bound: dict | None = None, flash: str = "") -> dict:
-    """Everything the case page shows, in a fixed number of queries whatever the history size."""
+def _action_form(request, case, name: str, data=None):
+    """The form of one action on ``case``, bound to ``data`` when given."""
+    points = case.debtor.contact_points.all()
+    builders = {
+        "interaction": lambda: forms.InteractionForm(data, case=case, points=points, techniques=Technique.objects.filter(active=True),
+                                                     excuses=ExcuseCategory.objects.filter(active=True)),
+        "promise": lambda: forms.PromiseForm(data, case=case),
+        "plan": lambda: forms.PlanForm(data, case=case),
+        "payment": lambda: forms.PaymentForm(data, case=case),
+        "barrier": lambda: forms.BarrierForm(data, case=case),
+        "barrier_remove": lambda: forms.BarrierRemoveForm(data, case=case),
+        "followup": lambda: forms.FollowupForm(data, case=case),
+        "restrict": lambda: forms.RestrictForm(data, case=case, points=points),
+        "reassign": lambda: forms.ReassignForm(data, case=case, user=request.user),
+    }
+    if name not in builders or (name == "reassign" and request.user.is_agent):
+        raise Http404
+    return builders[name]()
+
+
+def _workspace_context(request, case, *, active: str = "interaction", bound=None, flash: str = "") -> dict:
+    """Everything the case page shows, in a fixed number of queries whatever the history size.
+    Only the open action's form is rendered; the others load when their tab is opened (they are
+    most of the page's rendering time and most visits use one or two)."""
     now = timezone.now()
     user = request.user
     can_write = user_can_write_case(user, case)
-    points = case_contact_points(case=case)
     kind = request.GET.get("kind", "")
     timeline_page, timeline = case_timeline(case=case, kind=kind, page=request.GET.get("page", 1))
-    point_qs = case.debtor.contact_points.all()
-    bound = bound or {}
-
-    def form(name, cls, **kwargs):
-        return bound.get(name) or cls(case=case, **kwargs)
-
-    context = {
+    return {
         "case": case,
         "now": now,
         "today": timezone.localdate(now),
         "debtor_contact": debtor_contact_status(case.debtor, now),
-        "points": points,
+        "points": case_contact_points(case=case),
         "prep": case_preparation(case=case, today=timezone.localdate(now)),
         "timeline_page": timeline_page,
         "timeline": timeline,
@@ -116,22 +132,9 @@ def _workspace_context(request, case, *, bound: dict | None = None, flash: str =
         "can_write": can_write,
         "can_reassign": can_write and not user.is_agent,
         "flash": flash,
+        "active_action": active,
+        "active_form": (bound or _action_form(request, case, active)) if can_write else None,
     }
-    if can_write:
-        context["forms"] = {
-            "interaction": form("interaction", forms.InteractionForm, points=point_qs,
-                                techniques=Technique.objects.filter(active=True),
-                                excuses=ExcuseCategory.objects.filter(active=True)),
-            "promise": form("promise", forms.PromiseForm),
-            "plan": form("plan", forms.PlanForm),
-            "payment": form("payment", forms.PaymentForm),
-            "barrier": form("barrier", forms.BarrierForm),
-            "followup": form("followup", forms.FollowupForm),
-            "restrict": form("restrict", forms.RestrictForm, points=point_qs),
-        }
-        if context["can_reassign"]:
-            context["forms"]["reassign"] = form("reassign", forms.ReassignForm, user=user)
-    return context
 
 
 @role_required(*ALL_ROLES)
@@ -139,6 +142,14 @@ def _workspace_context(request, case, *, bound: dict | None = None, flash: str =
 def case_detail(request, case_id: int):
     case = case_get_for_user(user=request.user, case_id=case_id)
     return render(request, "cases/case_detail.html", _workspace_context(request, case))
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def case_action_form(request, case_id: int, name: str):
+    """One action's empty form, loaded when its tab is first opened."""
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    return render(request, f"cases/_form_{name}.html", {"case": case, "form": _action_form(request, case, name)})
 
 
 @role_required(*ALL_ROLES)
@@ -168,12 +179,12 @@ def _apply_errors(form, exc: ValidationError) -> None:
             form.add_error(None, error)
 
 
-def _case_action(request, case_id: int, name: str, form_class, run, success: str, **form_kwargs):
+def _case_action(request, case_id: int, name: str, run, success: str):
     """The shape of every action: fetch the case the user may act on (404 otherwise), validate
     the form, call the service; re-render the whole workspace on success (htmx swaps it in
     place) or only the form with its errors."""
     case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
-    form = form_class(request.POST, case=case, **form_kwargs)
+    form = _action_form(request, case, name, request.POST)
     if form.is_valid():
         try:
             run(case, form.cleaned_data, form)
@@ -189,8 +200,8 @@ def _case_action(request, case_id: int, name: str, form_class, run, success: str
     if request.htmx:
         response = render(request, f"cases/_form_{name}.html", {"case": case, "form": form, "stale": stale})
         return reswap(retarget(response, f"#form-{name}"), "outerHTML")
-    context = _workspace_context(request, case, bound={name: form})
-    context.update(active_action=name, stale=stale)
+    context = _workspace_context(request, case, active=name, bound=form)
+    context["stale"] = stale
     return TemplateResponse(request, "cases/case_detail.html", context, status=400)
 
 
@@ -206,9 +217,7 @@ def case_log_interaction(request, case_id: int):
             expected_version=data["version"],
         )
 
-    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
-    return _case_action(request, case_id, "interaction", forms.InteractionForm, run, _("Interaction logged."),
-                        points=case.debtor.contact_points.all())
+    return _case_action(request, case_id, "interaction", run, _("Interaction logged."))
 
 
 @role_required(*ALL_ROLES)
@@ -218,7 +227,7 @@ def case_promise(request, case_id: int):
         promise_record(actor=request.user, case_id=case.pk, amount=data["amount"], due_date=data["due_date"],
                        method=data["method"], expected_version=data["version"])
 
-    return _case_action(request, case_id, "promise", forms.PromiseForm, run, _("Promise to pay recorded."))
+    return _case_action(request, case_id, "promise", run, _("Promise to pay recorded."))
 
 
 @role_required(*ALL_ROLES)
@@ -228,7 +237,7 @@ def case_payment(request, case_id: int):
         payment_post(actor=request.user, case_id=case.pk, amount=data["amount"], received_on=data["received_on"],
                      method=data["method"], reference=data["reference"], expected_version=data["version"])
 
-    return _case_action(request, case_id, "payment", forms.PaymentForm, run, _("Payment recorded."))
+    return _case_action(request, case_id, "payment", run, _("Payment recorded."))
 
 
 @role_required(*ALL_ROLES)
@@ -253,7 +262,7 @@ def case_plan(request, case_id: int):
         plan_create(actor=request.user, case_id=case.pk, total_amount=data["total_amount"], frequency=data["frequency"],
                     instalments=form.instalments, agreed=data["agreed"], expected_version=data["version"])
 
-    return _case_action(request, case_id, "plan", forms.PlanForm, run, _("Payment plan saved."))
+    return _case_action(request, case_id, "plan", run, _("Payment plan saved."))
 
 
 @role_required(*ALL_ROLES)
@@ -263,7 +272,7 @@ def case_barrier(request, case_id: int):
         barrier_open(actor=request.user, case_id=case.pk, kind=data["kind"], description=data["description"],
                      expected_version=data["version"])
 
-    return _case_action(request, case_id, "barrier", forms.BarrierForm, run, _("Barrier opened."))
+    return _case_action(request, case_id, "barrier", run, _("Barrier opened."))
 
 
 @role_required(*ALL_ROLES)
@@ -272,7 +281,7 @@ def case_barrier_remove(request, case_id: int, barrier_id: int):
     def run(case, data, form):
         barrier_remove(actor=request.user, barrier_id=barrier_id, case_id=case.pk, expected_version=data["version"])
 
-    return _case_action(request, case_id, "barrier_remove", forms.BarrierRemoveForm, run, _("Barrier removed."))
+    return _case_action(request, case_id, "barrier_remove", run, _("Barrier removed."))
 
 
 @role_required(*ALL_ROLES)
@@ -282,7 +291,7 @@ def case_followup(request, case_id: int):
         case_schedule_followup(actor=request.user, case_id=case.pk, at=data["at"], note=data["note"],
                                expected_version=data["version"])
 
-    return _case_action(request, case_id, "followup", forms.FollowupForm, run, _("Follow-up scheduled."))
+    return _case_action(request, case_id, "followup", run, _("Follow-up scheduled."))
 
 
 @role_required(*ALL_ROLES)
@@ -301,9 +310,7 @@ def case_restrict(request, case_id: int):
         case_restrict_contact(actor=request.user, case_id=case.pk, restriction=restriction,
                               contact_point_id=point.pk if point else None, expected_version=data["version"])
 
-    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
-    return _case_action(request, case_id, "restrict", forms.RestrictForm, run, _("Flag recorded."),
-                        points=case.debtor.contact_points.all())
+    return _case_action(request, case_id, "restrict", run, _("Flag recorded."))
 
 
 @role_required(*STAFF_ROLES)
@@ -312,5 +319,5 @@ def case_reassign(request, case_id: int):
     def run(case, data, form):
         case_assign(actor=request.user, case_id=case.pk, agent=data["agent"], expected_version=data["version"])
 
-    return _case_action(request, case_id, "reassign", forms.ReassignForm, run, _("Case reassigned."), user=request.user)
+    return _case_action(request, case_id, "reassign", run, _("Case reassigned."))
 
