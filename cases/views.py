@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
@@ -25,7 +24,7 @@ from .selectors import (
     case_contact_points,
     case_get_for_user,
     case_preparation,
-    case_queue_for_user,
+    case_queue_page,
     case_timeline,
     debtor_contact_status,
     user_can_write_case,
@@ -53,9 +52,8 @@ from .services import (
 def case_queue(request):
     now = timezone.now()
     filter_form = forms.QueueFilterForm(request.GET or None)
-    cases = case_queue_for_user(user=request.user, now=now, filters=filter_form.filters())
-    page = Paginator(cases, 25).get_page(request.GET.get("page"))
-    rows = [(case, debtor_contact_status(case.debtor, now)) for case in page.object_list]
+    page, cases = case_queue_page(user=request.user, now=now, filters=filter_form.filters(), page=request.GET.get("page", 1))
+    rows = [(case, debtor_contact_status(case.debtor, now)) for case in cases]
     query = request.GET.copy()
     query.pop("page", None)
     sort_query = query.copy()
