@@ -383,3 +383,16 @@ def test_home_links_due_cases_to_the_case_page(login, agent, case):
     case.next_action_at = timezone.now()
     case.save()
     assert detail(case) in login(agent).get(reverse("home")).content.decode()
+
+
+@pytest.mark.django_db
+def test_header_and_queue_show_the_contact_policy_answer(login, agent, case):
+    case.debtor.do_not_contact = True
+    case.debtor.save()
+    ContactPointFactory(debtor=case.debtor, opted_out=True)
+    client = login(agent)
+    page = client.get(detail(case), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'data-testid="contact-blocked"' in page and "Do not contact" in page
+    assert 'data-testid="point-blocked"' in page and "Opted out" in page
+    row = client.get(reverse("cases:queue"), HTTP_ACCEPT_LANGUAGE="en").context["rows"][0][1]
+    assert row["callable"] is False and row["reason"] == "Do not contact"
