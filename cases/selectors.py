@@ -324,7 +324,7 @@ TIMELINE_KINDS: dict[str, tuple] = {
 }
 
 
-def case_timeline(*, case: Case, kind: str = "", page: int | str = 1, per_page: int = 20):
+def case_timeline(*, case: Case, kind: str = "", page: int | str = 1, per_page: int = 15):
     """Everything that happened to the case, newest first, from its audit trail (one indexed
     query per page whatever the history size), with the contact attempts on the page loaded in
     one more query for their details."""
