@@ -396,3 +396,16 @@ def test_header_and_queue_show_the_contact_policy_answer(login, agent, case):
     assert 'data-testid="point-blocked"' in page and "Opted out" in page
     row = client.get(reverse("cases:queue"), HTTP_ACCEPT_LANGUAGE="en").context["rows"][0][1]
     assert row["callable"] is False and row["reason"] == "Do not contact"
+
+
+@pytest.mark.django_db
+def test_actions_work_without_javascript_too(login, agent, case):
+    client = login(agent)
+    due = (timezone.localdate() + dt.timedelta(days=2)).isoformat()
+    response = client.post(action(case, "promise"), {"version": case.version, "amount": "50", "due_date": due, "method": "cash"})
+    assert response.status_code == 302 and response.url == detail(case)
+    case.refresh_from_db()
+    response = client.post(action(case, "promise"), {"version": case.version, "amount": "50", "due_date": "2000-01-01", "method": "cash"})
+    assert response.status_code == 400
+    assert response.context["active_action"] == "promise" and response.context["active_form"].errors["due_date"]
+    assert PromiseToPay.objects.count() == 1
