@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cases.models import Case, Instalment, PaymentPlan
 from cases.services import (
@@ -58,8 +58,9 @@ def test_plan_create_writes_plan_instalments_audit_and_moves_the_case(agent, cas
     assert Instalment.objects.filter(plan=plan).count() == 3
     assert Case.objects.get(pk=case.pk).status == "plan"
     assert AuditLog.objects.filter(case_id=case.pk, action="plan.created").exists()
-    with pytest.raises(ValidationError, match="live payment plan"):
+    with translation.override("en"), pytest.raises(ValidationError, match="live payment plan"):
         plan_create(actor=agent, case_id=case.pk, total_amount=D("100"), frequency="monthly", instalments=[(first, D("100"))])
+    assert PaymentPlan.objects.filter(case=case).count() == 1
 
 
 @pytest.mark.django_db
