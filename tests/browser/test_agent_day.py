@@ -122,6 +122,16 @@ def test_an_agents_day(page, browser_login, screenshot, live_server):
     assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded
     screenshot("case-agent")
 
+    # The plan calculator shows the schedule before anything is saved.
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("a")
+    page.get_by_test_id("plan-preview").wait_for()
+    assert page.get_by_test_id("plan-preview").locator("tbody tr").count() == 3
+    page.get_by_test_id("form-plan").locator("input[name=instalment_count]").fill("4")
+    page.get_by_test_id("form-plan").locator("input[name=instalment_count]").dispatch_event("change")
+    page.wait_for_function("document.querySelectorAll('[data-testid=plan-preview] tbody tr').length === 4")
+    screenshot("case-plan-preview")
+
     page.get_by_test_id("user-menu").click()
     page.get_by_test_id("logout").click()
     page.wait_for_url(f"{live_server.url}/accounts/login/")
