@@ -24,6 +24,9 @@ class FactBase(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return f"{type(self).__name__} agent={self.agent_id} creditor={self.creditor_id}"
+
 
 class AttemptDaily(FactBase):
     """Contact attempts per day, agent (who made them), creditor and objective pursued, with what

@@ -36,13 +36,17 @@ def _filters(request):
     errors while the figures fall back to the defaults."""
     now = timezone.now()
     today = timezone.localdate(now)
-    form = FilterForm(request.GET, user=request.user, today=today)
+    # The default period is filled in, so the date fields show what the figures cover.
+    query = request.GET.copy()
+    defaults = FilterForm({}, user=request.user, today=today)
+    defaults.is_valid()
+    for name in ("date_from", "date_to"):
+        query.setdefault(name, defaults.cleaned_data[name].isoformat())
+    form = FilterForm(query, user=request.user, today=today)
     if form.is_valid():
         data = form.cleaned_data
     else:
-        fallback = FilterForm({}, user=request.user, today=today)
-        fallback.is_valid()
-        data = fallback.cleaned_data
+        data = defaults.cleaned_data
     scope = scope_for_user(
         user=request.user, today=today, date_from=data["date_from"], date_to=data["date_to"],
         creditor_id=data["creditor"].pk if data.get("creditor") else None, team=data.get("team"), agent=data.get("agent"),

@@ -18,8 +18,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import CharField, Count, DecimalField, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models import Case as SqlCase
+from django.db.models import CharField, Count, DecimalField, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -30,7 +30,6 @@ from collections_crm.audit.models import AuditLog
 from contacts.models import ContactAttempt
 
 from ..metrics import CLOSED, add_months, days_between, due_date_range_for_bucket, month_end, months_between
-from ..selectors import day_start
 from ..models import (
     AttemptDaily,
     MoneyDaily,
@@ -41,6 +40,7 @@ from ..models import (
     RollMonthly,
     TechniqueDaily,
 )
+from ..selectors import day_start
 
 logger = logging.getLogger(__name__)
 
