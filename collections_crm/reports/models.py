@@ -41,8 +41,12 @@ class AttemptDaily(FactBase):
     led_money = models.PositiveIntegerField(default=0)
 
     class Meta:
-        # Dashboard: WHERE day BETWEEN ? AND ? [AND agent_id IN (...)] GROUP BY ...
-        indexes = [models.Index(fields=["day", "agent"], name="rep_attempt_day_idx")]
+        indexes = [
+            # A supervisor's slice: WHERE agent_id IN (their agents) AND day BETWEEN ? AND ?
+            models.Index(fields=["agent", "day"], name="rep_attempt_agent_idx"),
+            # Everything (admins): WHERE day BETWEEN ? AND ?
+            models.Index(fields=["day"], name="rep_attempt_day_idx"),
+        ]
 
 
 class MoneyDaily(FactBase):
@@ -55,7 +59,12 @@ class MoneyDaily(FactBase):
     collected = models.DecimalField(default=0, **MONEY)
 
     class Meta:
-        indexes = [models.Index(fields=["day", "agent"], name="rep_money_day_idx")]
+        indexes = [
+            # A supervisor's slice: WHERE agent_id IN (their agents) AND day BETWEEN ? AND ?
+            models.Index(fields=["agent", "day"], name="rep_money_agent_idx"),
+            # Everything (admins): WHERE day BETWEEN ? AND ?
+            models.Index(fields=["day"], name="rep_money_day_idx"),
+        ]
 
 
 class PromiseDaily(FactBase):
@@ -69,7 +78,12 @@ class PromiseDaily(FactBase):
     amount_paid = models.DecimalField(default=0, **MONEY)
 
     class Meta:
-        indexes = [models.Index(fields=["day", "agent"], name="rep_promise_day_idx")]
+        indexes = [
+            # A supervisor's slice: WHERE agent_id IN (their agents) AND day BETWEEN ? AND ?
+            models.Index(fields=["agent", "day"], name="rep_promise_agent_idx"),
+            # Everything (admins): WHERE day BETWEEN ? AND ?
+            models.Index(fields=["day"], name="rep_promise_day_idx"),
+        ]
 
 
 class TechniqueDaily(FactBase):
@@ -90,7 +104,12 @@ class TechniqueDaily(FactBase):
     led_money = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["day", "agent"], name="rep_technique_day_idx")]
+        indexes = [
+            # A supervisor's slice: WHERE agent_id IN (their agents) AND day BETWEEN ? AND ?
+            models.Index(fields=["agent", "day"], name="rep_technique_agent_idx"),
+            # Everything (admins): WHERE day BETWEEN ? AND ?
+            models.Index(fields=["day"], name="rep_technique_day_idx"),
+        ]
 
 
 class ObjectiveMoveDaily(FactBase):
@@ -102,7 +121,12 @@ class ObjectiveMoveDaily(FactBase):
     moves = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["day", "agent"], name="rep_objmove_day_idx")]
+        indexes = [
+            # A supervisor's slice: WHERE agent_id IN (their agents) AND day BETWEEN ? AND ?
+            models.Index(fields=["agent", "day"], name="rep_objmove_agent_idx"),
+            # Everything (admins): WHERE day BETWEEN ? AND ?
+            models.Index(fields=["day"], name="rep_objmove_day_idx"),
+        ]
 
 
 class PortfolioSnapshot(FactBase):
@@ -118,7 +142,7 @@ class PortfolioSnapshot(FactBase):
     overdue = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["as_of", "agent"], name="rep_snapshot_idx")]
+        indexes = [models.Index(fields=["agent"], name="rep_snapshot_agent_idx")]
 
 
 class RollMonthly(FactBase):
@@ -132,7 +156,7 @@ class RollMonthly(FactBase):
     balance = models.DecimalField(default=0, **MONEY)
 
     class Meta:
-        indexes = [models.Index(fields=["month", "agent"], name="rep_roll_idx")]
+        indexes = [models.Index(fields=["agent", "month"], name="rep_roll_agent_idx"), models.Index(fields=["month"], name="rep_roll_month_idx")]
 
 
 class RebuildState(models.Model):
