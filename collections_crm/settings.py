@@ -160,6 +160,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "core.heartbeat", "schedule": 60.0},
     # Dashboard facts: redo the recent days and catch up missed ones (idempotent).
     "reports-rebuild-facts": {"task": "reports.rebuild_facts", "schedule": env.float("REPORTS_REBUILD_SECONDS", default=600.0)},
+    # Follow-up engine: the database holds the schedule; this tick claims what is due.
+    "followups-tick": {"task": "contacts.tick", "schedule": env.float("CRM_TICK_SECONDS", default=60.0)},
+    "print-batches": {"task": "contacts.render_print_batches", "schedule": 3600.0},
 }
 
 # --- E-mail ---------------------------------------------------------------------------------
@@ -283,3 +286,10 @@ REPORTS_EFFECT_WINDOW_DAYS = env.int("REPORTS_EFFECT_WINDOW_DAYS", default=14)
 # Days the periodic rebuild always redoes (promises and payments still change recent outcomes).
 REPORTS_REBUILD_LOOKBACK_DAYS = env.int("REPORTS_REBUILD_LOOKBACK_DAYS", default=45)
 REPORTS_BULK_REASSIGN_MAX = env.int("REPORTS_BULK_REASSIGN_MAX", default=2000)
+# Follow-up engine: a claimed follow-up or message is handed out again after this lease; it must
+# exceed CELERY_TASK_TIME_LIMIT so a slow task is never run twice at once.
+CRM_CLAIM_LEASE_SECONDS = env.int("CRM_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)
+CRM_SMS_BACKEND = env.str("CRM_SMS_BACKEND", default="contacts.messaging.sms.FileSMSBackend")
+CRM_SMS_FILE_PATH = env.str("CRM_SMS_FILE_PATH", default=str(VAR_DIR / "sms"))
+CRM_COMPANY_NAME = env.str("CRM_COMPANY_NAME", default="CobroCRM")
+CRM_PAYMENT_LINK_BASE = env.str("CRM_PAYMENT_LINK_BASE", default="https://pagos.example.com/")
