@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from cases.choices import Objective, PromiseStatus
 
 from .metrics import neutralise_cell
+from .selectors import REFUSAL_REASONS
 from .tables import BUCKET_LABELS, Table
 
 MAX_EXPORT_ROWS = 100_000
@@ -67,7 +68,7 @@ def drill_title(data: dict) -> str:
         "promises": _("Cases with promises made in the period"), "attempts": _("Cases worked in the period"),
         "no_next_step": _("Cases without a next step"), "overdue": _("Cases with an overdue follow-up"),
         "technique": _("Cases where the technique was used"), "roll": _("Cases open at the month end"),
-        "moves": _("Cases that changed objective"),
+        "moves": _("Cases that changed objective"), "refusals": _("Cases with contacts refused by the policy"),
     }
     parts = [titles[kind]]
     params = data["params"]
@@ -80,6 +81,8 @@ def drill_title(data: dict) -> str:
     for key in ("technique", "excuse"):
         if data.get(key):
             parts.append(data[key].name)
+    if params.get("reason"):
+        parts.append(force_str(REFUSAL_REASONS.get(params["reason"], params["reason"])))
     if kind == "roll" and params.get("to"):
         parts.append("→ " + force_str(BUCKET_LABELS[params["to"]]))
     return " · ".join(parts)

@@ -80,6 +80,7 @@ class DrillForm(forms.Form):
     technique = forms.ModelChoiceField(queryset=Technique.objects.all(), required=False)
     excuse = forms.ModelChoiceField(queryset=ExcuseCategory.objects.all(), required=False)
     right_party = forms.BooleanField(required=False)
+    reason = forms.SlugField(max_length=32, required=False)
     month = forms.DateField(required=False)
     to = forms.ChoiceField(choices=_choices([*BUCKET_CODES, CLOSED], BUCKET_LABELS), required=False)
     # "from" is a Python keyword: the objective a case moved from.

@@ -129,6 +129,22 @@ class ObjectiveMoveDaily(FactBase):
         ]
 
 
+class RefusalDaily(FactBase):
+    """Contacts the contact policy refused, per day, reason and channel (compliance at a glance).
+    Agent and creditor are the case's."""
+
+    day = models.DateField()
+    reason = models.CharField(max_length=32)
+    channel = models.CharField(max_length=10)
+    refusals = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["agent", "day"], name="rep_refusal_agent_idx"),
+            models.Index(fields=["day"], name="rep_refusal_day_idx"),
+        ]
+
+
 class PortfolioSnapshot(FactBase):
     """Open cases as of a date (today, and every month end for history): count and balance per
     aging bucket and objective, and the follow-up hygiene figures."""

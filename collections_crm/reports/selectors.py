@@ -11,13 +11,14 @@ from decimal import Decimal
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from cases.choices import CaseStatus, Objective, Outcome, PromiseStatus
+from cases.choices import CaseStatus, Channel, Objective, Outcome, PromiseStatus
 from cases.models import Case, Payment, PromiseToPay
 from cases.selectors import case_visibility_q
 from collections_crm.accounts.models import Role, Team, User
 from collections_crm.audit.models import AuditLog
-from contacts.models import ContactAttempt, ExcuseCategory, Technique
+from contacts.models import ContactAttempt, ContactRefusal, ExcuseCategory, Technique
 
 from .metrics import (
     BUCKET_CODES,
@@ -38,6 +39,7 @@ from .models import (
     PortfolioSnapshot,
     PromiseDaily,
     RebuildState,
+    RefusalDaily,
     RollMonthly,
     TeamPriority,
     TechniqueDaily,
@@ -384,6 +386,35 @@ def technique_effectiveness(scope: Scope, cut: str = "technique") -> dict:
     return {"rows": result, "cut": cut}
 
 
+# The contact policy's reason codes (contacts.policy), in words a supervisor reads.
+REFUSAL_REASONS = {
+    "case_closed": _("Case closed"), "case_paused": _("Case disputed or on hold"),
+    "cease_communication": _("Debtor asked us to stop"), "do_not_contact": _("Do not contact"),
+    "attorney_represented": _("Represented by an attorney"), "deceased": _("Deceased"), "bankruptcy": _("Bankruptcy"),
+    "point_opted_out": _("Contact point opted out"), "point_do_not_contact": _("Contact point: do not contact"),
+    "no_consent": _("No consent for automated messages"), "outside_hours": _("Outside permitted hours"),
+    "weekday_not_allowed": _("Day not permitted"), "holiday": _("Public holiday"),
+    "weekly_call_cap": _("Weekly call limit reached"), "conversation_pause": _("Pause after a conversation"),
+    "daily_cap": _("Daily contact limit reached"),
+}
+
+
+def refusal_figures(scope: Scope) -> dict:
+    """Contacts the policy refused in the period, by reason and by channel."""
+    rows = RefusalDaily.objects.filter(scope.fact_q()).values("reason", "channel").annotate(n=Sum("refusals")).order_by()
+    by_reason: dict[str, int] = defaultdict(int)
+    by_channel: dict[str, int] = defaultdict(int)
+    for r in rows:
+        by_reason[r["reason"]] += r["n"]
+        by_channel[r["channel"]] += r["n"]
+    channels = dict(Channel.choices)
+    return {
+        "total": sum(by_reason.values()),
+        "by_reason": [{"reason": k, "label": REFUSAL_REASONS.get(k, k), "refusals": v} for k, v in sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "by_channel": [{"channel": k, "label": channels.get(k, k), "refusals": v} for k, v in sorted(by_channel.items(), key=lambda kv: (-kv[1], kv[0]))],
+    }
+
+
 def rebuild_state() -> RebuildState | None:
     return RebuildState.objects.filter(name="dashboard").first()
 
@@ -394,7 +425,7 @@ def priorities_for_teams(teams) -> list[TeamPriority]:
 
 # --- Drill-down: the live cases behind a figure ---------------------------------------------
 
-DRILL_KINDS = ("open", "placed", "collected", "promises", "attempts", "no_next_step", "overdue", "technique", "roll", "moves")
+DRILL_KINDS = ("open", "placed", "collected", "promises", "attempts", "no_next_step", "overdue", "technique", "roll", "moves", "refusals")
 
 
 def day_start(day: dt.date) -> dt.datetime:
@@ -471,4 +502,9 @@ def drill_cases(scope: Scope, *, kind: str, params: dict, now: dt.datetime) -> Q
     elif kind == "moves":
         changes = AuditLog.objects.filter(object_type="cases.case", at__gte=start, at__lt=end, before__objective=params["from"], after__objective=params["to"])
         cases = cases.filter(pk__in=changes.values("case_id"))
+    elif kind == "refusals":
+        refusals = ContactRefusal.objects.filter(case_id=OuterRef("pk"), at__gte=start, at__lt=end)
+        if params.get("reason"):
+            refusals = refusals.filter(reason=params["reason"])
+        cases = cases.filter(Exists(refusals))
     return cases.select_related("debtor", "creditor", "assigned_agent").order_by("-balance", "pk")

@@ -171,7 +171,15 @@ def build_tables(scope: selectors.Scope, filters: dict[str, str], *, cut: str = 
     ], note=_("Share of interactions using the technique that were followed, within %(n)d days, by a promise, a kept promise or a payment. "
               "Ranked by the lower end of the 95 %% Wilson interval; fewer than %(min)d interactions are not ranked. "
               "Case-days count each case once per day it was worked.") % {"n": effect_window_days(), "min": MIN_SAMPLE})
-    figures = {"portfolio": portfolio, "rolls": rolls, "recovery": recovery, "promises": promises, "activity": activity,
+    refusals = selectors.refusal_figures(scope)
+    tables["refusals"] = Table("refusals", _("Contact-policy refusals by reason"), [
+        Column("label", _("Reason")), Column("refusals", _("Refusals"), "int"),
+    ], [{"label": r["label"], "refusals": r["refusals"], "_links": {"refusals": link("refusals", reason=r["reason"])}} for r in refusals["by_reason"]],
+        note=_("Contacts the contact policy stopped (hours, limits, do-not-contact flags, consent) in the period."))
+    tables["refusals_by_channel"] = Table("refusals_by_channel", _("Refusals by channel"), [
+        Column("label", _("Channel")), Column("refusals", _("Refusals"), "int"),
+    ], [{"label": r["label"], "refusals": r["refusals"]} for r in refusals["by_channel"]])
+    figures = {"portfolio": portfolio, "refusals": refusals, "rolls": rolls, "recovery": recovery, "promises": promises, "activity": activity,
                "objectives": objectives, "techniques": techniques}
     return tables, figures
 
@@ -234,6 +242,10 @@ def chart_payload(figures: dict) -> dict:
             "labels": [force_str(r["label"]) for r in figures["objectives"]["rows"]],
             "cases": [r["cases"] for r in figures["objectives"]["rows"]],
             "promise_rate": [_pct(r["promise_rate"].rate) for r in figures["objectives"]["rows"]],
+        },
+        "refusals": {
+            "labels": [force_str(r["label"]) for r in figures["refusals"]["by_reason"]],
+            "values": [r["refusals"] for r in figures["refusals"]["by_reason"]],
         },
         "techniques": {
             "labels": [r["technique"] for r in techniques],

@@ -68,6 +68,12 @@
     options: {scales: {y: {beginAtZero: true}, y1: {position: "right", beginAtZero: true, max: 100, grid: {drawOnChartArea: false}, ticks: {callback: (v) => v + " %"}}}},
   });
 
+  if (data.refusals) chart("chart-refusals", {
+    type: "bar",
+    data: {labels: data.refusals.labels, datasets: [{label: t.refusals, data: data.refusals.values, backgroundColor: "#8e44ad"}]},
+    options: {indexAxis: "y", plugins: {legend: {display: false}}, scales: {x: {beginAtZero: true, ticks: {precision: 0}}}},
+  });
+
   // Technique effectiveness: the bar spans the 95 % interval, the dot is the observed rate.
   // Pale bars have too few interactions to be ranked.
   const tech = data.techniques;

@@ -17,6 +17,8 @@ a4 B c3 03-15 excuse get_commitment [D] no_funds; a5 C c5 03-04 promise [D]; a6 
 promises: p1 c2 A 03-02 10:00 300 kept (a1); p2 c3 B 03-03 10:00 500 broken (a3);
 p3 c1 A 03-12 200 partial 50 (no attempt: case objective remind); p4 c3 B 03-14 100 pending;
 p5 c5 C 03-04 10:00 100 kept (a5). Audit: c3 objective remind -> get_commitment on 03-08.
+Policy refusals (phone, 21:00): c3 outside_hours 03-05; c1 weekly_call_cap 03-11 and 03-12;
+c5 outside_hours 03-06.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from django.db import transaction
 
 from cases.models import Creditor
 from collections_crm.audit.services import audit_record
-from contacts.models import ExcuseCategory, Technique
+from contacts.models import ContactRefusal, ExcuseCategory, Technique
 from tests.factories import CaseFactory, ContactAttemptFactory, PaymentFactory, PromiseFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -100,6 +102,9 @@ def portfolio(agent, teammate, outsider, supervisor):
 
     for on, amount, day in ((c2, "300", 5), (c1, "50", 13), (c4, "1500", 10), (c5, "100", 6)):
         PaymentFactory(case=on, amount=D(amount), received_on=dt.date(2026, 3, day), created_at=at(3, day))
+
+    for on, reason, day in ((c3, "outside_hours", 5), (c1, "weekly_call_cap", 11), (c1, "weekly_call_cap", 12), (c5, "outside_hours", 6)):
+        ContactRefusal.objects.create(case=on, channel="phone", reason=reason, stage="call", at=at(3, day, 21))
 
     with transaction.atomic():
         audit_record(actor=supervisor, action="case.objective_changed", obj=c3,

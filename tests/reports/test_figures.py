@@ -7,13 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from collections_crm.reports.models import AttemptDaily, MoneyDaily, PortfolioSnapshot, RollMonthly, TechniqueDaily
+from cases.choices import Objective
+from collections_crm.reports.models import AttemptDaily, MoneyDaily, PortfolioSnapshot, RefusalDaily, RollMonthly, TechniqueDaily
 from collections_crm.reports.selectors import (
+    REFUSAL_REASONS,
     activity_figures,
     objective_figures,
     portfolio_figures,
     promise_figures,
     recovery_over_time,
+    refusal_figures,
     roll_rates,
     scope_for_user,
     technique_effectiveness,
@@ -111,7 +114,8 @@ def test_objectives(built, supervisor):
     assert rows["get_commitment"]["cases"] == 1 and rows["remind"]["cases"] == 3
     # get_commitment interactions: a1 (promise, money), a4 (nothing).
     assert (rows["get_commitment"]["attempts"], rows["get_commitment"]["promise_rate"].successes, rows["get_commitment"]["money_rate"].successes) == (2, 1, 1)
-    assert o["moves"] == [{"from": "remind", "to": "get_commitment", "from_label": "Remind", "to_label": "Get a commitment", "moves": 1}]
+    assert [(m["from"], m["to"], m["moves"]) for m in o["moves"]] == [("remind", "get_commitment", 1)]
+    assert o["moves"][0]["to_label"] == Objective.GET_COMMITMENT.label
 
 
 def test_technique_effectiveness(built, supervisor, admin_user):
@@ -137,9 +141,17 @@ def test_technique_effectiveness(built, supervisor, admin_user):
     }
 
 
+def test_refusals(built, supervisor, admin_user):
+    r = refusal_figures(scope(supervisor))
+    assert r["total"] == 3
+    assert [(x["reason"], x["refusals"]) for x in r["by_reason"]] == [("weekly_call_cap", 2), ("outside_hours", 1)]
+    by_reason = {x["reason"]: x for x in refusal_figures(scope(admin_user))["by_reason"]}
+    assert by_reason["outside_hours"] == {"reason": "outside_hours", "label": REFUSAL_REASONS["outside_hours"], "refusals": 2}
+
+
 def test_rebuild_is_idempotent_and_catches_up(portfolio):
     facts_rebuild(now=NOW, full=True)
-    tables = (AttemptDaily, MoneyDaily, PortfolioSnapshot, RollMonthly, TechniqueDaily)
+    tables = (AttemptDaily, MoneyDaily, PortfolioSnapshot, RefusalDaily, RollMonthly, TechniqueDaily)
     first = {m.__name__: sorted(m.objects.values_list(*[f.attname for f in m._meta.concrete_fields if f.name != "id"]), key=str) for m in tables}
     facts_rebuild(now=NOW)  # incremental over the same days: same rows
     again = {m.__name__: sorted(m.objects.values_list(*[f.attname for f in m._meta.concrete_fields if f.name != "id"]), key=str) for m in tables}

@@ -27,7 +27,7 @@ from django.utils import timezone
 from cases.choices import AGING_BUCKETS, CaseStatus, Outcome, PromiseStatus
 from cases.models import Case, Payment, PromiseToPay
 from collections_crm.audit.models import AuditLog
-from contacts.models import ContactAttempt
+from contacts.models import ContactAttempt, ContactRefusal
 
 from ..metrics import CLOSED, add_months, days_between, due_date_range_for_bucket, month_end, months_between
 from ..models import (
@@ -37,6 +37,7 @@ from ..models import (
     PortfolioSnapshot,
     PromiseDaily,
     RebuildState,
+    RefusalDaily,
     RollMonthly,
     TechniqueDaily,
 )
@@ -210,6 +211,23 @@ def _rebuild_objective_moves(first: dt.date, last: dt.date) -> None:
     ObjectiveMoveDaily.objects.bulk_create(facts, batch_size=2000)
 
 
+def _rebuild_refusals(first: dt.date, last: dt.date) -> None:
+    rows = (
+        ContactRefusal.objects.filter(at__gte=day_start(first), at__lt=day_start(last + dt.timedelta(days=1)))
+        .annotate(day=TruncDate("at"))
+        .values("day", "case__assigned_agent_id", "case__creditor_id", "reason", "channel")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    facts = [
+        RefusalDaily(day=r["day"], agent_id=r["case__assigned_agent_id"], creditor_id=r["case__creditor_id"],
+                     reason=r["reason"], channel=r["channel"], refusals=r["n"])
+        for r in rows
+    ]
+    RefusalDaily.objects.filter(day__gte=first, day__lte=last).delete()
+    RefusalDaily.objects.bulk_create(facts, batch_size=2000)
+
+
 def _rebuild_snapshot(today: dt.date, now: dt.datetime) -> None:
     rows = (
         Case.objects.filter(status__in=CaseStatus.open_values())
@@ -310,6 +328,7 @@ def facts_rebuild(*, now: dt.datetime | None = None, full: bool = False) -> Rebu
         _rebuild_money(first, today)
         _rebuild_promises(first, today)
         _rebuild_objective_moves(first, today)
+        _rebuild_refusals(first, today)
         _rebuild_snapshot(today, now)
     # A month's roll needs the end of the following month, so start one month earlier.
     for month in months_between(add_months(first, -1), add_months(today, -1)):
