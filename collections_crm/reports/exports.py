@@ -12,9 +12,9 @@ from openpyxl import Workbook
 
 from cases.choices import Objective, PromiseStatus
 
-from .metrics import neutralise_cell
+from .metrics import BUCKET_LABELS, neutralise_cell
 from .selectors import REFUSAL_REASONS
-from .tables import BUCKET_LABELS, Table
+from .tables import Table
 
 MAX_EXPORT_ROWS = 100_000
 

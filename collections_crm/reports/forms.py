@@ -11,9 +11,8 @@ from cases.models import Creditor
 from collections_crm.accounts.models import Role, User
 from contacts.models import ExcuseCategory, Technique
 
-from .metrics import BUCKET_CODES, CLOSED, add_months, month_start
+from .metrics import BUCKET_CODES, BUCKET_LABELS, CLOSED, add_months, month_start
 from .selectors import DRILL_KINDS, TECHNIQUE_CUTS, agents_for_user, teams_for_user
-from .tables import BUCKET_LABELS
 
 MAX_RANGE_DAYS = 731
 

@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.choices import Objective
 
+from .metrics import BUCKET_LABELS
+
 MONEY = {"max_digits": 16, "decimal_places": 2}
 
 
@@ -204,3 +206,9 @@ class TeamPriority(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team}: {', '.join(self.focus_buckets)}"
+
+    @property
+    def focus_labels(self) -> list[str]:
+        """The buckets and objectives to focus on, in words."""
+        objectives = dict(Objective.choices)
+        return [str(BUCKET_LABELS.get(b, b)) for b in self.focus_buckets] + [str(objectives.get(o, o)) for o in self.focus_objectives]

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from cases.choices import PromiseStatus
 
 from . import selectors
-from .metrics import CLOSED, MIN_SAMPLE, add_months
+from .metrics import BUCKET_LABELS, CLOSED, MIN_SAMPLE, add_months
 from .services.rebuild import effect_window_days
 
 
@@ -34,10 +34,6 @@ class Table:
     note: object = ""
 
 
-BUCKET_LABELS = {
-    "current": _("Current"), "1-30": _("1–30 days"), "31-60": _("31–60 days"), "61-90": _("61–90 days"),
-    "91-180": _("91–180 days"), "180+": _("Over 180 days"), CLOSED: _("Paid or closed"),
-}
 
 
 class Linker:
