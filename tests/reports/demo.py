@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from cases.models import Case, Creditor, Payment, PromiseToPay
-from contacts.models import ContactAttempt, ExcuseCategory, Technique
+from contacts.models import ContactAttempt, ContactRefusal, ExcuseCategory, Technique
 from tests.factories import DebtorFactory
 
 # How often an interaction with the technique ends in a promise, and how often it is kept.
@@ -62,6 +62,12 @@ def build_demo(agents, *, cases: int = 160, seed: int = 6) -> None:
             if paid:
                 Payment.objects.create(case=case, amount=paid, received_on=due, created_at=now)
                 balance -= paid
+        for _ in range(rng.choice([0, 0, 0, 1, 2])):
+            ContactRefusal.objects.create(
+                case=case, channel=rng.choice(["phone", "phone", "sms", "email"]), stage="call",
+                reason=rng.choices(["outside_hours", "weekly_call_cap", "conversation_pause", "no_consent", "do_not_contact"], [5, 4, 3, 2, 1])[0],
+                at=now - dt.timedelta(days=rng.randrange(0, 60), hours=rng.randrange(0, 12)),
+            )
         if balance != original:
             closed = balance == 0
             Case.objects.filter(pk=case.pk).update(

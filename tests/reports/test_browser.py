@@ -11,7 +11,7 @@ from playwright.sync_api import expect, sync_playwright
 from cases.models import Case
 from collections_crm.accounts.models import Role
 from collections_crm.audit.models import AuditLog
-from collections_crm.reports.services import facts_rebuild
+from collections_crm.reports.services import facts_rebuild, team_priority_set
 from tests.factories import UserFactory
 
 from .demo import build_demo
@@ -37,6 +37,8 @@ def page():
 def test_supervisor_filters_drills_down_and_reassigns(live_server, page, supervisor, agent, teammate, outsider, team, password):
     third = UserFactory(username="agent3", role=Role.AGENT, team=team, first_name="Lucía", last_name="Navarro")
     build_demo([agent, teammate, third, outsider])
+    team_priority_set(actor=supervisor, team=team, focus_buckets=["31-60"], focus_objectives=["get_commitment"],
+                      note="Primero los de 31–60 días con promesa incumplida.")
     facts_rebuild(full=True)
     ARTIFACTS.mkdir(exist_ok=True)
 
@@ -48,7 +50,8 @@ def test_supervisor_filters_drills_down_and_reassigns(live_server, page, supervi
     expect(page.get_by_test_id("dashboard-title")).to_be_visible()
     page.wait_for_function("document.querySelectorAll('canvas').length >= 7 && Chart.getChart('chart-aging') !== undefined")
     page.screenshot(path=str(ARTIFACTS / "reports-dashboard.png"), full_page=False)
-    for section in ("promises", "activity", "objectives", "techniques"):
+    expect(page.get_by_test_id("team-priority")).to_contain_text("31")
+    for section in ("promises", "activity", "objectives", "techniques", "compliance"):
         page.locator(f"#{section}").screenshot(path=str(ARTIFACTS / f"reports-section-{section}.png"))
     # Another team's agent is not even offered.
     assert page.locator("select[name=agent] option", has_text=outsider.display_name()).count() == 0
