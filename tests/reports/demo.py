@@ -24,8 +24,14 @@ def build_demo(agents, *, cases: int = 160, seed: int = 6) -> None:
     today = timezone.localdate(now)
     creditors = [Creditor.objects.get_or_create(code=c, defaults={"name": n})[0]
                  for c, n in (("banco", "Banco Ejemplo"), ("telco", "Telecom Iberia"), ("energia", "Energía Sol"))]
-    techniques = {t.code: t for t in Technique.objects.filter(code__in=QUALITY)}
-    excuses = list(ExcuseCategory.objects.all())
+    # A transactional test before this one may have flushed the seeded catalogues: make sure they exist.
+    techniques = {
+        code: Technique.objects.get_or_create(code=code, defaults={"name_es": code.replace("_", " "), "name_en": code.replace("_", " ").capitalize()})[0]
+        for code in QUALITY
+    }
+    excuses = list(ExcuseCategory.objects.all()) or [
+        ExcuseCategory.objects.create(code="no_funds", name_es="No tiene fondos ahora", name_en="No funds right now", suggested_objective="get_commitment")
+    ]
     objectives = ["remind", "remove_barriers", "get_commitment", "pressure", "change_terms"]
     for i in range(cases):
         agent = rng.choice(agents + [None]) if i % 9 == 0 else rng.choice(agents)

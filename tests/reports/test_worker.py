@@ -61,7 +61,7 @@ def test_beat_schedules_the_rebuild():
 @pytest.mark.celery
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the worker process needs a shared server database (PostgreSQL)")
 @pytest.mark.skipif(not _redis_up(), reason=f"no Redis broker at {REDIS_URL}")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_beat_and_worker_rebuild_and_catch_up(tmp_path):
     import redis
 
