@@ -17,4 +17,5 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("cases/", include("cases.urls")),
     path("django-admin/", admin.site.urls),
+    path("portfolio/", include("collections_crm.reports.urls")),
 ]
