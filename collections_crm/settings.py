@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "debtors",
     "cases",
     "contacts",
+    "collections_crm.reports",
     "collections_crm.adminarea",
 ]
 
@@ -158,6 +159,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "core.heartbeat", "schedule": 60.0},
+    # Dashboard facts: redo the recent days and catch up missed ones (idempotent).
+    "reports-rebuild-facts": {"task": "reports.rebuild_facts", "schedule": env.float("REPORTS_REBUILD_SECONDS", default=600.0)},
     # Follow-up engine: the database holds the schedule; this tick claims what is due.
     "followups-tick": {"task": "contacts.tick", "schedule": env.float("CRM_TICK_SECONDS", default=60.0)},
     "print-batches": {"task": "contacts.render_print_batches", "schedule": 3600.0},
@@ -279,6 +282,11 @@ LOGGING = {
 CRM_DEFAULT_CURRENCY = env.str("CRM_DEFAULT_CURRENCY", default="EUR")
 CRM_NOTES_MAX_LENGTH = 4000
 CRM_PAGE_SIZE = env.int("CRM_PAGE_SIZE", default=25)
+# Dashboard: an interaction "led to" a promise or money when it followed within this many days.
+REPORTS_EFFECT_WINDOW_DAYS = env.int("REPORTS_EFFECT_WINDOW_DAYS", default=14)
+# Days the periodic rebuild always redoes (promises and payments still change recent outcomes).
+REPORTS_REBUILD_LOOKBACK_DAYS = env.int("REPORTS_REBUILD_LOOKBACK_DAYS", default=45)
+REPORTS_BULK_REASSIGN_MAX = env.int("REPORTS_BULK_REASSIGN_MAX", default=2000)
 # Follow-up engine: a claimed follow-up or message is handed out again after this lease; it must
 # exceed CELERY_TASK_TIME_LIMIT so a slow task is never run twice at once.
 CRM_CLAIM_LEASE_SECONDS = env.int("CRM_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)
