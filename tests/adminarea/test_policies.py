@@ -41,7 +41,7 @@ def test_same_condition_with_another_objective_contradicts():
     rules = [rule(1, "excuse_given", "get_commitment"), rule(2, "excuse_given", "pressure"), rule(3, "always", "remind")]
     problems = check_rules(rules, objectives_with_steps=ALL)
     assert [(p.index, p.field) for p in problems] == [(1, "objective")]
-    assert "Contradicts" in problems[0].message
+    assert "r1" in problems[0].message  # names the rule it contradicts
 
 
 def test_a_higher_threshold_after_a_lower_one_is_unreachable_but_the_reverse_is_fine():
@@ -105,7 +105,8 @@ def test_rules_page_refuses_an_unreachable_rule_with_a_field_error_and_writes_no
     response = client.post(reverse("adminarea:rules"), data)
     assert response.status_code == 200
     errors = response.context["formset"].forms[n].errors
-    assert "Unreachable" in " ".join(e for field_errors in errors.values() for e in field_errors)
+    # Unreachable: the earlier 120-days rule already matches every case 365 days past due.
+    assert StrategyRule.objects.get(position=80).name in " ".join(e for field_errors in errors.values() for e in field_errors)
     assert StrategyRule.objects.count() == n
     assert not AuditLog.objects.filter(action__startswith="strategy_rule").exists()
 
@@ -191,7 +192,7 @@ def test_export_then_import_moves_policies_between_installations(client, admin_u
                                   "title": "Se niega a pagar", "talking_points": "Firmeza\nSin coacción", "active": True})
     upload = SimpleUploadedFile("p.json", json.dumps(exported).encode(), content_type="application/json")
     response = client.post(reverse("adminarea:policies_import"), {"file": upload}, follow=True)
-    assert "imported" in response.content.decode().lower()
+    assert [m.level_tag for m in response.context["messages"]] == ["success"]
     assert PlanGuardrails.current().max_instalments == 24
     assert StrategyRule.objects.order_by("position").first().name == "Imported name"
     assert Playbook.objects.filter(excuse_category__code="will_not_pay").exists()
@@ -206,7 +207,7 @@ def test_import_of_an_invalid_file_writes_nothing(client, admin_user):
     exported["strategy_rules"] = [r for r in exported["strategy_rules"] if r["condition"] != "always"]  # no fallback
     upload = SimpleUploadedFile("p.json", json.dumps(exported).encode())
     response = client.post(reverse("adminarea:policies_import"), {"file": upload}, follow=True)
-    assert "Nothing was imported" in response.content.decode()
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
     assert PlanGuardrails.current().max_instalments == 12
     assert not AuditLog.objects.exists()
     for junk in (b"not json", b'{"format": "other"}', json.dumps({**exported, "cadences": [{"objective": "remind"}]}).encode()):

@@ -129,7 +129,7 @@ def test_preview_renders_on_a_case_and_counts_sms_segments(client, admin_user):
     assert "Hola Ana Ruiz, ref REF-PREVIEW." in html
     chars, segments = response.context["preview"]["sms_chars"], response.context["preview"]["sms_segments"]
     assert chars > 160 and segments == -(-chars // 153)  # GSM-7: 153 characters per concatenated segment
-    assert f"{chars} characters · {segments} SMS segment(s)" in html
+    assert f"{chars} caracteres · {segments} segmento(s) SMS" in html  # the Spanish interface
     # Problems are shown while typing, before any save.
     response = client.post(reverse("adminarea:template_preview", args=[sms.pk]), {"body": "{{ nope }}"})
     assert "nope" in response.content.decode()
