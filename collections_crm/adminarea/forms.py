@@ -4,7 +4,16 @@ from django import forms
 from django.forms import inlineformset_factory, modelformset_factory
 from django.utils.translation import gettext_lazy as _
 
-from contacts.models import Cadence, CadenceStep, ExcuseCategory, JurisdictionPack, MessageTemplate, StrategyRule, Technique
+from contacts.models import (
+    Cadence,
+    CadenceStep,
+    ExcuseCategory,
+    FollowUpSettings,
+    JurisdictionPack,
+    MessageTemplate,
+    StrategyRule,
+    Technique,
+)
 
 from .models import PlanGuardrails, Playbook
 from .services import CATALOGUE_FIELDS, GUARDRAIL_FIELDS, PACK_FIELDS
@@ -63,6 +72,16 @@ class GuardrailsForm(forms.ModelForm):
     class Meta:
         model = PlanGuardrails
         fields = GUARDRAIL_FIELDS
+
+
+class FollowUpSettingsForm(forms.ModelForm):
+    class Meta:
+        model = FollowUpSettings
+        fields = ["promise_grace_days", "reminder_days_before", "reminder_channel", "reminder_template", "missed_instalments_to_default"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reminder_template"].queryset = MessageTemplate.objects.filter(active=True).order_by("objective", "channel", "language")
 
 
 class JurisdictionPackForm(forms.ModelForm):

@@ -17,13 +17,14 @@ from contacts.models import (
     Cadence,
     CadenceStep,
     ExcuseCategory,
+    FollowUpSettings,
     JurisdictionPack,
     MessageTemplate,
     StrategyRule,
     Technique,
 )
 
-from .checks import PolicyInvalid, Problem, check_cadence, check_packs, check_rules
+from .checks import SENDABLE_CHANNELS, PolicyInvalid, Problem, check_cadence, check_packs, check_rules
 from .models import PlanGuardrails, Playbook
 from .tasks import replan_portfolio_on_commit
 
@@ -37,6 +38,8 @@ PACK_FIELDS = [
 CATALOGUE_FIELDS = ["code", "name_es", "name_en", "description_es", "description_en", "active", "position"]
 EXCUSE_FIELDS = CATALOGUE_FIELDS + ["suggested_objective", "is_barrier"]
 PLAYBOOK_FIELDS = ["objective", "excuse_category_id", "language", "title", "talking_points", "active"]
+FOLLOWUP_SETTINGS_FIELDS = ["promise_grace_days", "reminder_days_before", "reminder_channel", "reminder_template_id",
+                            "missed_instalments_to_default"]
 GUARDRAIL_FIELDS = ["min_instalment", "max_instalments", "max_term_months", "max_discount_percent"]
 
 
@@ -101,6 +104,22 @@ def guardrails_update(*, actor, data: dict[str, Any], now: dt.datetime | None = 
         obj = PlanGuardrails.objects.select_for_update().get(pk=1)
         obj.updated_by = actor if getattr(actor, "pk", None) else None
         _save_audited(actor=actor, obj=obj, fields=GUARDRAIL_FIELDS, data=data, action="guardrails", now=now)
+    return obj
+
+
+def followup_settings_update(*, actor, data: dict[str, Any], now: dt.datetime | None = None) -> FollowUpSettings:
+    """The engine's promise monitoring: grace days, the reminder before a promise, when a plan defaults."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        FollowUpSettings.objects.get_or_create(pk=1)
+        obj = FollowUpSettings.objects.select_for_update().get(pk=1)
+        template = MessageTemplate.objects.filter(pk=data.get("reminder_template_id")).first()
+        if template is not None and template.channel != data.get("reminder_channel"):
+            raise PolicyInvalid([Problem(0, "reminder_template", _("The template is for another channel."))])
+        if data.get("reminder_channel") not in SENDABLE_CHANNELS:
+            raise PolicyInvalid([Problem(0, "reminder_channel", _("Reminders are sent automatically: choose e-mail, SMS, letter or WhatsApp."))])
+        _save_audited(actor=actor, obj=obj, fields=FOLLOWUP_SETTINGS_FIELDS, data=data, action="followup_settings", now=now)
+        replan_portfolio_on_commit()
     return obj
 
 

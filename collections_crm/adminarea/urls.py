@@ -18,6 +18,7 @@ urlpatterns = [
     path("policies/packs/new/", views.pack_edit, name="pack_new"),
     path("policies/packs/<int:pack_id>/", views.pack_edit, name="pack_edit"),
     path("policies/guardrails/", views.guardrails_edit, name="guardrails"),
+    path("policies/promises/", views.followup_settings_edit, name="followup_settings"),
     path("policies/why/", views.why, name="why"),
     path("policies/export/", views.policies_export, name="policies_export"),
     path("policies/import/", views.policies_import, name="policies_import"),

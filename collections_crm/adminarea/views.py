@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from cases.choices import Channel, Objective, Outcome
 from collections_crm.accounts.models import Role
 from collections_crm.core.access import role_required
-from contacts.models import Cadence, ExcuseCategory, JurisdictionPack, StrategyRule, Technique
+from contacts.models import Cadence, ExcuseCategory, FollowUpSettings, JurisdictionPack, StrategyRule, Technique
 from contacts.services import template_save_version
 from contacts.services_messaging import placeholder_values
 from contacts.templating import PLACEHOLDERS, render_text, sms_segments, validate_template
@@ -25,6 +25,7 @@ from .checks import PolicyInvalid
 from .forms import (
     CadenceForm,
     ExcuseCategoryForm,
+    FollowUpSettingsForm,
     GuardrailsForm,
     ImportForm,
     JurisdictionPackForm,
@@ -171,6 +172,7 @@ def policies(request):
         "cadences": Cadence.objects.prefetch_related("steps"),
         "packs": JurisdictionPack.objects.order_by("code"),
         "guardrails": PlanGuardrails.current(),
+        "followup_settings": FollowUpSettings.objects.select_related("reminder_template").filter(pk=1).first(),
         "import_form": ImportForm(),
     })
 
@@ -269,6 +271,15 @@ def guardrails_edit(request):
         request, form_class=GuardrailsForm, instance=PlanGuardrails.current(),
         save=lambda data: services.guardrails_update(actor=request.user, data=data),
         title=_("Payment-plan guardrails"), back="adminarea:policies", success=_("Guardrails saved."),
+    )
+
+
+@admin_only
+def followup_settings_edit(request):
+    return _entity_form(
+        request, form_class=FollowUpSettingsForm, instance=FollowUpSettings.objects.get_or_create(pk=1)[0],
+        save=lambda data: services.followup_settings_update(actor=request.user, data=data),
+        title=_("Promise follow-up"), back="adminarea:policies", success=_("Promise follow-up saved."),
     )
 
 

@@ -242,3 +242,21 @@ def test_playbook_for_prefers_the_excuse_specific_one():
     assert playbook_for(objective="get_commitment", language="en", excuse_category_id=forgot.pk).excuse_category is None
     Playbook.objects.filter(objective="remind", language="es").update(active=False)
     assert playbook_for(objective="remind", language="es") is None
+
+
+@pytest.mark.django_db
+def test_promise_follow_up_settings_refuse_a_template_of_another_channel(client, admin_user):
+    from contacts.models import FollowUpSettings, MessageTemplate
+
+    client.force_login(admin_user)
+    email = MessageTemplate.objects.get(objective="get_commitment", channel="email", language="es")
+    data = {"promise_grace_days": 2, "reminder_days_before": 1, "reminder_channel": "sms", "reminder_template": email.pk,
+            "missed_instalments_to_default": 2}
+    response = client.post(reverse("adminarea:followup_settings"), data)
+    assert response.context["form"].errors["reminder_template"]
+    assert FollowUpSettings.objects.get(pk=1).promise_grace_days == 1
+    data |= {"reminder_channel": "email"}
+    assert client.post(reverse("adminarea:followup_settings"), data).status_code == 302
+    row = FollowUpSettings.objects.get(pk=1)
+    assert (row.promise_grace_days, row.reminder_template_id) == (2, email.pk)
+    assert AuditLog.objects.filter(action="followup_settings.updated", actor=admin_user).exists()

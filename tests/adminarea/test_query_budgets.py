@@ -44,8 +44,9 @@ def test_template_history_budget_does_not_grow_with_versions(client, admin_user,
 
 def test_policies_and_catalogues_budget(client, admin_user, django_assert_max_num_queries):
     _login(client, admin_user)
-    # session, user, guardrails, rules, cadences, their steps, packs, session save (3)
-    with django_assert_max_num_queries(10):
+    # session, user, guardrails, follow-up settings with template, rules, cadences, their steps, packs,
+    # session save (3)
+    with django_assert_max_num_queries(11):
         assert client.get(reverse("adminarea:policies")).status_code == 200
     # session, user, techniques, excuses, playbooks with excuse categories, session save (3)
     with django_assert_max_num_queries(8):
