@@ -260,6 +260,7 @@ def policies_export() -> dict[str, Any]:
         return {"objective": template.objective, "channel": template.channel, "language": template.language, "name": template.name}
 
     guardrails = PlanGuardrails.current()
+    conf = FollowUpSettings.objects.select_related("reminder_template").filter(pk=1).first() or FollowUpSettings()
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -277,6 +278,8 @@ def policies_export() -> dict[str, Any]:
         ],
         "jurisdiction_packs": [{f: _plain(getattr(p, f)) for f in PACK_FIELDS} for p in JurisdictionPack.objects.order_by("code")],
         "guardrails": {f: _plain(getattr(guardrails, f)) for f in GUARDRAIL_FIELDS},
+        "followup_settings": {**{f: getattr(conf, f) for f in FOLLOWUP_SETTINGS_FIELDS if f != "reminder_template_id"},
+                              "reminder_template": template_key(conf.reminder_template)},
         "techniques": [{f: getattr(t, f) for f in CATALOGUE_FIELDS} for t in Technique.objects.all()],
         "excuse_categories": [{f: getattr(e, f) for f in EXCUSE_FIELDS} for e in ExcuseCategory.objects.all()],
         "playbooks": [
@@ -389,6 +392,15 @@ def _policies_apply(*, actor, data: dict[str, Any], now: dt.datetime, problems: 
                 if pack["is_default"]:
                     JurisdictionPack.objects.exclude(code=pack["code"]).filter(is_default=True).update(is_default=False)
                 changed += _save_audited(actor=actor, obj=obj, fields=PACK_FIELDS, data=pack, action="jurisdiction_pack", now=now)
+            if "followup_settings" in data:
+                conf = dict(data["followup_settings"])
+                ref = conf.pop("reminder_template", None)
+                template = templates.get((ref["objective"], ref["channel"], ref["language"], ref["name"])) if ref else None
+                if ref and template is None:
+                    raise PolicyInvalid([Problem(None, None, _("Promise follow-up: template “%(name)s” does not exist here.")
+                                                 % {"name": ref["name"]})])
+                followup_settings_update(actor=actor, now=now, data={**conf, "reminder_template_id": template.pk if template else None})
+                changed += 1
             guardrails = PlanGuardrails.objects.select_for_update().get_or_create(pk=1)[0]
             changed += _save_audited(actor=actor, obj=guardrails, fields=GUARDRAIL_FIELDS, data=data["guardrails"],
                                      action="guardrails", now=now)

@@ -187,6 +187,7 @@ def test_export_then_import_moves_policies_between_installations(client, admin_u
 
     # The "other installation" differs: a changed guardrail, a changed rule, an extra playbook.
     exported["guardrails"]["max_instalments"] = 24
+    exported["followup_settings"]["promise_grace_days"] = 3
     exported["strategy_rules"][0]["name"] = "Imported name"
     exported["playbooks"].append({"objective": "pressure", "excuse_category": "will_not_pay", "language": "es",
                                   "title": "Se niega a pagar", "talking_points": "Firmeza\nSin coacción", "active": True})
@@ -194,6 +195,9 @@ def test_export_then_import_moves_policies_between_installations(client, admin_u
     response = client.post(reverse("adminarea:policies_import"), {"file": upload}, follow=True)
     assert [m.level_tag for m in response.context["messages"]] == ["success"]
     assert PlanGuardrails.current().max_instalments == 24
+    from contacts.models import FollowUpSettings
+
+    assert FollowUpSettings.objects.get(pk=1).promise_grace_days == 3
     assert StrategyRule.objects.order_by("position").first().name == "Imported name"
     assert Playbook.objects.filter(excuse_category__code="will_not_pay").exists()
     assert AuditLog.objects.filter(action="guardrails.updated", actor=admin_user).exists()
