@@ -3,6 +3,9 @@ of another team, a supervisor of the first team, an admin."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from collections_crm.accounts.models import Role
@@ -82,3 +85,39 @@ def pytest_collection_modifyitems(items):
             kwargs = dict(marker.kwargs) if marker else {}
             kwargs.update(transaction=True, serialized_rollback=True)
             item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
+# --- Headless Debian chromium, one per test session (Playwright's sync API runs once per process) ---
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _require_chromium():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CRM_REQUIRE_SERVICES"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_chromium()
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    serialized = {alias: getattr(connections[alias], "_test_serialized_contents", None) for alias in connections}
+    with sync_playwright() as pw:
+        # Playwright's sync API runs the rest of the session in a greenlet with its own context
+        # variables, where Django hands out new connection wrappers: give them the serialized
+        # seed data, or serialized_rollback tests that run afterwards would find it gone.
+        for alias, contents in serialized.items():
+            if contents is not None:
+                connections[alias]._test_serialized_contents = contents
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()

@@ -9,39 +9,10 @@ import pytest
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
-
-def _require_chromium():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CRM_REQUIRE_SERVICES"):
-            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is not installed")
-
-
-@pytest.fixture(scope="session")
-def browser():
-    _require_chromium()
-    from django.db import connections
-    from playwright.sync_api import sync_playwright
-
-    serialized = {alias: getattr(connections[alias], "_test_serialized_contents", None) for alias in connections}
-    with sync_playwright() as pw:
-        # Playwright's sync API runs the rest of the session in a greenlet with its own context
-        # variables, where Django hands out new connection wrappers: give them the serialized
-        # seed data, or serialized_rollback tests that run afterwards would find it gone.
-        for alias, contents in serialized.items():
-            if contents is not None:
-                connections[alias]._test_serialized_contents = contents
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        yield browser
-        browser.close()
+# The session-wide `browser` fixture lives in tests/conftest.py: Playwright's sync API can run
+# only once per process, so every browser test (here and in other apps) shares it.
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from cases.models import Case
 from collections_crm.accounts.models import Role
@@ -21,15 +21,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="en-GB")
-        yield context.new_page()
-        browser.close()
+def page(browser):
+    # The session's shared chromium (tests/conftest.py): Playwright's sync API runs once per process.
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="en-GB")
+    yield context.new_page()
+    context.close()
 
 
 @pytest.mark.browser
