@@ -68,3 +68,13 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def _fresh_strategy():
+    """The follow-up engine caches rules and packs per process; each test starts from its DB."""
+    from contacts.services_followup import strategy_invalidate
+
+    strategy_invalidate()
+    yield
+    strategy_invalidate()
