@@ -110,6 +110,16 @@ def _restore_migrated_data(request):
                 cursor.execute(sql)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_strategy():
+    """The follow-up engine caches rules and packs per process; each test starts from its DB."""
+    from contacts.services_followup import strategy_invalidate
+
+    strategy_invalidate()
+    yield
+    strategy_invalidate()
+
+
 def pytest_collection_modifyitems(items):
     """Every transactional test restores the migrated data instead of starting from an empty
     flushed database. Django only skips re-creating content types after a flush (which would
