@@ -203,28 +203,50 @@ def case_queue_page(*, user: User, now: dt.datetime, filters: dict | None = None
     return page_obj, [rows[pk] for pk in ids]
 
 
-def debtor_contact_status(debtor: Debtor, now: dt.datetime) -> dict:
-    """What the page can say about contacting ``debtor`` now without the contact-policy engine:
-    the debtor's local time and the hard stops recorded on the debtor.
+# The contact-policy engine's reason codes (contacts.policy), as the agent reads them.
+POLICY_REASONS = {
+    "case_closed": _("Case closed"),
+    "case_paused": _("Collection paused (dispute or on hold)"),
+    "cease_communication": _("Asked us to stop communicating"),
+    "do_not_contact": _("Do not contact"),
+    "attorney_represented": _("Represented by an attorney"),
+    "deceased": _("Deceased"),
+    "bankruptcy": _("In bankruptcy"),
+    "point_opted_out": _("Opted out"),
+    "point_do_not_contact": _("This number must not be used"),
+    "no_consent": _("No consent for this channel"),
+    "outside_hours": _("Outside contact hours"),
+    "weekday_not_allowed": _("Not on this day of the week"),
+    "holiday": _("Public holiday"),
+    "weekly_call_cap": _("Weekly call limit reached"),
+    "conversation_pause": _("Pause after a recent conversation"),
+    "daily_cap": _("Daily contact limit reached"),
+}
 
-    INCLUDE POINT for the contact-policy engine (contacts/policy.py, built on branch issue-4): when
-    it lands, its answer (callable now, next allowed time, calls left) replaces "hours_unknown"
-    here and in templates/cases/_contact_policy.html."""
-    try:
-        local = now.astimezone(zoneinfo.ZoneInfo(debtor.timezone))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        local = now
-    reasons = [label for flag, label in DEBTOR_STOP_FLAGS if getattr(debtor, flag)]
-    return {"local_time": local, "blocked": bool(reasons), "reasons": reasons, "hours_unknown": True}
 
+def case_contact_statuses(*, cases: list[Case], now: dt.datetime) -> dict[int, dict]:
+    """For each case: the debtor's local time and the contact-policy engine's answer for a phone
+    call now (callable, why not, next allowed moment, calls left this week). A fixed number of
+    queries whatever the number of cases (contacts.selectors.contact_status_for_cases)."""
+    from contacts.selectors import contact_status_for_cases
 
-DEBTOR_STOP_FLAGS = [
-    ("do_not_contact", _("Do not contact")),
-    ("cease_communication", _("Asked us to stop communicating")),
-    ("attorney_represented", _("Represented by an attorney")),
-    ("deceased", _("Deceased")),
-    ("bankruptcy", _("In bankruptcy")),
-]
+    statuses = contact_status_for_cases(cases=cases, now=now, channel="phone")
+    result = {}
+    for case in cases:
+        status = statuses[case.pk]
+        try:
+            zone = zoneinfo.ZoneInfo(case.debtor.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = dt.UTC
+        result[case.pk] = {
+            "local_time": now.astimezone(zone),
+            "zone": zone.key if hasattr(zone, "key") else "UTC",
+            "callable": status.callable_now,
+            "reason": POLICY_REASONS.get(status.reason, status.reason),
+            "next_allowed_at": status.next_allowed_at.astimezone(zone) if status.next_allowed_at else None,
+            "calls_left": status.calls_left_week,
+        }
+    return result
 
 
 def contact_point_reasons(point: ContactPoint) -> list:
@@ -302,7 +324,7 @@ TIMELINE_KINDS: dict[str, tuple] = {
 }
 
 
-def case_timeline(*, case: Case, kind: str = "", page: int | str = 1, per_page: int = 20):
+def case_timeline(*, case: Case, kind: str = "", page: int | str = 1, per_page: int = 15):
     """Everything that happened to the case, newest first, from its audit trail (one indexed
     query per page whatever the history size), with the contact attempts on the page loaded in
     one more query for their details."""

@@ -420,7 +420,9 @@ def case_schedule_followup(
     *, actor: User | None, case_id: int, at: dt.datetime, note: str = "", expected_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> Case:
-    """Set the case's next step by hand (the follow-up engine may refine it in case_replan)."""
+    """Set the case's next step by hand. The agent's decision is the plan, so the engine is not
+    asked to re-plan here (it would put its own cadence step back); the engine's sweeper only
+    re-plans cases whose next action is missing or past, and the next event re-plans as usual."""
     now = now or timezone.now()
     if at < now - dt.timedelta(minutes=5):
         raise ValidationError({"at": _("The next step must be in the future.")})
@@ -432,7 +434,6 @@ def case_schedule_followup(
         case.next_action_at = at
         case.next_action_note = note.strip() or _("Follow-up scheduled by the agent")
         _save_case(case, before, actor=actor, action="case.followup_scheduled", now=now)
-        case_replan(case=case, actor=actor, now=now)
     return case
 
 

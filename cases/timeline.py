@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext_lazy as _
 
-from .choices import BarrierKind, CaseStatus, Objective, PaymentMethod, PlanFrequency
+from .choices import BarrierKind, CaseStatus, Channel, Objective, PaymentMethod, PlanFrequency
 
 # action → (title, icon, kind used for the colour of the dot)
 ACTIONS = {
@@ -36,6 +36,12 @@ ACTIONS = {
     "case.objective_changed": (_("Objective changed"), "bullseye", "status"),
     "case.followup_scheduled": (_("Follow-up scheduled"), "calendar-event", "followup"),
     "case.contact_restricted": (_("Contact restricted"), "slash-circle", "danger"),
+    "instalment.missed": (_("Instalment missed"), "calendar-x", "danger"),
+    "message.queued": (_("Message queued"), "envelope", "contact"),
+    "message.sent": (_("Message sent"), "envelope-check", "contact"),
+    "followup.completed": (_("Follow-up done"), "check2-circle", "followup"),
+    # The engine's own follow-ups (sent, skipped, moved by the policy …)
+    "followup.*": (_("Automatic follow-up"), "robot", "followup"),
 }
 
 # Case fields worth showing when they change, with how to label their values.
@@ -93,6 +99,10 @@ def _summary(action: str, after: dict) -> str:
     if action == "barrier.opened":
         what = str(dict(BarrierKind.choices).get(after.get("kind"), after.get("kind") or ""))
         return f"{what}: {after['description']}" if after.get("description") else what
+    if action.startswith("message.") and after.get("channel"):
+        return str(dict(Channel.choices).get(after["channel"], after["channel"]))
+    if action.startswith("followup.") and after.get("result"):
+        return str(after["result"])
     if action == "case.contact_restricted":
         return ", ".join(str(label) for key, label in RESTRICTIONS.items() if key in after)
     return ""
@@ -118,7 +128,7 @@ def describe_entries(rows: list, users: dict) -> list:
     for _key, group in groupby(rows, key=lambda r: (r.at, r.actor_id)):
         group = list(group)
         primary = next((r for r in group if r.object_type != "cases.case"), group[0])
-        title, icon, kind = ACTIONS.get(primary.action, (primary.action, "dot", "muted"))
+        title, icon, kind = ACTIONS.get(primary.action) or ACTIONS.get(primary.action.split(".")[0] + ".*", (primary.action, "dot", "muted"))
         primary.title, primary.icon, primary.kind = title, icon, kind
         primary.summary = _summary(primary.action, primary.after)
         primary.changes = [change for row in group for change in _changes(row, users)]

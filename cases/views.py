@@ -22,11 +22,11 @@ from .choices import CaseStatus
 from .selectors import (
     TIMELINE_KINDS,
     case_contact_points,
+    case_contact_statuses,
     case_get_for_user,
     case_preparation,
     case_queue_page,
     case_timeline,
-    debtor_contact_status,
     user_can_write_case,
 )
 from .services import (
@@ -53,7 +53,8 @@ def case_queue(request):
     now = timezone.now()
     filter_form = forms.QueueFilterForm(request.GET or None)
     page, cases = case_queue_page(user=request.user, now=now, filters=filter_form.filters(), page=request.GET.get("page", 1))
-    rows = [(case, debtor_contact_status(case.debtor, now)) for case in cases]
+    statuses = case_contact_statuses(cases=cases, now=now)
+    rows = [(case, statuses[case.pk]) for case in cases]
     query = request.GET.copy()
     query.pop("page", None)
     sort_query = query.copy()
@@ -120,7 +121,7 @@ def _workspace_context(request, case, *, active: str = "interaction", bound=None
         "case": case,
         "now": now,
         "today": timezone.localdate(now),
-        "debtor_contact": debtor_contact_status(case.debtor, now),
+        "debtor_contact": case_contact_statuses(cases=[case], now=now)[case.pk],
         "points": case_contact_points(case=case),
         "prep": case_preparation(case=case, today=timezone.localdate(now)),
         "timeline_page": timeline_page,

@@ -68,3 +68,17 @@ def login(client):
         return client
 
     return _login
+
+
+def pytest_collection_modifyitems(items):
+    """Every transactional test (live server, real worker) restores the migrated data — the
+    catalogues, templates and policies that data migrations ship — instead of starting from an
+    empty flushed database. Django only skips re-creating content types after a flush when every
+    transactional test uses serialized rollback, so it is applied to all of them here."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        names = set(getattr(item, "fixturenames", ()))
+        if (marker and marker.kwargs.get("transaction")) or {"live_server", "transactional_db"} & names:
+            kwargs = dict(marker.kwargs) if marker else {}
+            kwargs.update(transaction=True, serialized_rollback=True)
+            item.add_marker(pytest.mark.django_db(**kwargs), append=False)

@@ -82,12 +82,13 @@ def test_an_agents_day(page, browser_login, screenshot, live_server):
     page.get_by_role("link", name=re.compile("Mi cola|My queue")).click()
     page.wait_for_url(f"{live_server.url}/cases/")
     assert page.get_by_test_id("queue-row").count() == len(cases)
+    first_in_queue = int(page.get_by_test_id("queue-row").first.get_attribute("data-case"))
     screenshot("queue-agent")
 
     page.get_by_test_id("next-case").click()
     page.wait_for_url(re.compile(r".*/cases/\d+/$"))
     case_id = int(re.search(r"/cases/(\d+)/", page.url).group(1))
-    assert case_id == cases[0].pk  # the follow-up due longest ago
+    assert case_id == first_in_queue  # the most urgent case, as the queue shows it
     page.evaluate("window.__sameDocument = true")
 
     form = page.get_by_test_id("form-interaction")
@@ -120,6 +121,16 @@ def test_an_agents_day(page, browser_login, screenshot, live_server):
     assert page.get_by_test_id("case-status").inner_text().strip() == "Promesa de pago"
     assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded
     screenshot("case-agent")
+
+    # The plan calculator shows the schedule before anything is saved.
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.keyboard.press("a")
+    page.get_by_test_id("plan-preview").wait_for()
+    assert page.get_by_test_id("plan-preview").locator("tbody tr").count() == 3
+    page.get_by_test_id("form-plan").locator("input[name=instalment_count]").fill("4")
+    page.get_by_test_id("form-plan").locator("input[name=instalment_count]").dispatch_event("change")
+    page.wait_for_function("document.querySelectorAll('[data-testid=plan-preview] tbody tr').length === 4")
+    screenshot("case-plan-preview")
 
     page.get_by_test_id("user-menu").click()
     page.get_by_test_id("logout").click()
