@@ -70,6 +70,16 @@ def login(client):
     return _login
 
 
+@pytest.fixture(autouse=True)
+def _fresh_strategy():
+    """The follow-up engine caches rules and packs per process; each test starts from its DB."""
+    from contacts.services_followup import strategy_invalidate
+
+    strategy_invalidate()
+    yield
+    strategy_invalidate()
+
+
 def pytest_collection_modifyitems(items):
     """Every transactional test (live server, real worker) restores the migrated data — the
     catalogues, templates and policies that data migrations ship — instead of starting from an
