@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "cases",
     "contacts",
     "collections_crm.reports",
+    "collections_crm.adminarea",
 ]
 
 MIDDLEWARE = [

@@ -18,4 +18,5 @@ urlpatterns = [
     path("cases/", include("cases.urls")),
     path("django-admin/", admin.site.urls),
     path("portfolio/", include("collections_crm.reports.urls")),
+    path("manage/", include("collections_crm.adminarea.urls")),
 ]

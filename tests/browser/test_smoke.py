@@ -6,7 +6,9 @@ import pytest
 
 from tests.factories import CaseFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Serialized rollback: the flush after each test then leaves no post-migrate rows behind that
+# would collide with the seed data other transactional tests reload.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.mark.parametrize(
