@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "debtors",
     "cases",
     "contacts",
+    "collections_crm.api",
 ]
 
 MIDDLEWARE = [
@@ -249,11 +251,32 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # Per API token and per browser user (collections_crm.api.throttles).
+    "DEFAULT_THROTTLE_RATES": {
+        "api_token": env.str("API_TOKEN_RATE", default="600/min"),
+        "api_session": env.str("API_SESSION_RATE", default="300/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Collections CRM API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "cases.choices.CaseStatus",
+        "PromiseStatusEnum": "cases.choices.PromiseStatus",
+        "PlanStatusEnum": "cases.choices.PlanStatus",
+        "InstalmentStatusEnum": "cases.choices.InstalmentStatus",
+        "DebtorKindEnum": "debtors.models.DebtorKind",
+        "ContactPointKindEnum": "debtors.models.ContactPointKind",
+        "CreditorKindEnum": "cases.models.CreditorKind",
+        "LanguageEnum": [("es", "Español"), ("en", "English")],
+    },
 }
 
 # --- Logging (no PII: a filter masks e-mails, phone numbers and identity documents) --------

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import include, path
 from django.views.i18n import set_language
 
 from collections_crm.core import views as core_views
@@ -15,4 +15,5 @@ urlpatterns = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("django-admin/", admin.site.urls),
+    path("api/v1/", include("collections_crm.api.urls")),
 ]
