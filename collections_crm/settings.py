@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "cases",
     "contacts",
     "collections_crm.api",
+    "collections_crm.imports",
 ]
 
 MIDDLEWARE = [
@@ -298,3 +299,6 @@ LOGGING = {
 CRM_DEFAULT_CURRENCY = env.str("CRM_DEFAULT_CURRENCY", default="EUR")
 CRM_NOTES_MAX_LENGTH = 4000
 CRM_PAGE_SIZE = env.int("CRM_PAGE_SIZE", default=25)
+# Portfolio and payment files: refused above these sizes with a clear message.
+CRM_IMPORT_MAX_BYTES = env.int("CRM_IMPORT_MAX_BYTES", default=300 * 1024 * 1024)
+CRM_IMPORT_MAX_ROWS = env.int("CRM_IMPORT_MAX_ROWS", default=2_000_000)

@@ -16,4 +16,5 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("django-admin/", admin.site.urls),
     path("api/v1/", include("collections_crm.api.urls")),
+    path("imports/", include("collections_crm.imports.urls")),
 ]
