@@ -331,9 +331,10 @@ def barrier_remove(*, actor: User | None, barrier_id: int, now: dt.datetime | No
 
 
 def case_replan(*, case: Case, actor: User | None, now: dt.datetime) -> None:
-    """Decide the case's next step after any event. The follow-up engine owns the rules; until
-    a rule engine is wired in, a closed case simply has no next step."""
-    if not case.is_open and case.next_action_at is not None:
-        Case.objects.filter(pk=case.pk).update(next_action_at=None, next_action_note="")
-        case.next_action_at = None
-        case.next_action_note = ""
+    """Decide the case's next step after any event, inside the caller's transaction: the
+    follow-up engine (contacts.services_followup) chooses the objective by the strategy rules,
+    cancels follow-ups that no longer fit, schedules the next one within the contact policy and
+    updates ``objective``, ``objective_reason``, ``next_action_at`` and ``next_action_note``."""
+    from contacts.services_followup import case_replan_now
+
+    case_replan_now(case=case, actor=actor, now=now)

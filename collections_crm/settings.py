@@ -160,6 +160,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "core.heartbeat", "schedule": 60.0},
+    # Follow-up engine: the database holds the schedule; this tick claims what is due.
+    "followups-tick": {"task": "contacts.tick", "schedule": env.float("CRM_TICK_SECONDS", default=60.0)},
+    "print-batches": {"task": "contacts.render_print_batches", "schedule": 3600.0},
 }
 
 # --- E-mail ---------------------------------------------------------------------------------
@@ -302,3 +305,10 @@ CRM_PAGE_SIZE = env.int("CRM_PAGE_SIZE", default=25)
 # Portfolio and payment files: refused above these sizes with a clear message.
 CRM_IMPORT_MAX_BYTES = env.int("CRM_IMPORT_MAX_BYTES", default=300 * 1024 * 1024)
 CRM_IMPORT_MAX_ROWS = env.int("CRM_IMPORT_MAX_ROWS", default=2_000_000)
+# Follow-up engine: a claimed follow-up or message is handed out again after this lease; it must
+# exceed CELERY_TASK_TIME_LIMIT so a slow task is never run twice at once.
+CRM_CLAIM_LEASE_SECONDS = env.int("CRM_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)
+CRM_SMS_BACKEND = env.str("CRM_SMS_BACKEND", default="contacts.messaging.sms.FileSMSBackend")
+CRM_SMS_FILE_PATH = env.str("CRM_SMS_FILE_PATH", default=str(VAR_DIR / "sms"))
+CRM_COMPANY_NAME = env.str("CRM_COMPANY_NAME", default="CobroCRM")
+CRM_PAYMENT_LINK_BASE = env.str("CRM_PAYMENT_LINK_BASE", default="https://pagos.example.com/")

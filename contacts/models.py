@@ -153,3 +153,370 @@ class MessageTemplateVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.template} v{self.number}"
 
+
+
+# --- Follow-up engine: strategy rules, cadences, follow-ups, outbox, contact policy -----------
+#
+# Everything below is data an admin may edit (rules, cadences, jurisdiction packs, settings) or
+# rows the engine writes (follow-ups, outbound messages, print batches, refusals). The decisions
+# themselves live in the pure modules contacts/planner.py and contacts/policy.py.
+
+
+class StepKind(models.TextChoices):
+    AUTOMATIC = "automatic", _("Automatic message")
+    AGENT_TASK = "agent_task", _("Agent task")
+
+
+class RuleCondition(models.TextChoices):
+    """The facts a strategy rule can test (computed by the engine from the case history)."""
+
+    OPEN_BARRIER = "open_barrier", _("A payment barrier is open (something missing on our side)")
+    PROMISE_PENDING = "promise_pending", _("A promise or instalment is pending")
+    CONSEQUENCE_APPLIED = "consequence_applied", _("A consequence was applied after the last commitment")
+    BROKEN_PROMISES_AT_LEAST = "broken_promises_at_least", _("At least N promises broken or plans defaulted")
+    REFUSAL = "refusal", _("The debtor refused to pay or fraud is suspected")
+    EXCUSE_GIVEN = "excuse_given", _("The debtor gave an excuse")
+    DAYS_PAST_DUE_AT_LEAST = "days_past_due_at_least", _("At least N days past due")
+    ALWAYS = "always", _("Always (fallback)")
+
+
+class StrategyRule(models.Model):
+    """One line of the ordered strategy: the first active rule whose condition holds chooses the
+    case's objective (seed 001). ``threshold`` is the N of the conditions that take one."""
+
+    position = models.PositiveSmallIntegerField(_("position"), help_text=_("Rules are tried in this order."))
+    name = models.CharField(_("name"), max_length=120)
+    condition = models.CharField(_("condition"), max_length=32, choices=RuleCondition.choices)
+    threshold = models.PositiveSmallIntegerField(_("threshold (N)"), default=0)
+    objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices)
+    active = models.BooleanField(_("active"), default=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("strategy rule")
+        verbose_name_plural = _("strategy rules")
+        constraints = [
+            models.CheckConstraint(condition=Q(condition__in=RuleCondition.values), name="rule_condition_valid"),
+            models.CheckConstraint(condition=Q(objective__in=Objective.values), name="rule_objective_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name}"
+
+
+class Cadence(models.Model):
+    """The sequence of steps that pursues one objective. After the last step the last step is
+    repeated every ``repeat_every_days`` so that no case is ever forgotten (seed 002)."""
+
+    objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    repeat_every_days = models.PositiveSmallIntegerField(_("repeat the last step every (days)"), default=7)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["objective"]
+        verbose_name = _("cadence")
+        verbose_name_plural = _("cadences")
+        constraints = [
+            models.CheckConstraint(condition=Q(objective__in=Objective.values), name="cadence_objective_valid"),
+            models.CheckConstraint(condition=Q(repeat_every_days__gte=1), name="cadence_repeat_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CadenceStep(models.Model):
+    """One step of a cadence: on day ``delay_days`` after the objective was chosen, at
+    ``send_time`` in the debtor's local time, send an automatic message or give the agent a task.
+    ``template`` may stay empty: the active template for the objective, channel and the debtor's
+    language is used. ``is_consequence`` marks the step that applies the announced consequence
+    (done → the strategy moves to change terms)."""
+
+    cadence = models.ForeignKey(Cadence, verbose_name=_("cadence"), on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(_("position"))
+    delay_days = models.PositiveSmallIntegerField(_("day"), help_text=_("Days after the objective was chosen."))
+    send_time = models.TimeField(_("time of day (debtor's time)"), default="10:00")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    kind = models.CharField(_("kind"), max_length=12, choices=StepKind.choices)
+    template = models.ForeignKey(
+        MessageTemplate, verbose_name=_("template"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    instructions = models.CharField(_("instructions for the agent"), max_length=200, blank=True)
+    is_consequence = models.BooleanField(_("applies the consequence"), default=False)
+
+    class Meta:
+        ordering = ["cadence", "position"]
+        verbose_name = _("cadence step")
+        verbose_name_plural = _("cadence steps")
+        constraints = [
+            models.UniqueConstraint(fields=["cadence", "position"], name="cadence_step_unique_position"),
+            models.CheckConstraint(condition=Q(channel__in=Channel.values), name="cadence_step_channel_valid"),
+            models.CheckConstraint(condition=Q(kind__in=StepKind.values), name="cadence_step_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cadence} #{self.position}: {self.get_channel_display()} +{self.delay_days}d"
+
+
+class FollowUpSettings(models.Model):
+    """Engine-wide settings: a single row (pk=1), created by the data migration."""
+
+    promise_grace_days = models.PositiveSmallIntegerField(
+        _("grace days before a promise is broken"), default=1,
+        help_text=_("An unpaid promise or instalment is marked broken/missed this many days after its date."),
+    )
+    reminder_days_before = models.PositiveSmallIntegerField(_("reminder days before a promise"), default=1)
+    reminder_channel = models.CharField(_("reminder channel"), max_length=10, choices=Channel.choices, default=Channel.SMS)
+    reminder_template = models.ForeignKey(
+        MessageTemplate, verbose_name=_("reminder template"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    missed_instalments_to_default = models.PositiveSmallIntegerField(
+        _("missed instalments that default a plan"), default=2
+    )
+
+    class Meta:
+        verbose_name = _("follow-up settings")
+        verbose_name_plural = _("follow-up settings")
+        constraints = [
+            models.CheckConstraint(condition=Q(missed_instalments_to_default__gte=1), name="settings_default_after_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Follow-up settings"))
+
+
+class FollowUpPurpose(models.TextChoices):
+    CADENCE = "cadence", _("Cadence step")
+    PROMISE_REMINDER = "promise_reminder", _("Promise reminder")
+    CALLBACK = "callback", _("Agreed call-back")
+
+
+class FollowUpStatus(models.TextChoices):
+    PENDING = "pending", _("Scheduled")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    SKIPPED = "skipped", _("Skipped")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class FollowUp(models.Model):
+    """One scheduled next step of a case. The database is the schedule: a beat sweeper claims due
+    automatic rows; agent tasks wait in the agent's queue. Replanning cancels pending rows that
+    no longer match the plan. ``anchor_at`` is when the current objective's situation began (the
+    cadence counts its days from it); ``policy_reason`` says why the contact policy moved it."""
+
+    case = models.ForeignKey("cases.Case", verbose_name=_("case"), on_delete=models.CASCADE, related_name="followups")
+    objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices)
+    purpose = models.CharField(_("purpose"), max_length=20, choices=FollowUpPurpose.choices, default=FollowUpPurpose.CADENCE)
+    step = models.PositiveSmallIntegerField(_("step"), default=0, help_text=_("Position in the cadence (0 for one-off steps)."))
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    kind = models.CharField(_("kind"), max_length=12, choices=StepKind.choices)
+    due_at = models.DateTimeField(_("due"))
+    anchor_at = models.DateTimeField(_("objective since"))
+    status = models.CharField(_("status"), max_length=10, choices=FollowUpStatus.choices, default=FollowUpStatus.PENDING)
+    rule = models.ForeignKey(StrategyRule, verbose_name=_("rule"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    cadence_step = models.ForeignKey(CadenceStep, verbose_name=_("cadence step"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reason = models.CharField(_("reason"), max_length=300)
+    instructions = models.CharField(_("instructions"), max_length=200, blank=True)
+    is_consequence = models.BooleanField(_("applies the consequence"), default=False)
+    policy_reason = models.CharField(_("moved by the contact policy"), max_length=32, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("completed by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    completed_attempt = models.ForeignKey(
+        ContactAttempt, verbose_name=_("completed by contact"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    result = models.CharField(_("result"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "objective", "step"], condition=Q(status__in=["pending", "running"]),
+                name="followup_one_pending_per_step",
+            ),
+            models.CheckConstraint(condition=Q(status__in=FollowUpStatus.values), name="followup_status_valid"),
+            models.CheckConstraint(condition=Q(kind__in=StepKind.values), name="followup_kind_valid"),
+            models.CheckConstraint(condition=Q(purpose__in=FollowUpPurpose.values), name="followup_purpose_valid"),
+            models.CheckConstraint(condition=Q(objective__in=Objective.values), name="followup_objective_valid"),
+        ]
+        indexes = [
+            # Sweeper: WHERE status='pending' AND kind='automatic' AND due_at <= now ORDER BY due_at
+            models.Index(fields=["due_at"], name="followup_due_auto_idx", condition=Q(status="pending", kind="automatic")),
+            # Lease recovery: WHERE status='running' AND claimed_at < now - lease
+            models.Index(fields=["claimed_at"], name="followup_running_idx", condition=Q(status="running")),
+            # Replanning and the case page: WHERE case_id=? [AND status=...] ORDER BY due_at
+            models.Index(fields=["case", "status", "due_at"], name="followup_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_objective_display()} #{self.step} {self.get_channel_display()} {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in (FollowUpStatus.PENDING, FollowUpStatus.RUNNING)
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PrintBatch(models.Model):
+    """Letters of one day, rendered together to one PDF for printing and posting."""
+
+    day = models.DateField(_("day"), unique=True)
+    pdf = models.FileField(_("PDF"), upload_to="letters/", blank=True)
+    rendered_at = models.DateTimeField(_("rendered"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name = _("print batch")
+        verbose_name_plural = _("print batches")
+
+    def __str__(self) -> str:
+        return f"{self.day}"
+
+
+class OutboundMessage(models.Model):
+    """The outbox: a message written in the same transaction as the decision to send it, then
+    sent by a task. ``idempotency_key`` is unique and passed to the backend, so a retried task
+    or a second worker never sends twice. ``template_version`` is the exact text used."""
+
+    case = models.ForeignKey("cases.Case", verbose_name=_("case"), on_delete=models.CASCADE, related_name="messages")
+    followup = models.OneToOneField(
+        FollowUp, verbose_name=_("follow-up"), on_delete=models.SET_NULL, null=True, blank=True, related_name="message"
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices)
+    contact_point = models.ForeignKey(
+        "debtors.ContactPoint", verbose_name=_("contact point"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recipient = models.CharField(_("recipient"), max_length=300)
+    template_version = models.ForeignKey(
+        MessageTemplateVersion, verbose_name=_("template version"), on_delete=models.PROTECT, related_name="messages"
+    )
+    language = models.CharField(_("language"), max_length=8)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    body = models.TextField(_("body"))
+    status = models.CharField(_("status"), max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=80, unique=True)
+    not_before = models.DateTimeField(_("not before"))
+    dispatched_at = models.DateTimeField(_("handed to the broker"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+    provider_id = models.CharField(_("provider id"), max_length=200, blank=True)
+    error = models.CharField(_("last error"), max_length=300, blank=True)
+    print_batch = models.ForeignKey(
+        PrintBatch, verbose_name=_("print batch"), on_delete=models.PROTECT, null=True, blank=True, related_name="letters"
+    )
+    contact_attempt = models.ForeignKey(
+        ContactAttempt, verbose_name=_("logged as"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"))
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("outbound message")
+        verbose_name_plural = _("outbound messages")
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="message_status_valid"),
+            models.CheckConstraint(condition=Q(channel__in=["email", "sms", "letter", "whatsapp"]), name="message_channel_sendable"),
+        ]
+        indexes = [
+            # Outbox relay: WHERE status IN ('queued','sending') ORDER BY not_before
+            models.Index(fields=["not_before"], name="message_unsent_idx", condition=Q(status__in=["queued", "sending"])),
+            models.Index(fields=["case", "-created_at"], name="message_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.idempotency_key}"
+
+
+class JurisdictionPack(models.Model):
+    """Contact rules of one jurisdiction, applied to debtors whose ``country`` is listed in
+    ``countries`` (comma-separated ISO codes; the pack marked ``is_default`` covers the rest).
+    Hours and weekdays are in the DEBTOR's local time. Empty limits mean "no limit"."""
+
+    code = models.SlugField(_("code"), max_length=30, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    countries = models.CharField(_("countries"), max_length=200, help_text=_("ISO codes separated by commas, e.g. ES"))
+    is_default = models.BooleanField(_("default pack"), default=False)
+    start_time = models.TimeField(_("contact allowed from"))
+    end_time = models.TimeField(_("contact allowed until"))
+    weekdays = models.CharField(
+        _("allowed weekdays"), max_length=13, default="1,2,3,4,5", help_text=_("ISO weekdays, 1 = Monday … 7 = Sunday")
+    )
+    skip_holidays = models.BooleanField(_("no contact on public holidays"), default=False)
+    holiday_country = models.CharField(_("holiday calendar country"), max_length=2, blank=True)
+    holiday_subdivision = models.CharField(_("holiday calendar region"), max_length=10, blank=True)
+    hours_channels = models.CharField(
+        _("channels bound by the hours"), max_length=100, default="phone,sms,email,whatsapp,visit",
+        help_text=_("Letters are posted in batches and are usually exempt."),
+    )
+    max_calls_per_case_7d = models.PositiveSmallIntegerField(_("max calls per case in 7 days"), null=True, blank=True)
+    pause_days_after_conversation = models.PositiveSmallIntegerField(_("no call for N days after a conversation"), null=True, blank=True)
+    max_contacts_per_day = models.PositiveSmallIntegerField(_("max contacts per debtor per day"), null=True, blank=True)
+    consent_channels = models.CharField(
+        _("channels that need consent"), max_length=100, default="sms,whatsapp", blank=True
+    )
+    active = models.BooleanField(_("active"), default=True)
+    notes = models.TextField(_("legal basis and notes"), blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("jurisdiction pack")
+        verbose_name_plural = _("jurisdiction packs")
+        constraints = [
+            models.CheckConstraint(condition=Q(start_time__lt=models.F("end_time")), name="pack_hours_ordered"),
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="pack_one_default"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RefusalStage(models.TextChoices):
+    SEND = "send", _("At send time")
+    CALL = "call", _("When an agent started a call")
+    SCHEDULE = "schedule", _("When the step was scheduled")
+
+
+class ContactRefusal(models.Model):
+    """A contact the policy refused, with the reason code (charted on the supervisor dashboard).
+    The step it concerned was moved to ``next_allowed_at`` (empty: blocked until a flag changes)."""
+
+    case = models.ForeignKey("cases.Case", verbose_name=_("case"), on_delete=models.CASCADE, related_name="contact_refusals")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    reason = models.CharField(_("reason"), max_length=32)
+    stage = models.CharField(_("stage"), max_length=10, choices=RefusalStage.choices)
+    at = models.DateTimeField(_("at"))
+    next_allowed_at = models.DateTimeField(_("next allowed"), null=True, blank=True)
+    pack = models.ForeignKey(JurisdictionPack, verbose_name=_("jurisdiction pack"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    followup = models.ForeignKey(FollowUp, verbose_name=_("follow-up"), on_delete=models.SET_NULL, null=True, blank=True, related_name="refusals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("contact refusal")
+        verbose_name_plural = _("contact refusals")
+        indexes = [
+            # Dashboard: WHERE at >= ? GROUP BY reason
+            models.Index(fields=["at", "reason"], name="refusal_at_idx"),
+            models.Index(fields=["case", "-at"], name="refusal_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} {self.at:%Y-%m-%d %H:%M}"

@@ -78,13 +78,12 @@ def test_login_locks_out_after_repeated_failures(client, settings):
     from django.core.cache import cache
 
     cache.clear()
-    user = UserFactory(username="victim")
+    UserFactory(username="victim")
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post(reverse("login"), {"username": "victim", "password": "wrong-password-123"})
     response = client.post(reverse("login"), {"username": "victim", "password": "correct-horse-battery-9"})
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
-    assert user.pk  # the account still exists, it is only locked
 
 
 def test_successful_login_and_logout(client, agent, password):
@@ -112,3 +111,10 @@ def test_sessions_expire_after_inactivity(settings):
 
 def test_healthz_is_public(client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_login_opens_in_the_users_language(client, password):
+    UserFactory(username="emma", language="en")
+    response = client.post(reverse("login"), {"username": "emma", "password": password})
+    assert response.cookies["django_language"].value == "en"
+    assert "Open cases" in client.get(reverse("home")).content.decode()

@@ -27,6 +27,6 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Demo data already present.")
         if not opts["quiet"]:
-            self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+            self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
             for username, first, last, role, team, _lang in DEMO_USERS:
                 self.stdout.write(f"  {username:<12} {Role(role).label:<14} {first} {last}{' — ' + team if team else ''}")

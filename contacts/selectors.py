@@ -1,0 +1,73 @@
+"""Reads for the follow-up engine: a case's schedule and messages, the contact status of a list
+of cases (for the agent's queue), refusals per reason (for the supervisor dashboard)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Count, QuerySet
+
+from cases.models import Case
+from debtors.models import ContactPoint, Debtor
+
+from . import policy
+from .models import ContactRefusal, FollowUp, FollowUpStatus, OutboundMessage
+from .services_policy import PackIndex, contact_histories, debtor_info, usable_point
+
+
+@dataclass(frozen=True)
+class ContactStatus:
+    callable_now: bool
+    reason: str
+    next_allowed_at: dt.datetime | None
+    calls_left_week: int | None
+
+
+def contact_status_for_cases(*, cases: list[Case], now: dt.datetime, channel: str = "phone") -> dict[int, ContactStatus]:
+    """"Callable now? next allowed time, calls left this week" per case id, in five queries
+    whatever the number of cases: packs, debtors, contact points, calls on the cases, contacts
+    to the debtors. Nothing is recorded: this only informs the queue."""
+    if not cases:
+        return {}
+    packs = PackIndex()  # 1
+    debtors = Debtor.objects.in_bulk({c.debtor_id for c in cases})  # 2
+    points: dict[int, list[ContactPoint]] = defaultdict(list)
+    for point in ContactPoint.objects.filter(debtor_id__in=debtors.keys()):  # 3
+        points[point.debtor_id].append(point)
+    histories = contact_histories(cases=[(c.pk, c.debtor_id) for c in cases], now=now)  # 4, 5
+    result = {}
+    for case in cases:
+        debtor = debtors[case.debtor_id]
+        _pack, rules = packs.for_country(debtor.country)
+        point, first = usable_point(points[debtor.pk], channel, rules)
+        target = point or first
+        decision = policy.can_contact(
+            debtor=debtor_info(debtor), case_status=case.status, channel=channel, at=now, pack=rules,
+            history=histories[case.pk],
+            point=policy.PointInfo(target.opted_out, target.do_not_contact, target.consent) if target else None,
+        )
+        result[case.pk] = ContactStatus(decision.allowed, decision.reason, decision.next_allowed_at, decision.calls_left_week)
+    return result
+
+
+def followups_for_case(*, case: Case, limit: int = 10) -> QuerySet[FollowUp]:
+    """The case's follow-ups, latest due first (the live one is the latest)."""
+    return FollowUp.objects.filter(case=case).select_related("completed_by").order_by("-due_at", "-id")[:limit]
+
+
+def followup_live_for_case(*, case: Case) -> FollowUp | None:
+    return FollowUp.objects.filter(case=case, status__in=[FollowUpStatus.PENDING, FollowUpStatus.RUNNING]).order_by("due_at").first()
+
+
+def messages_for_case(*, case: Case, limit: int = 20) -> QuerySet[OutboundMessage]:
+    return OutboundMessage.objects.filter(case=case).select_related("template_version__template").order_by("-created_at", "-id")[:limit]
+
+
+def refusal_counts(*, since: dt.datetime, case_ids: QuerySet | None = None) -> dict[str, int]:
+    """Refusals per reason code since a moment (the supervisor dashboard charts them)."""
+    qs = ContactRefusal.objects.filter(at__gte=since)
+    if case_ids is not None:
+        qs = qs.filter(case_id__in=case_ids)
+    return {r["reason"]: r["n"] for r in qs.values("reason").annotate(n=Count("id")).order_by("-n")}

@@ -1,0 +1,531 @@
+"""The follow-up engine's write path: plan cases (set-based), claim and execute due steps,
+monitor promises. The decisions are made by the pure contacts.planner and contacts.policy;
+this module gathers their inputs in a constant number of queries per batch of cases and writes
+the result in one transaction per batch.
+
+``followups_plan(case_ids=[...])`` is the ONE planning path: cases.services.case_replan calls it
+with one id inside every case service's transaction, the portfolio replan calls it with batches
+of thousands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, Max, Q, Window
+from django.db.models.functions import RowNumber
+from django.utils.translation import gettext as _
+
+from cases.choices import (
+    CaseStatus,
+    InstalmentStatus,
+    Objective,
+    Outcome,
+    PlanStatus,
+    PromiseStatus,
+    StatementKind,
+)
+from cases.models import Barrier, Case, Instalment, PaymentPlan, PromiseToPay
+from collections_crm.audit.models import AuditLog
+from collections_crm.audit.services import audit_record
+
+from . import planner, policy
+from .models import (
+    Cadence,
+    ContactAttempt,
+    FollowUp,
+    FollowUpPurpose,
+    FollowUpSettings,
+    FollowUpStatus,
+    StepKind,
+    StrategyRule,
+)
+from .services_policy import PackIndex, contact_histories
+
+log = logging.getLogger(__name__)
+
+LIVE = [FollowUpStatus.PENDING, FollowUpStatus.RUNNING]
+FINISHED = [FollowUpStatus.DONE, FollowUpStatus.SKIPPED]
+# A callback agreed longer ago than this and never done falls back to the cadence.
+CALLBACK_HORIZON = dt.timedelta(days=14)
+DEBTOR_FLAGS = ["do_not_contact", "cease_communication", "attorney_represented", "deceased", "bankruptcy"]
+
+
+def claim_lease() -> dt.timedelta:
+    """How long a claimed row belongs to its worker before the sweeper hands it out again. It must
+    exceed the task hard time limit so that a slow task is not run twice at once."""
+    return dt.timedelta(seconds=settings.CRM_CLAIM_LEASE_SECONDS)
+
+
+# --- Strategy (admin data) as plain data ---------------------------------------------------------
+
+
+def strategy_load() -> planner.Strategy:
+    rules = tuple(
+        planner.Rule(r.pk, r.position, r.condition, r.objective, r.threshold, r.name)
+        for r in StrategyRule.objects.filter(active=True).order_by("position", "id")
+    )
+    cadences = {}
+    for cadence in Cadence.objects.prefetch_related("steps"):
+        steps = tuple(
+            planner.Step(s.pk, s.position, s.delay_days, s.channel, s.kind, s.send_time, s.template_id, s.instructions,
+                         s.is_consequence)
+            for s in sorted(cadence.steps.all(), key=lambda s: s.position)
+        )
+        cadences[cadence.objective] = planner.CadenceInfo(cadence.objective, steps, cadence.repeat_every_days)
+    conf = FollowUpSettings.objects.filter(pk=1).first() or FollowUpSettings()
+    return planner.Strategy(
+        rules=rules, cadences=cadences, reminder_days_before=conf.reminder_days_before,
+        reminder_channel=conf.reminder_channel, reminder_template_id=conf.reminder_template_id,
+        grace_days=conf.promise_grace_days,
+    )
+
+
+# --- Facts, set-based ----------------------------------------------------------------------------
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+
+
+def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) -> tuple[dict[int, planner.CaseFacts], dict[int, dict]]:
+    """CaseFacts per case id, and the raw case rows, in a fixed number of queries (about ten)
+    whatever the number of cases."""
+    cases = {
+        row["id"]: row
+        for row in Case.objects.filter(pk__in=case_ids).values(
+            "id", "status", "due_date", "created_at", "currency", "objective", "objective_reason", "next_action_at",
+            "next_action_note", "debtor_id", "debtor__timezone", "debtor__country",
+            *[f"debtor__{f}" for f in DEBTOR_FLAGS],
+        )
+    }
+    ids = list(cases)
+    barrier = dict(
+        Barrier.objects.filter(case_id__in=ids, status="open").values("case_id").annotate(at=Max("opened_at")).values_list("case_id", "at")
+    )
+    broken = Q(status__in=[PromiseStatus.BROKEN, PromiseStatus.PARTIAL])
+    promise_stats = {
+        r["case_id"]: r
+        for r in PromiseToPay.objects.filter(case_id__in=ids).values("case_id").annotate(
+            n_broken=Count("id", filter=broken), last_broken_at=Max("resolved_at", filter=broken),
+            last_broken_due=Max("due_date", filter=broken), last_created=Max("created_at"),
+        )
+    }
+    commitments: dict[int, planner.Commitment] = {}
+    for case_id, due, amount, paid in (
+        PromiseToPay.objects.filter(case_id__in=ids, status=PromiseStatus.PENDING)
+        .order_by("due_date", "id").values_list("case_id", "due_date", "amount", "amount_paid")
+    ):
+        commitments.setdefault(case_id, planner.Commitment("promise", amount - paid, due))
+    for case_id, due, amount, paid in (
+        Instalment.objects.filter(plan__case_id__in=ids, plan__status=PlanStatus.ACTIVE,
+                                  status__in=[InstalmentStatus.PENDING, InstalmentStatus.PARTIAL])
+        .order_by("due_date", "number").values_list("plan__case_id", "due_date", "amount", "amount_paid")
+    ):
+        current = commitments.get(case_id)
+        if current is None or due < current.due_date:
+            commitments[case_id] = planner.Commitment("instalment", amount - paid, due)
+    plan_stats = {
+        r["case_id"]: r
+        for r in PaymentPlan.objects.filter(case_id__in=ids).values("case_id").annotate(
+            n_defaulted=Count("id", filter=Q(status=PlanStatus.DEFAULTED), distinct=True), last_created=Max("created_at"),
+            last_missed=Max("instalments__due_date", filter=Q(status=PlanStatus.DEFAULTED, instalments__status=InstalmentStatus.MISSED)),
+        )
+    }
+    refusal = Q(outcome=Outcome.REFUSAL) | Q(excuse_category__suggested_objective=Objective.PRESSURE)
+    excuse = Q(outcome=Outcome.EXCUSE) | Q(statement_kind=StatementKind.EXCUSE) | Q(excuse_category__isnull=False)
+    attempt_stats = {
+        r["case_id"]: r
+        for r in ContactAttempt.objects.filter(case_id__in=ids).values("case_id").annotate(
+            last_refusal=Max("occurred_at", filter=refusal), last_excuse=Max("occurred_at", filter=excuse),
+            last_agent=Max("occurred_at", filter=Q(agent__isnull=False)),
+        )
+    }
+    callbacks: dict[int, tuple[dt.datetime, dt.datetime, str]] = {}
+    for case_id, occurred, next_at, note in ContactAttempt.objects.filter(
+        case_id__in=ids, agent__isnull=False, next_step_at__gte=now - CALLBACK_HORIZON
+    ).values_list("case_id", "occurred_at", "next_step_at", "next_step"):
+        if occurred == (attempt_stats.get(case_id) or {}).get("last_agent"):
+            callbacks[case_id] = (occurred, next_at, note)
+    last_done: dict[int, planner.DoneStep] = {}
+    for r in (
+        FollowUp.objects.filter(case_id__in=ids, purpose=FollowUpPurpose.CADENCE, status__in=FINISHED)
+        .annotate(rn=Window(RowNumber(), partition_by="case_id", order_by=["-completed_at", "-id"]))
+        .filter(rn=1).values("case_id", "objective", "anchor_at", "step", "completed_at")
+    ):
+        last_done[r["case_id"]] = planner.DoneStep(r["objective"], r["anchor_at"], r["step"], r["completed_at"])
+    consequence = dict(
+        FollowUp.objects.filter(case_id__in=ids, is_consequence=True, status=FollowUpStatus.DONE)
+        .values("case_id").annotate(at=Max("completed_at")).values_list("case_id", "at")
+    )
+    reminded: dict[int, set[dt.datetime]] = defaultdict(set)
+    for case_id, anchor in FollowUp.objects.filter(
+        case_id__in=ids, purpose=FollowUpPurpose.PROMISE_REMINDER, status__in=FINISHED, anchor_at__gte=now - dt.timedelta(days=60)
+    ).values_list("case_id", "anchor_at"):
+        reminded[case_id].add(anchor)
+
+    facts = {}
+    for case_id, row in cases.items():
+        p = promise_stats.get(case_id, {})
+        pl = plan_stats.get(case_id, {})
+        a = attempt_stats.get(case_id, {})
+        broken_at = p.get("last_broken_at")
+        broken_due = p.get("last_broken_due")
+        if pl.get("last_missed"):
+            default_at = _midnight(pl["last_missed"] + dt.timedelta(days=grace_days + 1))
+            if broken_at is None or default_at > broken_at:
+                broken_at, broken_due = default_at, pl["last_missed"]
+        commitment_times = [t for t in (p.get("last_created"), pl.get("last_created")) if t]
+        callback = callbacks.get(case_id)
+        facts[case_id] = planner.CaseFacts(
+            case_id=case_id, status=row["status"], due_date=row["due_date"], created_at=row["created_at"],
+            timezone=row["debtor__timezone"], currency=row["currency"],
+            debtor_flags=frozenset(f for f in DEBTOR_FLAGS if row[f"debtor__{f}"]),
+            open_barrier_at=barrier.get(case_id), commitment=commitments.get(case_id),
+            broken_count=(p.get("n_broken") or 0) + (pl.get("n_defaulted") or 0),
+            last_broken_at=broken_at, last_broken_due=broken_due,
+            last_commitment_at=max(commitment_times) if commitment_times else None,
+            consequence_at=consequence.get(case_id), last_refusal_at=a.get("last_refusal"),
+            last_excuse_at=a.get("last_excuse"),
+            callback_at=callback[1] if callback else None, callback_note=callback[2] if callback else "",
+            last_done=last_done.get(case_id), reminded_anchors=frozenset(reminded.get(case_id, ())),
+        )
+    return facts, cases
+
+
+# --- Planning ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlanStats:
+    cases: int = 0
+    created: int = 0
+    kept: int = 0
+    cancelled: int = 0
+    completed: int = 0
+    objective_changed: int = 0
+    moved_by_policy: int = 0
+
+
+def _complete_worked_tasks(case_ids: list[int], now: dt.datetime) -> int:
+    """Agent tasks the agent has already worked on (an interaction logged after the task was
+    created) are done; the plan then moves to the next step."""
+    tasks = list(FollowUp.objects.filter(case_id__in=case_ids, status=FollowUpStatus.PENDING, kind=StepKind.AGENT_TASK)
+                 .values_list("id", "case_id", "created_at"))
+    if not tasks:
+        return 0
+    latest = {}
+    for attempt_id, case_id, at, agent_id in (
+        ContactAttempt.objects.filter(case_id__in={t[1] for t in tasks}, agent__isnull=False,
+                                      occurred_at__gt=min(t[2] for t in tasks))
+        .order_by("occurred_at", "id").values_list("id", "case_id", "occurred_at", "agent_id")
+    ):
+        latest[case_id] = (attempt_id, at, agent_id)
+    done = 0
+    for task_id, case_id, created in tasks:
+        attempt = latest.get(case_id)
+        if attempt and attempt[1] > created:
+            done += FollowUp.objects.filter(pk=task_id, status=FollowUpStatus.PENDING).update(
+                status=FollowUpStatus.DONE, completed_at=attempt[1], completed_by_id=attempt[2],
+                completed_attempt_id=attempt[0], result=_("Worked by the agent"),
+            )
+    return done
+
+
+def _apply_policy(step: planner.PlannedStep, row: dict, rules: policy.PackRules, history: policy.ContactHistory) -> tuple[dt.datetime, str]:
+    """Scheduling-time check: move the step to the first moment the contact policy allows."""
+    flags = {f: row[f"debtor__{f}"] for f in DEBTOR_FLAGS}
+    decision = policy.can_contact(
+        debtor=policy.DebtorInfo(timezone=row["debtor__timezone"], **flags), case_status=row["status"],
+        channel=step.channel, at=step.due_at, pack=rules, history=history,
+    )
+    if decision.allowed or decision.next_allowed_at is None:
+        # Blocking reasons are re-checked (and recorded) at send time or when the call starts.
+        return step.due_at, "" if decision.allowed else decision.reason
+    return decision.next_allowed_at, decision.reason
+
+
+def followups_plan(
+    *, case_ids: list[int], now: dt.datetime, actor=None, strategy: planner.Strategy | None = None,
+    packs: PackIndex | None = None,
+) -> tuple[PlanStats, dict[int, planner.Plan]]:
+    """Plan the given cases and write the result: cancel follow-ups that no longer match, create
+    the new next step (moved by the contact policy), update the case's objective and next action,
+    audit objective changes. Runs in one transaction; a constant number of queries per call."""
+    stats = PlanStats()
+    if not case_ids:
+        return stats, {}
+    strategy = strategy or strategy_load()
+    packs = packs or PackIndex()
+    with transaction.atomic():
+        stats.completed = _complete_worked_tasks(case_ids, now)
+        facts, rows = facts_gather(case_ids, now, grace_days=strategy.grace_days)
+        plans = {case_id: planner.plan_case(f, strategy, now) for case_id, f in facts.items()}
+        live: dict[int, list[dict]] = defaultdict(list)
+        for fu in FollowUp.objects.filter(case_id__in=list(rows), status__in=LIVE).values(
+            "id", "case_id", "purpose", "objective", "step", "anchor_at", "channel", "kind", "due_at", "status"
+        ):
+            live[fu["case_id"]].append(fu)
+        need_history = [(cid, rows[cid]["debtor_id"]) for cid, p in plans.items()
+                        if p.step and not any(_same(fu, p.step) for fu in live[cid])]
+        histories = contact_histories(cases=need_history, now=now) if need_history else {}
+
+        cancel_ids: list[int] = []
+        new_rows: list[FollowUp] = []
+        updates: list[tuple] = []
+        audits: list[AuditLog] = []
+        for case_id, plan in plans.items():
+            row = rows[case_id]
+            stats.cases += 1
+            keep = None
+            for fu in live[case_id]:
+                if plan.step and keep is None and _same(fu, plan.step):
+                    keep = fu
+                else:
+                    cancel_ids.append(fu["id"])
+            next_at, note = plan.next_action_at, plan.next_action_note
+            if keep is not None:
+                stats.kept += 1
+                next_at = keep["due_at"]
+            elif plan.step is not None:
+                _pack, rules = packs.for_country(row["debtor__country"])
+                due, moved_reason = _apply_policy(plan.step, row, rules, histories[case_id])
+                stats.moved_by_policy += bool(moved_reason and due != plan.step.due_at)
+                s = plan.step
+                new_rows.append(FollowUp(
+                    case_id=case_id, objective=s.objective, purpose=s.purpose, step=s.step, channel=s.channel, kind=s.kind,
+                    due_at=due, anchor_at=s.anchor_at, rule_id=plan.rule_id, cadence_step_id=s.cadence_step_id,
+                    reason=s.reason[:300], instructions=s.instructions[:200], is_consequence=s.is_consequence,
+                    policy_reason=moved_reason if due != s.due_at else "", created_at=now,
+                ))
+                next_at = due
+            objective = plan.objective or row["objective"]
+            reason = plan.reason[:300]
+            if plan.state == "closed":
+                next_at, note = None, ""
+            if (objective, reason, next_at, note) != (row["objective"], row["objective_reason"], row["next_action_at"], row["next_action_note"]):
+                updates.append((case_id, objective, reason, next_at, note))
+            if objective != row["objective"]:
+                stats.objective_changed += 1
+                audits.append(AuditLog(
+                    at=now, actor=actor if getattr(actor, "pk", None) else None, action="case.objective_changed",
+                    object_type="cases.case", object_id=str(case_id), case_id=case_id,
+                    before={"objective": row["objective"], "objective_reason": row["objective_reason"]},
+                    after={"objective": objective, "objective_reason": reason, "rule_id": plan.rule_id},
+                ))
+        if cancel_ids:
+            stats.cancelled = FollowUp.objects.filter(pk__in=cancel_ids, status__in=LIVE).update(
+                status=FollowUpStatus.CANCELLED, completed_at=now, result=_("Replanned")
+            )
+        if new_rows:
+            FollowUp.objects.bulk_create(new_rows, batch_size=2000)
+            stats.created = len(new_rows)
+        _cases_update(updates)
+        if audits:
+            AuditLog.objects.bulk_create(audits, batch_size=2000)
+    return stats, plans
+
+
+def _same(fu: dict, step: planner.PlannedStep) -> bool:
+    return (fu["purpose"], fu["objective"], fu["step"], fu["anchor_at"], fu["channel"], fu["kind"]) == step.key
+
+
+def _cases_update(updates: list[tuple]) -> None:
+    """Write objective, reason and next action of many cases in one statement per 2,000 (the
+    planner's fields are derived data: the case version is not bumped, so an agent's open form
+    is not invalidated by the engine)."""
+    table = Case._meta.db_table
+    for start in range(0, len(updates), 2000):
+        chunk = updates[start:start + 2000]
+        if connection.vendor == "postgresql":
+            values = ", ".join(["(%s, %s, %s, %s::timestamptz, %s)"] * len(chunk))
+            sql = (
+                f"UPDATE {table} AS c SET objective = v.objective, objective_reason = v.reason, "
+                f"next_action_at = v.next_at, next_action_note = v.note "
+                f"FROM (VALUES {values}) AS v(id, objective, reason, next_at, note) WHERE c.id = v.id"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [x for row in chunk for x in row])
+        else:
+            objs = [Case(pk=i, objective=o, objective_reason=r, next_action_at=n, next_action_note=t) for i, o, r, n, t in chunk]
+            Case.objects.bulk_update(objs, ["objective", "objective_reason", "next_action_at", "next_action_note"])
+
+
+def case_replan_now(*, case: Case, actor, now: dt.datetime) -> planner.Plan | None:
+    """Body of cases.services.case_replan: plan one case inside the caller's transaction and keep
+    the caller's in-memory case in step with the database."""
+    _stats, plans = followups_plan(case_ids=[case.pk], now=now, actor=actor)
+    row = Case.objects.filter(pk=case.pk).values("objective", "objective_reason", "next_action_at", "next_action_note").first()
+    if row:
+        for name, value in row.items():
+            setattr(case, name, value)
+    return plans.get(case.pk)
+
+
+def followups_plan_portfolio(*, now: dt.datetime, actor=None, creditor_id: int | None = None, batch: int = 5000) -> PlanStats:
+    """Replan every open case (of one creditor), batch by batch in id order."""
+    total = PlanStats()
+    strategy, packs = strategy_load(), PackIndex()
+    qs = Case.objects.filter(status__in=CaseStatus.open_values())
+    if creditor_id:
+        qs = qs.filter(creditor_id=creditor_id)
+    last_id = 0
+    while True:
+        ids = list(qs.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        stats, _plans = followups_plan(case_ids=ids, now=now, actor=actor, strategy=strategy, packs=packs)
+        for name in vars(total):
+            setattr(total, name, getattr(total, name) + getattr(stats, name))
+        last_id = ids[-1]
+    return total
+
+
+# --- Sweeper: claim due automatic steps, recover lost ones ---------------------------------------
+
+
+def followups_claim_due(*, now: dt.datetime, limit: int = 500) -> list[int]:
+    """Claim due automatic follow-ups (pending → running) and return their ids. FOR UPDATE SKIP
+    LOCKED lets two sweepers run at once without claiming the same row; the conditional update
+    makes a second claim of a row a no-op anyway."""
+    with transaction.atomic():
+        ids = list(
+            FollowUp.objects.select_for_update(skip_locked=True)
+            .filter(status=FollowUpStatus.PENDING, kind=StepKind.AUTOMATIC, due_at__lte=now)
+            .order_by("due_at").values_list("pk", flat=True)[:limit]
+        )
+        FollowUp.objects.filter(pk__in=ids, status=FollowUpStatus.PENDING).update(status=FollowUpStatus.RUNNING, claimed_at=now)
+    return ids
+
+
+def followups_reclaim_stale(*, now: dt.datetime, limit: int = 500) -> list[int]:
+    """Running rows whose worker died or whose task was lost (Redis flushed) are handed out again
+    once their lease has expired."""
+    with transaction.atomic():
+        ids = list(
+            FollowUp.objects.select_for_update(skip_locked=True)
+            .filter(status=FollowUpStatus.RUNNING, claimed_at__lt=now - claim_lease())
+            .order_by("claimed_at").values_list("pk", flat=True)[:limit]
+        )
+        FollowUp.objects.filter(pk__in=ids, status=FollowUpStatus.RUNNING).update(claimed_at=now)
+    return ids
+
+
+def followup_execute(*, followup_id: int, now: dt.datetime) -> str:
+    """Execute one claimed automatic step: check the contact policy, render the message into the
+    outbox, mark the step done and plan the next one, all in one transaction. Safe to run twice:
+    only a row still ``running`` is executed. Returns what happened (for logs and tests)."""
+    from .services_messaging import message_create
+
+    case_id = FollowUp.objects.filter(pk=followup_id).values_list("case_id", flat=True).first()
+    if case_id is None:
+        return "missing"
+    with transaction.atomic():
+        # Lock order: case, then follow-up (the same order as every case service + replan).
+        case = Case.objects.select_for_update().get(pk=case_id)
+        fu = FollowUp.objects.select_for_update().get(pk=followup_id)
+        if fu.status != FollowUpStatus.RUNNING:
+            return "not-claimed"
+        outcome = message_create(followup=fu, case=case, now=now)
+        if outcome == "rescheduled":
+            fu.status, fu.claimed_at = FollowUpStatus.PENDING, None
+            fu.save(update_fields=["status", "claimed_at", "due_at", "policy_reason"])
+        else:
+            fu.status = FollowUpStatus.DONE if outcome == "queued" else (
+                FollowUpStatus.CANCELLED if outcome == "blocked" else FollowUpStatus.SKIPPED)
+            fu.completed_at = now
+            fu.save(update_fields=["status", "completed_at", "result"])
+        audit_record(actor=None, action=f"followup.{outcome}", obj=fu, after={"status": fu.status, "result": fu.result}, at=now)
+        case_replan_now(case=case, actor=None, now=now)
+    return outcome
+
+
+def followup_complete(*, followup_id: int, actor, now: dt.datetime, result: str = "") -> FollowUp:
+    """An agent marks a task done without logging a contact (e.g. the consequence was applied)."""
+    case_id = FollowUp.objects.filter(pk=followup_id).values_list("case_id", flat=True).first()
+    if case_id is None:
+        raise ValidationError(_("This follow-up does not exist."))
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        fu = FollowUp.objects.select_for_update().get(pk=followup_id)
+        if fu.status != FollowUpStatus.PENDING or fu.kind != StepKind.AGENT_TASK:
+            raise ValidationError(_("Only a scheduled agent task can be marked done."))
+        fu.status, fu.completed_at, fu.completed_by, fu.result = FollowUpStatus.DONE, now, actor, result[:200]
+        fu.save(update_fields=["status", "completed_at", "completed_by", "result"])
+        audit_record(actor=actor, action="followup.completed", obj=fu, after={"status": fu.status, "result": fu.result}, at=now)
+        case_replan_now(case=case, actor=actor, now=now)
+    return fu
+
+
+# --- Promise monitoring --------------------------------------------------------------------------
+
+
+def promises_sweep(*, now: dt.datetime, limit: int = 2000) -> dict[str, int]:
+    """The day after the grace period: unpaid promises are broken (partial if partly paid),
+    unpaid instalments missed, and a plan with enough missed instalments defaulted. Each
+    affected case is replanned at once. Guarded updates make a second run a no-op."""
+    conf = FollowUpSettings.objects.filter(pk=1).first() or FollowUpSettings()
+    cutoff = (now - dt.timedelta(days=conf.promise_grace_days)).date()
+    counts = {"broken": 0, "partial": 0, "missed": 0, "defaulted": 0}
+    touched: set[int] = set()
+    with transaction.atomic():
+        for promise in PromiseToPay.objects.select_for_update(skip_locked=True).filter(
+            status=PromiseStatus.PENDING, due_date__lt=cutoff
+        ).order_by("due_date")[:limit]:
+            new = PromiseStatus.PARTIAL if promise.amount_paid > 0 else PromiseStatus.BROKEN
+            PromiseToPay.objects.filter(pk=promise.pk, status=PromiseStatus.PENDING).update(status=new, resolved_at=now)
+            audit_record(actor=None, action=f"promise.{new}", obj=promise, before={"status": "pending"}, after={"status": new}, at=now)
+            counts[new] += 1
+            touched.add(promise.case_id)
+        for inst in Instalment.objects.select_for_update(skip_locked=True).filter(
+            plan__status=PlanStatus.ACTIVE, status__in=[InstalmentStatus.PENDING, InstalmentStatus.PARTIAL], due_date__lt=cutoff
+        ).select_related("plan")[:limit]:
+            Instalment.objects.filter(pk=inst.pk, status=inst.status).update(status=InstalmentStatus.MISSED)
+            audit_record(actor=None, action="instalment.missed", obj=inst, before={"status": inst.status},
+                         after={"status": "missed"}, case_id=inst.plan.case_id, at=now)
+            counts["missed"] += 1
+            touched.add(inst.plan.case_id)
+        for plan in PaymentPlan.objects.filter(case_id__in=touched, status=PlanStatus.ACTIVE).annotate(
+            missed=Count("instalments", filter=Q(instalments__status=InstalmentStatus.MISSED))
+        ).filter(missed__gte=conf.missed_instalments_to_default):
+            PaymentPlan.objects.filter(pk=plan.pk, status=PlanStatus.ACTIVE).update(status=PlanStatus.DEFAULTED)
+            audit_record(actor=None, action="plan.defaulted", obj=plan, before={"status": "active"}, after={"status": "defaulted"}, at=now)
+            counts["defaulted"] += 1
+        # A case whose commitments are all gone is worked again.
+        still_promised = set(PromiseToPay.objects.filter(case_id__in=touched, status=PromiseStatus.PENDING).values_list("case_id", flat=True))
+        still_plan = set(PaymentPlan.objects.filter(case_id__in=touched, status=PlanStatus.ACTIVE).values_list("case_id", flat=True))
+        for case in Case.objects.select_for_update().filter(pk__in=touched):
+            wanted = case.status
+            if case.status == CaseStatus.PROMISED and case.pk not in still_promised:
+                wanted = CaseStatus.ACTIVE
+            if case.status == CaseStatus.PLAN and case.pk not in still_plan:
+                wanted = CaseStatus.ACTIVE
+            if wanted != case.status:
+                Case.objects.filter(pk=case.pk).update(status=wanted)
+                audit_record(actor=None, action="case.status_changed", obj=case, before={"status": case.status},
+                             after={"status": wanted}, at=now)
+        if touched:
+            followups_plan(case_ids=sorted(touched), now=now)
+    return counts
+
+
+def cases_replan_forgotten(*, now: dt.datetime, limit: int = 2000) -> int:
+    """Safety net for "never wait and see": workable cases with no live follow-up whose next
+    action is missing or past (e.g. a do-not-contact flag was lifted) are planned again."""
+    ids = list(
+        Case.objects.filter(status__in=CaseStatus.workable_values())
+        .filter(Q(next_action_at__isnull=True) | Q(next_action_at__lte=now))
+        .exclude(followups__status__in=LIVE)
+        # Paused by a debtor flag: nothing to plan until the flag is lifted.
+        .exclude(Q(**{f"debtor__{f}": True for f in DEBTOR_FLAGS}, _connector=Q.OR))
+        .order_by("next_action_at").values_list("pk", flat=True)[:limit]
+    )
+    if ids:
+        followups_plan(case_ids=ids, now=now)
+    return len(ids)

@@ -1,0 +1,54 @@
+"""Celery tasks: interfaces over the services. They take ids only (no PII in the broker), are
+safe to run twice (every service claims its row with a conditional update), acknowledge late
+(settings) and run under the global time limits. The database is the schedule: the beat tick
+finds due rows; nothing waits in the broker with an ETA."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+
+from . import services_followup as engine
+from . import services_messaging as outbox
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError,)
+
+
+@shared_task(name="contacts.tick", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def tick() -> dict:
+    """Every minute (beat): monitor promises, claim due steps and fan them out, hand out again
+    what a dead worker or a flushed broker lost, relay the outbox, catch forgotten cases."""
+    now = timezone.now()
+    promises = engine.promises_sweep(now=now)
+    due = engine.followups_claim_due(now=now)
+    stale = engine.followups_reclaim_stale(now=now)
+    messages = outbox.messages_due_for_dispatch(now=now)
+    forgotten = engine.cases_replan_forgotten(now=now)
+    for followup_id in [*due, *stale]:
+        execute_followup.delay(followup_id)
+    for message_id in messages:
+        send_message.delay(message_id)
+    summary = {"due": len(due), "stale": len(stale), "messages": len(messages), "forgotten": forgotten, **promises}
+    if any(summary.values()):
+        log.info("follow-up tick %s", summary)
+    return summary
+
+
+@shared_task(name="contacts.execute_followup", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def execute_followup(followup_id: int) -> str:
+    return engine.followup_execute(followup_id=followup_id, now=timezone.now())
+
+
+@shared_task(name="contacts.send_message", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def send_message(message_id: int) -> str:
+    return outbox.message_send(message_id=message_id, now=timezone.now())
+
+
+@shared_task(name="contacts.render_print_batches")
+def render_print_batches() -> int:
+    return len(outbox.print_batches_render(now=timezone.now()))

@@ -1,0 +1,345 @@
+"""The follow-up engine against the database: planning on events, execution, outbox, promise
+monitoring, the contact policy at send time and at call start."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.db import IntegrityError, transaction
+
+from cases.models import Case, Instalment, PaymentPlan, PromiseToPay
+from cases.services import barrier_open, case_replan, payment_post, promise_record
+from collections_crm.audit.models import AuditLog
+from contacts import services_followup as engine
+from contacts import services_messaging as outbox
+from contacts.models import (
+    ContactAttempt,
+    ContactRefusal,
+    FollowUp,
+    MessageTemplate,
+    OutboundMessage,
+    PrintBatch,
+)
+from contacts.selectors import contact_status_for_cases
+from contacts.services import contact_attempt_log
+from contacts.services_policy import contact_check
+from debtors.services import debtor_set_flags
+
+from .conftest import WEDNESDAY
+
+pytestmark = pytest.mark.django_db
+DAY = dt.timedelta(days=1)
+
+
+def live(case):
+    return list(FollowUp.objects.filter(case=case, status__in=["pending", "running"]))
+
+
+def run_due(now):
+    """What the beat tick does, synchronously: claim due steps and execute them."""
+    return [engine.followup_execute(followup_id=i, now=now) for i in engine.followups_claim_due(now=now)]
+
+
+def send_all(now):
+    return [outbox.message_send(message_id=m, now=now) for m in OutboundMessage.objects.values_list("pk", flat=True)]
+
+
+@pytest.fixture(autouse=True)
+def _files(settings, tmp_path):
+    settings.CRM_SMS_FILE_PATH = str(tmp_path / "sms")
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def test_new_case_gets_a_reminder_email_now(clock, make_case):
+    case = make_case()
+    case.refresh_from_db()
+    [fu] = live(case)
+    assert (fu.objective, fu.purpose, fu.step, fu.channel, fu.kind) == ("remind", "cadence", 0, "email", "automatic")
+    assert fu.rule.condition == "always"
+    assert case.objective == "remind"
+    assert case.objective_reason == "New case, 10 days past due → Remind"
+    assert case.next_action_at == fu.due_at == WEDNESDAY
+    assert case.next_action_note.startswith("E-mail")
+
+
+def test_one_pending_follow_up_per_case_and_step(clock, make_case):
+    case = make_case()
+    [fu] = live(case)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FollowUp.objects.create(case=case, objective=fu.objective, step=fu.step, channel="sms", kind="automatic",
+                                due_at=WEDNESDAY, anchor_at=WEDNESDAY, reason="duplicate", created_at=WEDNESDAY)
+
+
+def test_replanning_without_news_keeps_the_same_row(clock, make_case):
+    case = make_case()
+    [before] = live(case)
+    with transaction.atomic():
+        case_replan(case=Case.objects.get(pk=case.pk), actor=None, now=WEDNESDAY + dt.timedelta(hours=1))
+    assert [f.pk for f in live(case)] == [before.pk]
+
+
+def test_executing_twice_sends_once_with_the_template_version(clock, make_case):
+    case = make_case()
+    [fu] = live(case)
+    assert run_due(WEDNESDAY) == ["queued"]
+    assert engine.followup_execute(followup_id=fu.pk, now=WEDNESDAY) == "not-claimed"
+    [message] = OutboundMessage.objects.filter(case=case)
+    template = MessageTemplate.objects.get(name="E-mail (remind)", language="es")
+    assert message.template_version_id == template.current_version_id
+    assert message.idempotency_key == f"followup-{fu.pk}"
+    assert case.reference in message.subject
+    assert "000,00 €" in message.body and case.debtor.name in message.body and "{{" not in message.body
+
+    assert send_all(WEDNESDAY) == ["sent"]
+    assert send_all(WEDNESDAY) == ["not-claimed"]
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [message.recipient]
+    attempt = ContactAttempt.objects.get(case=case)
+    assert (attempt.channel, attempt.outcome, attempt.agent_id) == ("email", "sent", None)
+    message.refresh_from_db()
+    assert (message.status, message.contact_attempt_id) == ("sent", attempt.pk)
+    assert AuditLog.objects.filter(action="message.sent", object_id=str(message.pk)).count() == 1
+    # The next step of the remind cadence: SMS on day 3 (a Saturday), moved by the Spanish pack
+    # to Monday 09:00 Madrid.
+    [nxt] = live(case)
+    assert (nxt.step, nxt.channel, nxt.due_at) == (1, "sms", dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC))
+    assert nxt.policy_reason == "weekday_not_allowed"
+
+
+def test_sms_is_written_once_per_idempotency_key(clock, make_case, settings):
+    case = make_case()
+    run_due(WEDNESDAY)
+    send_all(WEDNESDAY)
+    [sms_step] = live(case)
+    assert sms_step.channel == "sms"
+    later = dt.datetime(2026, 11, 30, 9, 30, tzinfo=dt.UTC)  # Monday 10:30 Madrid
+    clock.move_to(later)
+    assert run_due(later) == ["queued"]
+    message = OutboundMessage.objects.get(case=case, channel="sms")
+    assert outbox.message_send(message_id=message.pk, now=later) == "sent"
+    from contacts.messaging.sms import FileSMSBackend
+
+    backend = FileSMSBackend()
+    backend.send(to=message.recipient, body="again", idempotency_key=message.idempotency_key)
+    files = list(Path(settings.CRM_SMS_FILE_PATH).glob("*.json"))
+    assert [f.name for f in files] == [f"{message.idempotency_key}.json"]
+    assert "again" not in files[0].read_text()
+
+
+def test_refused_at_send_time_is_moved_and_recorded(clock, make_case):
+    case = make_case()
+    [fu] = live(case)
+    saturday = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)
+    clock.move_to(saturday)
+    assert run_due(saturday) == ["rescheduled"]
+    fu.refresh_from_db()
+    assert (fu.status, fu.policy_reason) == ("pending", "weekday_not_allowed")
+    assert fu.due_at == dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)  # Monday 09:00 Madrid
+    refusal = ContactRefusal.objects.get(case=case)
+    assert (refusal.reason, refusal.stage, refusal.followup_id, refusal.pack.code) == ("weekday_not_allowed", "send", fu.pk, "es")
+    assert not OutboundMessage.objects.exists()
+    case.refresh_from_db()
+    assert case.next_action_at == fu.due_at
+
+
+def test_opted_out_email_skips_the_step_and_records_why(clock, make_case, make_debtor):
+    case = make_case(debtor=make_debtor(opted_out=True))
+    assert run_due(WEDNESDAY) == ["skipped"]
+    assert ContactRefusal.objects.get(case=case).reason == "point_opted_out"
+    assert not OutboundMessage.objects.exists()
+    [nxt] = live(case)
+    assert (nxt.objective, nxt.step, nxt.channel) == ("remind", 1, "sms")
+
+
+def test_promise_reminder_then_broken_then_get_commitment(clock, make_case):
+    case = make_case()
+    promise_record(actor=None, case_id=case.pk, amount=Decimal("300.00"), due_date=dt.date(2026, 11, 27), now=WEDNESDAY)
+    [reminder] = live(case)
+    assert (reminder.purpose, reminder.channel, reminder.objective) == ("promise_reminder", "sms", "get_commitment")
+    assert reminder.due_at == dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+    assert FollowUp.objects.get(case=case, status="cancelled").channel == "email"
+
+    thursday = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+    clock.move_to(thursday)
+    assert run_due(thursday) == ["queued"]
+    assert "300,00 €" in OutboundMessage.objects.get(case=case).body
+    case.refresh_from_db()
+    assert live(case) == [] and case.next_action_note.startswith("Check the payment due 27/11/2026")
+
+    # The 28th is the grace day; on the 29th the promise is broken and the case replanned.
+    assert engine.promises_sweep(now=dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC))["broken"] == 0
+    sunday = dt.datetime(2026, 11, 29, 8, 0, tzinfo=dt.UTC)
+    clock.move_to(sunday)
+    assert engine.promises_sweep(now=sunday) == {"broken": 1, "partial": 0, "missed": 0, "defaulted": 0}
+    assert engine.promises_sweep(now=sunday)["broken"] == 0
+    case.refresh_from_db()
+    assert PromiseToPay.objects.get(case=case).status == "broken"
+    assert (case.status, case.objective) == ("active", "get_commitment")
+    assert case.objective_reason.startswith("Promise of 27/11/2026 broken today")
+    [call] = live(case)
+    assert (call.kind, call.channel) == ("agent_task", "phone")
+    assert call.due_at == dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)  # Sunday → Monday 09:00 Madrid
+    assert call.policy_reason == "weekday_not_allowed"
+    assert AuditLog.objects.filter(action="promise.broken").count() == 1
+    assert AuditLog.objects.filter(action="case.objective_changed", case_id=case.pk).exists()
+
+
+def test_partly_paid_promise_is_partial(clock, make_case):
+    case = make_case()
+    promise_record(actor=None, case_id=case.pk, amount=Decimal("300.00"), due_date=dt.date(2026, 11, 27), now=WEDNESDAY)
+    payment_post(actor=None, case_id=case.pk, amount=Decimal("100.00"), received_on=dt.date(2026, 11, 25), now=WEDNESDAY)
+    assert engine.promises_sweep(now=dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC))["partial"] == 1
+    assert PromiseToPay.objects.get(case=case).status == "partial"
+
+
+def test_missed_instalments_default_the_plan(clock, make_case):
+    case = make_case()
+    plan = PaymentPlan.objects.create(case=case, total_amount=Decimal("300"), instalment_count=3,
+                                      first_due_date=dt.date(2026, 11, 1), created_at=WEDNESDAY - 30 * DAY)
+    for n, day in enumerate([dt.date(2026, 11, 1), dt.date(2026, 11, 15), dt.date(2026, 12, 1)], start=1):
+        Instalment.objects.create(plan=plan, number=n, due_date=day, amount=Decimal("100"))
+    counts = engine.promises_sweep(now=WEDNESDAY)
+    assert (counts["missed"], counts["defaulted"]) == (2, 1)
+    plan.refresh_from_db()
+    case.refresh_from_db()
+    assert plan.status == "defaulted"
+    assert case.objective == "get_commitment" and "broken" in case.objective_reason
+
+
+def test_agent_contact_completes_the_call_task(clock, make_case, agent):
+    case = make_case()
+    barrier_open(actor=agent, case_id=case.pk, kind="invoice_copy", now=WEDNESDAY)
+    [task] = live(case)
+    assert (task.objective, task.kind, task.channel) == ("remove_barriers", "agent_task", "phone")
+    case.refresh_from_db()
+    assert case.objective_reason.startswith("Payment barrier open since 25/11/2026")
+    later = WEDNESDAY + dt.timedelta(hours=2)
+    clock.move_to(later)
+    contact_attempt_log(actor=agent, case_id=case.pk, channel="phone", outcome="right_party", now=later)
+    task.refresh_from_db()
+    assert (task.status, task.completed_by_id) == ("done", agent.pk)
+    assert task.completed_attempt.outcome == "right_party"
+    [nxt] = live(case)
+    assert (nxt.objective, nxt.step, nxt.channel) == ("remove_barriers", 1, "email")
+
+
+def test_agreed_callback_becomes_an_agent_task(clock, make_case, agent):
+    case = make_case()
+    at = WEDNESDAY + 2 * DAY
+    contact_attempt_log(actor=agent, case_id=case.pk, channel="phone", outcome="callback", next_step="Llamar tras la nómina",
+                        next_step_at=at, now=WEDNESDAY)
+    [task] = live(case)
+    assert (task.purpose, task.due_at, task.kind) == ("callback", at, "agent_task")
+    case.refresh_from_db()
+    assert case.next_action_at == at and "Llamar tras la nómina" in case.next_action_note
+
+
+def test_payment_in_full_closes_and_dispute_pauses(clock, make_case, agent):
+    paid = make_case()
+    payment_post(actor=None, case_id=paid.pk, amount=Decimal("1000.00"), received_on=dt.date(2026, 11, 25), now=WEDNESDAY)
+    paid.refresh_from_db()
+    assert live(paid) == [] and paid.next_action_at is None and paid.objective_reason == "Paid in full: case closed"
+
+    disputed = make_case()
+    contact_attempt_log(actor=agent, case_id=disputed.pk, channel="phone", outcome="dispute", now=WEDNESDAY)
+    disputed.refresh_from_db()
+    assert disputed.status == "disputed" and live(disputed) == []
+    assert disputed.next_action_at is None and "Dispute" in disputed.next_action_note
+
+
+def test_consequence_applied_moves_to_change_terms(clock, make_case, agent):
+    case = make_case()
+    for day in (dt.date(2026, 11, 26), dt.date(2026, 11, 27)):
+        promise_record(actor=None, case_id=case.pk, amount=Decimal("10"), due_date=day, now=WEDNESDAY)
+    PromiseToPay.objects.filter(case=case).update(status="broken", resolved_at=WEDNESDAY)
+    with transaction.atomic():
+        case_replan(case=Case.objects.get(pk=case.pk), actor=None, now=WEDNESDAY)
+    [letter] = live(case)
+    assert (letter.objective, letter.channel) == ("pressure", "letter")
+    # Walk the pressure cadence: the letter, the call, then the consequence task done by the agent.
+    assert run_due(WEDNESDAY) == ["queued"]
+    send_all(WEDNESDAY)
+    for _ in range(2):
+        [task] = live(case)
+        assert task.kind == "agent_task"
+        engine.followup_complete(followup_id=task.pk, actor=agent, now=WEDNESDAY + DAY, result="done")
+    case.refresh_from_db()
+    assert case.objective == "change_terms"
+    assert case.objective_reason.startswith("Consequence applied on 26/11/2026")
+    assert live(case)[0].channel == "letter"
+
+
+def test_letters_are_rendered_into_a_print_batch(clock, make_case):
+    case = make_case()
+    PromiseToPay.objects.create(case=case, amount=Decimal("5"), due_date=dt.date(2026, 11, 1), status="broken",
+                                resolved_at=WEDNESDAY, created_at=WEDNESDAY)
+    PromiseToPay.objects.create(case=case, amount=Decimal("5"), due_date=dt.date(2026, 11, 2), status="broken",
+                                resolved_at=WEDNESDAY, created_at=WEDNESDAY)
+    with transaction.atomic():
+        case_replan(case=Case.objects.get(pk=case.pk), actor=None, now=WEDNESDAY)
+    assert run_due(WEDNESDAY) == ["queued"]
+    assert send_all(WEDNESDAY) == ["sent"]
+    message = OutboundMessage.objects.get(case=case)
+    assert message.channel == "letter" and message.print_batch.day == dt.date(2026, 11, 25)
+    assert outbox.print_batches_render(now=WEDNESDAY) == [message.print_batch_id]
+    assert outbox.print_batches_render(now=WEDNESDAY) == []
+    batch = PrintBatch.objects.get()
+    assert Path(batch.pdf.path).read_bytes().startswith(b"%PDF")
+
+
+def test_contact_check_at_call_start_records_the_refusal(clock, make_case, make_debtor, agent):
+    case = make_case(debtor=make_debtor(country="US", timezone="America/New_York"))
+    now = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)  # 10:00 in New York
+    for h in range(1, 8):
+        ContactAttempt.objects.create(case=case, channel="phone", occurred_at=now - dt.timedelta(hours=h), objective="remind",
+                                      outcome="no_answer", agent=agent)
+    decision = contact_check(case=case, channel="phone", now=now, actor=agent)
+    assert (decision.allowed, decision.reason, decision.calls_left_week) == (False, "weekly_call_cap", 0)
+    refusal = ContactRefusal.objects.get()
+    assert (refusal.stage, refusal.user_id, refusal.pack.code) == ("call", agent.pk, "us-reg-f")
+    assert contact_check(case=case, channel="email", now=now).allowed
+
+
+def test_queue_contact_status_in_constant_queries(clock, make_case, make_debtor, django_assert_num_queries):
+    cases = [make_case() for _ in range(3)]
+    with django_assert_num_queries(5):
+        # packs, debtors, contact points, calls on the cases, contacts to the debtors
+        few = contact_status_for_cases(cases=cases, now=WEDNESDAY)
+    cases += [make_case(debtor=make_debtor(country="US", timezone="America/New_York")) for _ in range(7)]
+    with django_assert_num_queries(5):
+        many = contact_status_for_cases(cases=cases, now=WEDNESDAY)
+    assert all(s.callable_now for s in few.values())
+    us = many[cases[-1].pk]
+    assert (us.callable_now, us.reason, us.calls_left_week) == (False, "outside_hours", 7)  # 05:00 in New York
+    assert us.next_allowed_at == dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC)
+
+
+def test_flag_lifted_case_is_picked_up_again(clock, make_case):
+    case = make_case()
+    debtor_set_flags(actor=None, debtor_id=case.debtor_id, cease_communication=True)
+    with transaction.atomic():
+        case_replan(case=Case.objects.get(pk=case.pk), actor=None, now=WEDNESDAY)
+    case.refresh_from_db()
+    assert live(case) == [] and "Cease communication" in case.objective_reason
+    assert engine.cases_replan_forgotten(now=WEDNESDAY) == 0
+    debtor_set_flags(actor=None, debtor_id=case.debtor_id, cease_communication=False)
+    assert engine.cases_replan_forgotten(now=WEDNESDAY) == 1
+    assert len(live(case)) == 1
+
+
+def test_portfolio_plan_is_idempotent_and_matches_single_case_plans(clock, make_case, agent):
+    cases = [make_case(days_overdue=d) for d in (0, 5, 130)]
+    barrier_open(actor=agent, case_id=cases[1].pk, kind="invoice_copy", now=WEDNESDAY)
+    single = {c.pk: Case.objects.get(pk=c.pk).objective for c in cases}
+    FollowUp.objects.all().delete()
+    Case.objects.update(objective="remind", objective_reason="", next_action_at=None, next_action_note="")
+    stats = engine.followups_plan_portfolio(now=WEDNESDAY, batch=2)
+    assert (stats.cases, stats.created) == (3, 3)
+    assert {c.pk: Case.objects.get(pk=c.pk).objective for c in cases} == single == {
+        cases[0].pk: "remind", cases[1].pk: "remove_barriers", cases[2].pk: "pressure"}
+    again = engine.followups_plan_portfolio(now=WEDNESDAY)
+    assert (again.created, again.kept, again.cancelled) == (0, 3, 0)
