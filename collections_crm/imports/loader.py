@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -33,6 +35,8 @@ from debtors.models import ContactPoint, Debtor
 from .models import ImportJob, ImportRowError
 from .parsing import CsvRows, Dialect, XlsxRows, is_blank
 from .rows import PORTFOLIO_STAGE_COLUMNS, RowContext, portfolio_row
+
+log = logging.getLogger(__name__)
 
 BATCH = 20_000
 APPLY_BATCH = 2_000
@@ -221,6 +225,17 @@ def apply_portfolio(job: ImportJob, stage: Stage, *, now: dt.datetime, strategy:
     return _apply_portfolio_batch(job, stage, now=now)
 
 
+def _skip_fk_triggers(cursor) -> None:
+    """Every foreign key written below comes from a join with the row it points to (or is the
+    job's own creditor and user), so the per-row FK triggers only cost time (about half of the
+    insert). Skipping them needs a superuser; otherwise they simply stay on."""
+    try:
+        with transaction.atomic():
+            cursor.execute("SET LOCAL session_replication_role = replica")
+    except Exception:  # noqa: BLE001 - not allowed: keep the checks
+        pass
+
+
 def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> dict[str, int]:
     t = stage.table
     params = {"job": job.pk, "creditor": job.creditor_id, "actor": job.created_by_id, "now": now, "note": NEW_CASE_NOTE}
@@ -228,6 +243,7 @@ def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> d
     with connection.cursor() as cursor:
         # Two imports for one creditor at once would race on the same references.
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7007, job.creditor_id])
+        _skip_fk_triggers(cursor)
         cursor.execute(f"SELECT count(*) FROM {t}")
         staged = cursor.fetchone()[0]
         cursor.execute(
@@ -408,17 +424,21 @@ def run_portfolio(job: ImportJob, *, now: dt.datetime, strategy: str, on_progres
     """All three phases for a debtors-and-cases file. Returns the job's counters."""
     stage = Stage(job, PORTFOLIO_STAGE_COLUMNS, use_copy=strategy == "copy")
     stage.create()
+    clock = time.perf_counter()
     try:
         total = stage_file(job, stage, portfolio_row, today=timezone.localdate(now), on_progress=lambda f: on_progress(0.8 * f))
         stage.index("reference", "line")
+        staged_at = time.perf_counter()
         check_portfolio(job, stage)
         on_progress(0.85)
         rejected = ImportRowError.objects.filter(job=job).values("line").distinct().count()
         counts = {"total": total, "rejected": rejected, "created": 0, "updated": 0, "unchanged": 0}
-        if rejected and job.all_or_nothing:
-            return counts
-        with transaction.atomic():
-            counts.update(apply_portfolio(job, stage, now=now, strategy=strategy))
+        checked_at = time.perf_counter()
+        if not (rejected and job.all_or_nothing):
+            with transaction.atomic():
+                counts.update(apply_portfolio(job, stage, now=now, strategy=strategy))
+        log.info("import %s (%s): %d rows; read and staged in %.1fs, checked in %.1fs, applied in %.1fs", job.pk, strategy,
+                 total, staged_at - clock, checked_at - staged_at, time.perf_counter() - checked_at)
         return counts
     finally:
         stage.drop()

@@ -157,6 +157,9 @@ class ValueProblem(ValueError):
 
 _CURRENCY_NOISE = re.compile(r"[\s\u00a0\u202f€$£']|EUR|USD|MXN", re.IGNORECASE)
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_EU_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:\.\d{3})+|\d{1,12})(?:,\d{1,2})?")
+_US_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d{1,12})(?:\.\d{1,2})?")
+CENT = Decimal("0.01")
 
 
 def parse_amount(value, *, decimal_comma: bool) -> Decimal:
@@ -167,7 +170,13 @@ def parse_amount(value, *, decimal_comma: bool) -> Decimal:
         return Decimal(value).quantize(Decimal("0.01"))
     if isinstance(value, float):
         return Decimal(repr(value)).quantize(Decimal("0.01"))
-    text = _CURRENCY_NOISE.sub("", str(value))
+    text = str(value)
+    # Fast paths for the usual shapes ("1.234,56" or "1,234.56"); anything else is normalised below.
+    if decimal_comma and _EU_AMOUNT.fullmatch(text):
+        return Decimal(text.replace(".", "").replace(",", ".")).quantize(CENT)
+    if not decimal_comma and _US_AMOUNT.fullmatch(text):
+        return Decimal(text.replace(",", "")).quantize(CENT)
+    text = _CURRENCY_NOISE.sub("", text)
     if not text:
         raise ValueProblem("empty")
     if not _PLAIN_NUMBER.fullmatch(text) or (decimal_comma and "." in text):

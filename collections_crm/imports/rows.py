@@ -168,9 +168,9 @@ def _date(ctx: RowContext, cells, target: str, *, required: bool) -> dt.date | N
 
 def _text(ctx: RowContext, cells, target: str, *, required: bool = False, max_length: int = 200) -> str:
     raw = ctx.cell(cells, target)
-    text = re.sub(r"\s+", " ", str(raw)).strip() if raw is not None else ""
     if isinstance(raw, float) and raw.is_integer():
-        text = str(int(raw))  # a spreadsheet turned a numeric reference into a float
+        raw = int(raw)  # a spreadsheet turned a numeric reference into a float
+    text = " ".join(str(raw).split()) if raw else ""
     if required and not text:
         ctx.fail(target, raw, VALUE_MESSAGES["empty"])
     elif len(text) > max_length:
@@ -179,13 +179,18 @@ def _text(ctx: RowContext, cells, target: str, *, required: bool = False, max_le
     return text
 
 
+def _choice(ctx: RowContext, cells, target: str) -> str:
+    """A coded value ("Persona física", "DNI"…) normalised for lookup; "" when absent."""
+    return normalise_header(_text(ctx, cells, target)) if target in ctx.columns else ""
+
+
 def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
     """A clean staging tuple, or None with ``ctx.errors`` filled."""
     ctx.errors = []
     reference = _text(ctx, cells, "reference", required=True, max_length=64)
     name = _text(ctx, cells, "name", required=True)
     number = normalise_document(_text(ctx, cells, "document_number", required=True, max_length=40))
-    doc_type_raw = normalise_header(_text(ctx, cells, "document_type"))
+    doc_type_raw = _choice(ctx, cells, "document_type")
     doc_type = _DOC_TYPES.get(doc_type_raw) if doc_type_raw else None
     if doc_type_raw and doc_type_raw not in _DOC_TYPES:
         ctx.fail("document_type", doc_type_raw, _("Unknown document type."))
@@ -195,7 +200,7 @@ def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
             validate_document(doc_type, number)
         except ValidationError as exc:
             ctx.fail("document_number", number, exc.message_dict["document_number"][0])
-    kind_raw = normalise_header(_text(ctx, cells, "kind"))
+    kind_raw = _choice(ctx, cells, "kind")
     kind = _KINDS.get(kind_raw) if kind_raw else ("company" if doc_type == "cif" else "person")
     if kind is None:
         ctx.fail("kind", kind_raw, _("Use person or company."))
@@ -250,7 +255,7 @@ def payment_row(ctx: RowContext, cells: list) -> tuple | None:
     received_on = _date(ctx, cells, "received_on", required=True)
     if received_on and received_on > ctx.today:
         ctx.fail("received_on", ctx.cell(cells, "received_on"), _("A payment cannot be received in the future."))
-    method_raw = normalise_header(_text(ctx, cells, "method"))
+    method_raw = _choice(ctx, cells, "method")
     method = _METHODS.get(method_raw, method_raw) if method_raw else PaymentMethod.TRANSFER
     if method not in PaymentMethod.values:
         ctx.fail("method", method_raw, _("Unknown payment method."))

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-import pytest
 from decimal import Decimal
+
+import pytest
 from rest_framework.test import APIClient
 
 from collections_crm.api.services import api_token_create

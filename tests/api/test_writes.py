@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, connections
-from django.utils import timezone
 
 from cases.models import Case, Payment, PromiseToPay
 from collections_crm.api.models import IdempotencyRecord

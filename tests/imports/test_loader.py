@@ -97,7 +97,7 @@ def test_reimport_is_a_no_op_and_a_new_balance_is_an_audited_update(upload, run_
     assert (Case.objects.count(), Debtor.objects.count(), ContactPoint.objects.count(),
             AuditLog.objects.exclude(object_type="imports.importjob").count()) == before
 
-    changed = MESSY.replace("1.244,56".encode(), "1.000,00".encode())
+    changed = MESSY.replace(b"1.244,56", b"1.000,00")
     third = run_job(upload(changed), strategy=strategy)
     assert (third.rows_created, third.rows_updated, third.rows_unchanged) == (0, 1, 2)
     case = Case.objects.get(creditor=creditor, reference="EXP-001")
