@@ -4,7 +4,7 @@ import django_filters as filters
 
 from cases.choices import CaseStatus
 from cases.models import Case, Creditor, Payment, PaymentPlan, PromiseToPay
-from contacts.models import ContactAttempt, MessageTemplate
+from contacts.models import ContactAttempt, FollowUp, MessageTemplate, OutboundMessage
 from debtors.models import Debtor
 
 
@@ -72,3 +72,18 @@ class TemplateFilter(filters.FilterSet):
     class Meta:
         model = MessageTemplate
         fields = ["objective", "channel", "language", "active"]
+
+
+class FollowUpFilter(filters.FilterSet):
+    due_after = filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
+
+    class Meta:
+        model = FollowUp
+        fields = ["case", "status", "kind", "channel", "objective"]
+
+
+class OutboundMessageFilter(filters.FilterSet):
+    class Meta:
+        model = OutboundMessage
+        fields = ["case", "status", "channel"]

@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from cases.models import Case, Creditor, Payment, PaymentPlan, PromiseToPay
 from cases.selectors import case_visibility_q
-from contacts.models import ContactAttempt, MessageTemplate
+from contacts.models import ContactAttempt, FollowUp, MessageTemplate, OutboundMessage
 from debtors.models import ContactPoint, Debtor
 
 from .models import ApiToken
@@ -57,3 +57,11 @@ def payments_for(request) -> QuerySet[Payment]:
 
 def templates_for(request) -> QuerySet[MessageTemplate]:
     return MessageTemplate.objects.select_related("current_version")
+
+
+def followups_for(request) -> QuerySet[FollowUp]:
+    return FollowUp.objects.filter(case__in=cases_for(request))
+
+
+def messages_for(request) -> QuerySet[OutboundMessage]:
+    return OutboundMessage.objects.filter(case__in=cases_for(request)).select_related("template_version")

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from cases.choices import CaseStatus, Channel, Direction, Objective, Outcome, PaymentMethod, StatementKind
 from cases.models import MONEY, Case, Creditor, Instalment, Payment, PaymentPlan, PromiseToPay
 from collections_crm.accounts.models import Role, User
-from contacts.models import ContactAttempt, ExcuseCategory, MessageTemplate, Technique
+from contacts.models import ContactAttempt, ExcuseCategory, FollowUp, MessageTemplate, OutboundMessage, Technique
 from debtors.models import ContactPoint, ContactPointKind, Debtor, DebtorKind, DocumentType
 
 from . import selectors
@@ -101,6 +101,22 @@ class TemplateSerializer(serializers.ModelSerializer):
 
 
 LANGUAGES = Debtor._meta.get_field("language").choices
+
+class FollowUpSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FollowUp
+        fields = ["id", "case", "objective", "purpose", "step", "channel", "kind", "due_at", "status", "reason", "instructions",
+                  "is_consequence", "policy_reason", "created_at", "completed_at", "result"]
+
+
+class OutboundMessageSerializer(serializers.ModelSerializer):
+    template_version = serializers.IntegerField(source="template_version.number", read_only=True)
+
+    class Meta:
+        model = OutboundMessage
+        fields = ["id", "case", "followup", "channel", "objective", "recipient", "template_version", "language", "subject", "body",
+                  "status", "not_before", "attempts", "error", "created_at", "sent_at"]
+
 
 # --- Input ----------------------------------------------------------------------------------
 

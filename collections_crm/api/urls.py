@@ -26,6 +26,10 @@ urlpatterns = [
     path("payment-plans/<int:pk>/", views.PaymentPlanDetail.as_view(), name="plan-detail"),
     path("payments/", views.PaymentList.as_view(), name="payment-list"),
     path("payments/<int:pk>/", views.PaymentDetail.as_view(), name="payment-detail"),
+    path("follow-ups/", views.FollowUpList.as_view(), name="followup-list"),
+    path("follow-ups/<int:pk>/", views.FollowUpDetail.as_view(), name="followup-detail"),
+    path("messages/", views.OutboundMessageList.as_view(), name="message-list"),
+    path("messages/<int:pk>/", views.OutboundMessageDetail.as_view(), name="message-detail"),
     path("templates/", views.TemplateList.as_view(), name="template-list"),
     path("templates/<int:pk>/", views.TemplateDetail.as_view(), name="template-detail"),
     # The schema is for integrations too (token or session); the docs page is for people.

@@ -398,3 +398,38 @@ class TemplateDetail(ApiMixin, generics.RetrieveAPIView):
 
     def get_queryset(self):
         return selectors.templates_for(self.request)
+
+
+# --- Follow-ups and outbound messages (the follow-up engine writes them; read-only here) -----
+
+
+class FollowUpList(ApiMixin, generics.ListAPIView):
+    serializer_class = s.FollowUpSerializer
+    filterset_class = filters.FollowUpFilter
+    ordering_fields = ["due_at", "id"]
+
+    def get_queryset(self):
+        return selectors.followups_for(self.request)
+
+
+class FollowUpDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.FollowUpSerializer
+
+    def get_queryset(self):
+        return selectors.followups_for(self.request)
+
+
+class OutboundMessageList(ApiMixin, generics.ListAPIView):
+    serializer_class = s.OutboundMessageSerializer
+    filterset_class = filters.OutboundMessageFilter
+    ordering_fields = ["created_at", "id"]
+
+    def get_queryset(self):
+        return selectors.messages_for(self.request)
+
+
+class OutboundMessageDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.OutboundMessageSerializer
+
+    def get_queryset(self):
+        return selectors.messages_for(self.request)

@@ -227,7 +227,31 @@ def import_job_run(*, job_id: int, strategy: str | None = None, now: dt.datetime
         job.refresh_from_db()
         audit_record(actor=job.created_by, action="import.finished", obj=job, at=timezone.now(), after={
             k: counts[k] for k in ("total", "created", "updated", "unchanged", "rejected")} | {"status": job.status})
+        if job.kind == ImportKind.PORTFOLIO and job.status == ImportStatus.DONE and (counts["created"] or counts["updated"]):
+            from .tasks import plan_imported_cases
+
+            transaction.on_commit(lambda: plan_imported_cases.delay(job_id))
     return job
+
+
+def import_job_plan_cases(*, job_id: int, batch: int = 5000) -> int:
+    """Hand the cases a portfolio import created or changed to the follow-up engine, in
+    batches (the import itself writes them in bulk, without planning each one)."""
+    from collections_crm.audit.models import AuditLog
+    from contacts.services_followup import followups_plan
+
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    # The import's audit rows all carry its start time (indexed), which finds its cases.
+    case_ids = (
+        AuditLog.objects.filter(at=job.started_at, object_type="cases.case", action__in=["case.created", "case.balance_imported"])
+        .order_by("case_id").values_list("case_id", flat=True)
+    )
+    planned, last = 0, 0
+    while ids := list(case_ids.filter(case_id__gt=last)[:batch]):
+        followups_plan(case_ids=ids, now=timezone.now(), actor=job.created_by)
+        planned += len(ids)
+        last = ids[-1]
+    return planned
 
 
 def import_report_rows(*, job: ImportJob):

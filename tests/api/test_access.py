@@ -123,3 +123,20 @@ def test_every_api_view_is_public_to_the_login_middleware_but_not_to_drf():
             for sub in pattern.url_patterns:
                 if sub.name != "docs":
                     assert getattr(sub.callback, "login_required", True) is False, sub.name
+
+
+def test_follow_ups_are_read_only_and_follow_case_visibility(api, cases, make_token, creditor_a, agent, outsider):
+    from contacts.models import FollowUp
+    from contacts.services_followup import followups_plan
+
+    followups_plan(case_ids=[c.pk for c in cases.values()], now=timezone.now())
+    assert FollowUp.objects.filter(case=cases["b"]).exists() and FollowUp.objects.filter(case=cases["a"]).exists()
+    _token, raw = make_token(creditor_a)
+    seen = {f["case"] for f in api(token=raw).get("/api/v1/follow-ups/").json()["results"]}
+    assert seen == {cases["a"].pk, cases["a2"].pk}
+    seen = {f["case"] for f in api(outsider).get("/api/v1/follow-ups/").json()["results"]}
+    assert seen == {cases["a2"].pk}
+    followup = FollowUp.objects.filter(case=cases["b"]).first()
+    assert api(token=raw).get(f"/api/v1/follow-ups/{followup.pk}/").status_code == 404
+    assert api(agent).post("/api/v1/follow-ups/", {}, format="json").status_code == 405
+    assert api(agent).get("/api/v1/messages/").status_code == 200

@@ -255,3 +255,13 @@ def test_payments_file_matches_by_reference_and_reimport_posts_nothing(upload, r
     again = run_job(upload(PAYMENTS, kind="payments", name="banco.tsv"))
     assert (again.rows_created, again.rows_unchanged) == (0, 2)
     assert Payment.objects.count() == 2 and Case.objects.get(reference="EXP-001").balance == Decimal("300.00")
+
+
+def test_imported_cases_are_handed_to_the_follow_up_engine(upload, run_job, creditor):
+    from collections_crm.imports.services import import_job_plan_cases
+    from contacts.models import FollowUp
+
+    job = run_job(upload(MESSY))
+    assert FollowUp.objects.count() == 0
+    assert import_job_plan_cases(job_id=job.pk) == 3
+    assert set(FollowUp.objects.values_list("case__reference", flat=True)) == {"EXP-001", "EXP-002", "EXP-007"}
