@@ -279,6 +279,7 @@ SPECTACULAR_SETTINGS = {
         "DebtorKindEnum": "debtors.models.DebtorKind",
         "ContactPointKindEnum": "debtors.models.ContactPointKind",
         "CreditorKindEnum": "cases.models.CreditorKind",
+        "ImportKindEnum": "collections_crm.imports.models.ImportKind",
         "LanguageEnum": [("es", "Español"), ("en", "English")],
     },
 }

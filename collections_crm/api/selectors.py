@@ -65,3 +65,11 @@ def followups_for(request) -> QuerySet[FollowUp]:
 
 def messages_for(request) -> QuerySet[OutboundMessage]:
     return OutboundMessage.objects.filter(case__in=cases_for(request)).select_related("template_version")
+
+
+def imports_for(request):
+    from collections_crm.imports.models import ImportJob
+
+    qs = ImportJob.objects.all()
+    creditor_id = token_creditor_id(request)
+    return qs.filter(creditor_id=creditor_id) if creditor_id is not None else qs

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from cases.choices import CaseStatus, Channel, Direction, Objective, Outcome, PaymentMethod, StatementKind
 from cases.models import MONEY, Case, Creditor, Instalment, Payment, PaymentPlan, PromiseToPay
 from collections_crm.accounts.models import Role, User
+from collections_crm.imports.models import ImportJob, ImportKind, ImportRowError
 from contacts.models import ContactAttempt, ExcuseCategory, FollowUp, MessageTemplate, OutboundMessage, Technique
 from debtors.models import ContactPoint, ContactPointKind, Debtor, DebtorKind, DocumentType
 
@@ -239,3 +240,35 @@ class PaymentIn(serializers.Serializer):
     received_on = serializers.DateField()
     method = serializers.ChoiceField(choices=PaymentMethod.choices, required=False)
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+# --- Imports --------------------------------------------------------------------------------
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportJob
+        fields = ["id", "creditor", "kind", "original_name", "size", "file_format", "encoding", "delimiter", "decimal_comma",
+                  "day_first", "headers", "mapping", "all_or_nothing", "status", "progress", "rows_total", "rows_created",
+                  "rows_updated", "rows_unchanged", "rows_rejected", "failure", "created_at", "started_at", "finished_at"]
+
+
+class ImportRowErrorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportRowError
+        fields = ["line", "column", "value", "message"]
+
+
+class ImportJobIn(serializers.Serializer):
+    creditor = _ScopedPk(selectors.creditors_for)
+    kind = serializers.ChoiceField(choices=ImportKind.choices)
+    file = serializers.FileField()
+    mapping = serializers.JSONField(required=False, help_text=_("{target field: column header}; the saved or suggested mapping if left out."))
+    all_or_nothing = serializers.BooleanField(required=False, default=False)
+    day_first = serializers.BooleanField(required=False, default=True)
+    start = serializers.BooleanField(required=False, default=True, help_text=_("Start at once (otherwise only inspect the file)."))
+
+    def validate_mapping(self, value):
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise serializers.ValidationError(_("Give an object of column names."))
+        return value

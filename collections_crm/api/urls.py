@@ -30,6 +30,9 @@ urlpatterns = [
     path("follow-ups/<int:pk>/", views.FollowUpDetail.as_view(), name="followup-detail"),
     path("messages/", views.OutboundMessageList.as_view(), name="message-list"),
     path("messages/<int:pk>/", views.OutboundMessageDetail.as_view(), name="message-detail"),
+    path("imports/", views.ImportJobList.as_view(), name="import-list"),
+    path("imports/<int:pk>/", views.ImportJobDetail.as_view(), name="import-detail"),
+    path("imports/<int:pk>/errors/", views.ImportJobErrors.as_view(), name="import-errors"),
     path("templates/", views.TemplateList.as_view(), name="template-list"),
     path("templates/<int:pk>/", views.TemplateDetail.as_view(), name="template-detail"),
     # The schema is for integrations too (token or session); the docs page is for people.

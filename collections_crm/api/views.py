@@ -18,10 +18,13 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from cases import services as case_services
+from collections_crm.accounts.models import Role
 from collections_crm.core.access import ALL_ROLES, STAFF_ROLES
+from collections_crm.imports import services as import_services
 from contacts.services import contact_attempt_log
 from debtors import services as debtor_services
 
@@ -433,3 +436,53 @@ class OutboundMessageDetail(ApiMixin, generics.RetrieveAPIView):
 
     def get_queryset(self):
         return selectors.messages_for(self.request)
+
+
+# --- Imports --------------------------------------------------------------------------------
+
+
+@extend_schema_view(post=extend_schema(request={"multipart/form-data": s.ImportJobIn}, responses={202: s.ImportJobSerializer, **ERRORS}))
+class ImportJobList(ApiMixin, generics.ListAPIView):
+    """Upload a portfolio or payments file; it runs in the background. Admins only."""
+
+    serializer_class = s.ImportJobSerializer
+    ordering_fields = ["created_at", "id"]
+    read_roles = write_roles = (Role.ADMIN,)
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return selectors.imports_for(self.request)
+
+    def post(self, request, *args, **kwargs):
+        data = self.input(s.ImportJobIn)
+        job = import_services.import_job_create(
+            actor=request.user, creditor=data["creditor"], kind=data["kind"], upload=data["file"],
+            all_or_nothing=data["all_or_nothing"], day_first=data["day_first"],
+        )
+        if "mapping" in data:
+            import_services.import_job_configure(actor=request.user, job_id=job.pk, mapping=data["mapping"], day_first=data["day_first"],
+                                                 decimal_comma=job.decimal_comma, all_or_nothing=data["all_or_nothing"])
+        if data["start"]:
+            job = import_services.import_job_start(actor=request.user, job_id=job.pk)
+        job.refresh_from_db()
+        return self.output(job, status_code=status.HTTP_202_ACCEPTED)
+
+
+class ImportJobDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.ImportJobSerializer
+    read_roles = (Role.ADMIN,)
+
+    def get_queryset(self):
+        return selectors.imports_for(self.request)
+
+
+class ImportJobErrors(ApiMixin, generics.ListAPIView):
+    """The rejected rows of an import, in file order."""
+
+    serializer_class = s.ImportRowErrorSerializer
+    read_roles = (Role.ADMIN,)
+    filter_backends: list = []
+
+    def get_queryset(self):
+        job = generics.get_object_or_404(selectors.imports_for(self.request), pk=self.kwargs["pk"])
+        return import_services.import_report_rows(job=job)

@@ -140,3 +140,34 @@ def test_follow_ups_are_read_only_and_follow_case_visibility(api, cases, make_to
     assert api(token=raw).get(f"/api/v1/follow-ups/{followup.pk}/").status_code == 404
     assert api(agent).post("/api/v1/follow-ups/", {}, format="json").status_code == 405
     assert api(agent).get("/api/v1/messages/").status_code == 200
+
+
+def test_imports_through_the_api_are_admin_only_and_creditor_scoped(api, admin_user, agent, make_token, creditor_a, creditor_b, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from collections_crm.imports.models import ImportJob
+    from collections_crm.imports.services import import_job_run
+    from tests.imports.test_loader import MESSY
+
+    settings.MEDIA_ROOT = tmp_path
+    _token, raw = make_token(creditor_a, can_write=True)
+    client = api(token=raw)
+
+    def body(creditor):
+        return {"creditor": creditor.pk, "kind": "portfolio", "file": SimpleUploadedFile("c.csv", MESSY)}
+
+    assert api(agent).post("/api/v1/imports/", body(creditor_a), format="multipart").status_code == 403
+    assert client.post("/api/v1/imports/", body(creditor_b), format="multipart").status_code == 400
+    response = client.post("/api/v1/imports/", body(creditor_a), format="multipart")
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    job_id = response.json()["id"]
+    import_job_run(job_id=job_id)
+    assert client.get(f"/api/v1/imports/{job_id}/").json()["rows_created"] == 3
+    errors = client.get(f"/api/v1/imports/{job_id}/errors/").json()
+    assert errors["count"] == 7 and errors["results"][0]["line"] == 4
+    other = ImportJob.objects.get(pk=job_id)
+    other.pk = None
+    other.creditor = creditor_b
+    other.save()
+    assert client.get(f"/api/v1/imports/{other.pk}/").status_code == 404
+    assert client.get(f"/api/v1/imports/{other.pk}/errors/").status_code == 404

@@ -40,13 +40,14 @@ def token(db, admin_user, creditor_a, agent):
 
 
 @pytest.fixture(autouse=True)
-def _in_test_transaction(settings):
+def _in_test_transaction(settings, tmp_path):
     """Keep the test's connection open across WSGI requests (as Django's test client does) and
     lift the rate limits, which the fuzzer would otherwise hit."""
     from django.core import signals
     from django.db import close_old_connections
 
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_token": None, "api_session": None}}
+    settings.MEDIA_ROOT = tmp_path
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     yield
