@@ -24,7 +24,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 schema = schemathesis.openapi.from_dict(json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(public=True))))
 schema.app = get_wsgi_application()
 
-MAX_EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "15"))
 
 
 @pytest.fixture
