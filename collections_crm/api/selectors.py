@@ -31,9 +31,9 @@ def creditors_for(request) -> QuerySet[Creditor]:
     return qs.filter(pk=creditor_id) if creditor_id is not None else qs
 
 
-def debtors_for(request) -> QuerySet[Debtor]:
-    """Debtors with at least one case the caller may see."""
-    visible = cases_for(request).filter(debtor_id=OuterRef("pk"))
+def debtors_for(request, *, for_write: bool = False) -> QuerySet[Debtor]:
+    """Debtors with at least one case the caller may see (or act on)."""
+    visible = cases_for(request, for_write=for_write).filter(debtor_id=OuterRef("pk"))
     return Debtor.objects.filter(Exists(visible)).prefetch_related(
         Prefetch("contact_points", queryset=ContactPoint.objects.order_by("-is_primary", "kind", "id"))
     )

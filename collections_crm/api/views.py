@@ -186,7 +186,7 @@ class DebtorDetail(ApiMixin, generics.RetrieveAPIView):
     serializer_class = s.DebtorSerializer
 
     def get_queryset(self):
-        return selectors.debtors_for(self.request)
+        return selectors.debtors_for(self.request, for_write=self.request.method == "PATCH")
 
     def retrieve(self, request, *args, **kwargs):
         debtor = self.get_object()
@@ -207,7 +207,7 @@ class DebtorContactPointCreate(ApiMixin, IdempotentCreateMixin, generics.Generic
     serializer_class = s.ContactPointSerializer
 
     def get_queryset(self):
-        return selectors.debtors_for(self.request)
+        return selectors.debtors_for(self.request, for_write=True)
 
     def create(self, request):
         debtor = self.get_object()

@@ -171,3 +171,13 @@ def test_imports_through_the_api_are_admin_only_and_creditor_scoped(api, admin_u
     other.save()
     assert client.get(f"/api/v1/imports/{other.pk}/").status_code == 404
     assert client.get(f"/api/v1/imports/{other.pk}/errors/").status_code == 404
+
+
+def test_seeing_a_debtor_is_not_enough_to_change_it(api, cases, teammate):
+    teammate.team.agents_see_team_cases = True
+    teammate.team.save()
+    client = api(teammate)
+    url = f"/api/v1/debtors/{cases['a'].debtor_id}/"
+    etag = client.get(url)["ETag"]
+    assert client.patch(url, {"notes": "x"}, format="json", HTTP_IF_MATCH=etag).status_code == 404
+    assert client.post(f"{url}contact-points/", {"kind": "email", "value": "a@example.com"}, format="json").status_code == 404
