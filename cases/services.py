@@ -145,8 +145,9 @@ CASE_EDITABLE_FIELDS = ("objective", "objective_reason", "next_action_at", "next
 def case_update(
     *, actor: User | None, case_id: int, expected_version: int | None, changes: dict, now: dt.datetime | None = None
 ) -> Case:
-    """Change the case's plan of work (objective, next step). ``expected_version`` refuses a
-    write based on an older read (StaleVersionError)."""
+    """Change the case's plan of work (objective, next step) by hand. ``expected_version``
+    refuses a write based on an older read (StaleVersionError). No replanning here: the
+    person's choice stands until the next event on the case replans it."""
     unknown = set(changes) - set(CASE_EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable here: {sorted(unknown)}")
@@ -160,7 +161,6 @@ def case_update(
             setattr(case, name, value)
         case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in changes])
         _save_case(case, before, actor=actor, action="case.updated", now=now)
-        case_replan(case=case, actor=actor, now=now)
     return case
 
 
