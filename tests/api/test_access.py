@@ -181,3 +181,16 @@ def test_seeing_a_debtor_is_not_enough_to_change_it(api, cases, teammate):
     etag = client.get(url)["ETag"]
     assert client.patch(url, {"notes": "x"}, format="json", HTTP_IF_MATCH=etag).status_code == 404
     assert client.post(f"{url}contact-points/", {"kind": "email", "value": "a@example.com"}, format="json").status_code == 404
+
+
+def test_admins_create_and_revoke_tokens_in_the_admin(client, admin_user, creditor_a, api):
+    client.force_login(admin_user)
+    response = client.post("/django-admin/api/apitoken/add/", {"name": "Banco sync", "creditor": creditor_a.pk,
+                                                              "user": admin_user.pk, "can_write": "on"}, follow=True)
+    token = ApiToken.objects.get()
+    shown = [str(m) for m in response.context["messages"]]
+    raw = next(word for m in shown for word in m.split() if word.startswith("crm_"))
+    assert token.key_hash == hash_token(raw) and token.can_write and token.created_by == admin_user
+    assert api(token=raw).get("/api/v1/cases/").status_code == 200
+    client.post("/django-admin/api/apitoken/", {"action": "revoke", "_selected_action": [token.pk]})
+    assert api(token=raw).get("/api/v1/cases/").status_code == 401
