@@ -50,6 +50,7 @@ class QueueFilterForm(forms.Form):
     creditor = forms.ModelChoiceField(label=_("Creditor"), required=False, queryset=Creditor.objects.filter(active=True),
                                       empty_label=_("Any creditor"))
     sort = forms.CharField(required=False, widget=forms.HiddenInput)
+    scope = forms.ChoiceField(required=False, choices=[("", _("My cases")), ("team", _("My team's cases"))], widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -163,12 +163,19 @@ def case_search_q(term: str) -> Q:
     return Q(reference__iexact=term) | by_debtor | by_contact
 
 
+def agent_sees_team(user: User) -> bool:
+    """The team's policy lets its agents see (read-only) their teammates' cases."""
+    return bool(user.is_agent and user.team_id and user.team.agents_see_team_cases)
+
+
 def case_queue_for_user(*, user: User, now: dt.datetime, filters: dict | None = None) -> QuerySet[Case]:
     """The queue: an agent's own cases; a supervisor's or admin's every case they may act on.
     Open cases unless a status is asked for; filtered, searched and ordered."""
     filters = filters or {}
     today = timezone.localdate(now)
-    if user.is_agent:
+    if user.is_agent and filters.get("scope") == "team" and agent_sees_team(user):
+        qs = Case.objects.filter(case_visibility_q(user))  # read-only for the teammates' cases
+    elif user.is_agent:
         qs = Case.objects.filter(assigned_agent=user)
     elif user.is_supervisor:
         # Same cases as case_visibility_q(for_write=True), with the team's agents as a list so

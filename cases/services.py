@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import ROUND_DOWN, Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -100,6 +100,17 @@ def case_create(
     return case
 
 
+def case_create_with_debtor(*, actor: User | None, creditor: Creditor, debtor: dict, now: dt.datetime | None = None, **case_fields) -> Case:
+    """Open a case for the debtor identified by ``debtor['document_type']`` and
+    ``['document_number']``, creating the debtor if new. All or nothing."""
+    from debtors.services import debtor_get_or_create
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        person, _created = debtor_get_or_create(actor=actor, now=now, **debtor)
+        return case_create(actor=actor, creditor=creditor, debtor=person, now=now, **case_fields)
+
+
 def case_assign(
     *, actor: User, case_id: int, agent: User | None, expected_version: int | None = None, now: dt.datetime | None = None
 ) -> Case:
@@ -136,6 +147,31 @@ def case_set_status(
         case.closed_at = now if status in (CaseStatus.PAID, CaseStatus.CLOSED) else None
         _save_case(case, before, actor=actor, action="case.status_changed", now=now)
         case_replan(case=case, actor=actor, now=now)
+    return case
+
+
+CASE_EDITABLE_FIELDS = ("objective", "objective_reason", "next_action_at", "next_action_note")
+
+
+def case_update(
+    *, actor: User | None, case_id: int, expected_version: int | None, changes: dict, now: dt.datetime | None = None
+) -> Case:
+    """Change the case's plan of work (objective, next step) by hand. ``expected_version``
+    refuses a write based on an older read (StaleVersionError). No replanning here: the
+    person's choice stands until the next event on the case replans it."""
+    unknown = set(changes) - set(CASE_EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable here: {sorted(unknown)}")
+    now = now or timezone.now()
+    with transaction.atomic():
+        case = _lock_case(case_id, expected_version)
+        if not case.is_open:
+            raise ValidationError(_("This case is closed."))
+        before = snapshot(case, CASE_AUDIT_FIELDS)
+        for name, value in changes.items():
+            setattr(case, name, value)
+        case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in changes])
+        _save_case(case, before, actor=actor, action="case.updated", now=now)
     return case
 
 
@@ -196,19 +232,32 @@ def payment_post(
     if received_on > timezone.localdate(now):
         raise ValidationError({"received_on": _("A payment cannot be received in the future.")})
     with transaction.atomic():
+        case = _lock_case(case_id)
+        # Checked after taking the case lock: a concurrent post with the same key on the same
+        # case has committed by then, and each statement sees the latest committed rows.
         if idempotency_key:
             existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
             if existing:
                 return existing
-        case = _lock_case(case_id, expected_version)
+        if expected_version is not None and case.version != expected_version:
+            raise StaleVersionError()
         if case.status == CaseStatus.CLOSED:
             raise ValidationError(_("This case is closed."))
         if amount > case.balance:
             raise ValidationError({"amount": _("The payment (%(amount)s) is larger than the balance (%(balance)s).") % {"amount": amount, "balance": case.balance}})
-        payment = Payment.objects.create(
-            case=case, amount=amount, received_on=received_on, method=method, reference=reference,
-            idempotency_key=idempotency_key or None, posted_by=actor, created_at=now,
-        )
+        try:
+            with transaction.atomic():
+                payment = Payment.objects.create(
+                    case=case, amount=amount, received_on=received_on, method=method, reference=reference,
+                    idempotency_key=idempotency_key or None, posted_by=actor, created_at=now,
+                )
+        except IntegrityError:
+            # The same key was used at once for another case (no shared lock): the unique index
+            # made this insert wait for the other transaction, which won.
+            existing = Payment.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
+            if existing is None:
+                raise
+            return existing
         audit_record(actor=actor, action="payment.posted", obj=payment, after=snapshot(payment), at=now)
         _settle_promises(case, amount, actor=actor, now=now)
         _settle_instalments(case, amount, actor=actor, now=now)

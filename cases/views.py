@@ -21,6 +21,7 @@ from . import forms
 from .choices import CaseStatus
 from .selectors import (
     TIMELINE_KINDS,
+    agent_sees_team,
     case_contact_points,
     case_contact_statuses,
     case_get_for_user,
@@ -68,6 +69,8 @@ def case_queue(request):
         "query": query.urlencode(),
         "sort_query": sort_query.urlencode(),
         "sort": request.GET.get("sort", ""),
+        "scope": request.GET.get("scope", ""),
+        "can_see_team": agent_sees_team(request.user),
     }
     return render(request, "cases/case_queue.html", context)
 

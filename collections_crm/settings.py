@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
@@ -52,6 +53,8 @@ INSTALLED_APPS = [
     "contacts",
     "collections_crm.reports",
     "collections_crm.adminarea",
+    "collections_crm.api",
+    "collections_crm.imports",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +148,9 @@ else:
     # task's hard time limit so that a slow task is never run twice at once.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# One queue name per deployment (and per test worker, so that concurrent runs sharing a broker
+# never take each other's tasks).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -256,11 +262,33 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # Per API token and per browser user (collections_crm.api.throttles).
+    "DEFAULT_THROTTLE_RATES": {
+        "api_token": env.str("API_TOKEN_RATE", default="600/min"),
+        "api_session": env.str("API_SESSION_RATE", default="300/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Collections CRM API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "cases.choices.CaseStatus",
+        "PromiseStatusEnum": "cases.choices.PromiseStatus",
+        "PlanStatusEnum": "cases.choices.PlanStatus",
+        "InstalmentStatusEnum": "cases.choices.InstalmentStatus",
+        "DebtorKindEnum": "debtors.models.DebtorKind",
+        "ContactPointKindEnum": "debtors.models.ContactPointKind",
+        "CreditorKindEnum": "cases.models.CreditorKind",
+        "ImportKindEnum": "collections_crm.imports.models.ImportKind",
+        "LanguageEnum": [("es", "Español"), ("en", "English")],
+    },
 }
 
 # --- Logging (no PII: a filter masks e-mails, phone numbers and identity documents) --------
@@ -287,6 +315,9 @@ REPORTS_EFFECT_WINDOW_DAYS = env.int("REPORTS_EFFECT_WINDOW_DAYS", default=14)
 # Days the periodic rebuild always redoes (promises and payments still change recent outcomes).
 REPORTS_REBUILD_LOOKBACK_DAYS = env.int("REPORTS_REBUILD_LOOKBACK_DAYS", default=45)
 REPORTS_BULK_REASSIGN_MAX = env.int("REPORTS_BULK_REASSIGN_MAX", default=2000)
+# Portfolio and payment files: refused above these sizes with a clear message.
+CRM_IMPORT_MAX_BYTES = env.int("CRM_IMPORT_MAX_BYTES", default=300 * 1024 * 1024)
+CRM_IMPORT_MAX_ROWS = env.int("CRM_IMPORT_MAX_ROWS", default=2_000_000)
 # Follow-up engine: a claimed follow-up or message is handed out again after this lease; it must
 # exceed CELERY_TASK_TIME_LIMIT so a slow task is never run twice at once.
 CRM_CLAIM_LEASE_SECONDS = env.int("CRM_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)

@@ -19,4 +19,6 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("portfolio/", include("collections_crm.reports.urls")),
     path("manage/", include("collections_crm.adminarea.urls")),
+    path("api/v1/", include("collections_crm.api.urls")),
+    path("imports/", include("collections_crm.imports.urls")),
 ]

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from collections_crm.audit.services import audit_record, diff, snapshot
 
@@ -22,6 +24,28 @@ def debtor_create(*, actor, contact_points: list[dict] | None = None, now: dt.da
         for cp in contact_points or []:
             contact_point_add(actor=actor, debtor=debtor, now=now, **cp)
     return debtor
+
+
+def debtor_get_or_create(
+    *, actor, document_type: str, document_number: str, contact_points: list[dict] | None = None,
+    now: dt.datetime | None = None, **defaults,
+) -> tuple[Debtor, bool]:
+    """The debtor with this identity document, created with ``defaults`` if new. An existing
+    debtor keeps its details (agents may have corrected them); new contact points are added."""
+    from .validators import normalise_contact_value, normalise_document
+
+    now = now or timezone.now()
+    number = normalise_document(document_number)
+    with transaction.atomic():
+        debtor = Debtor.objects.filter(document_type=document_type, document_number=number).first()
+        if debtor is None:
+            return debtor_create(actor=actor, document_type=document_type, document_number=number,
+                                 contact_points=contact_points, now=now, **defaults), True
+        known = set(debtor.contact_points.values_list("kind", "value"))
+        for cp in contact_points or []:
+            if (cp["kind"], normalise_contact_value(cp["kind"], cp["value"], country=debtor.country)) not in known:
+                contact_point_add(actor=actor, debtor=debtor, now=now, **cp)
+    return debtor, False
 
 
 def contact_point_add(*, actor, debtor: Debtor, kind: str, value: str, now: dt.datetime | None = None, **fields) -> ContactPoint:
@@ -67,3 +91,42 @@ def contact_point_set_flags(*, actor, contact_point_id: int, now: dt.datetime | 
         if a:
             audit_record(actor=actor, action="contact_point.flags_changed", obj=point, before=b, after=a, at=now)
     return point
+
+
+class DebtorStaleError(ValidationError):
+    """The debtor changed since it was read; the caller must reload."""
+
+    def __init__(self):
+        super().__init__(_("Someone else changed this debtor meanwhile. Reload and try again."), code="stale")
+
+
+DEBTOR_EDITABLE = ["name", "kind", "country", "timezone", "language", "notes", *DEBTOR_FLAGS]
+# Values of these fields are personal data: the audit row says that they changed, not to what.
+DEBTOR_PRIVATE = {"name", "notes"}
+
+
+def debtor_update(
+    *, actor, debtor_id: int, changes: dict, expected_updated_at: dt.datetime | None = None, now: dt.datetime | None = None
+) -> Debtor:
+    """Edit a debtor's details and contact flags. ``expected_updated_at`` refuses a write based
+    on an older read."""
+    unknown = set(changes) - set(DEBTOR_EDITABLE)
+    if unknown:
+        raise ValueError(f"Not editable here: {sorted(unknown)}")
+    now = now or timezone.now()
+    with transaction.atomic():
+        debtor = Debtor.objects.select_for_update().get(pk=debtor_id)
+        if expected_updated_at is not None and debtor.updated_at != expected_updated_at:
+            raise DebtorStaleError()
+        before = snapshot(debtor, DEBTOR_EDITABLE)
+        for name, value in changes.items():
+            setattr(debtor, name, value)
+        debtor.full_clean(validate_unique=False, validate_constraints=False)
+        b, a = diff(before, snapshot(debtor, DEBTOR_EDITABLE))
+        if not a:
+            return debtor
+        debtor.save(update_fields=[*a, "updated_at"])
+        b = {k: ("…" if k in DEBTOR_PRIVATE else v) for k, v in b.items()}
+        a = {k: ("…" if k in DEBTOR_PRIVATE else v) for k, v in a.items()}
+        audit_record(actor=actor, action="debtor.updated", obj=debtor, before=b, after=a, at=now)
+    return debtor

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from cases.choices import PromiseStatus
 
 from . import selectors
-from .metrics import BUCKET_LABELS, CLOSED, MIN_SAMPLE, add_months
+from .metrics import BUCKET_LABELS, CLOSED, MIN_SAMPLE, add_months, month_end
 from .services.rebuild import effect_window_days
 
 
@@ -25,6 +25,11 @@ class Column:
     kind: str = "text"  # text | int | money | pct | interval
 
 
+# A page shows at most this many rows of a table (a whole company has a thousand agents); the
+# CSV/XLSX export has them all.
+PAGE_ROWS = 100
+
+
 @dataclass
 class Table:
     name: str
@@ -32,6 +37,14 @@ class Table:
     columns: list[Column]
     rows: list[dict] = field(default_factory=list)
     note: object = ""
+
+    @property
+    def page_rows(self) -> list[dict]:
+        return self.rows[:PAGE_ROWS]
+
+    @property
+    def hidden_rows(self) -> int:
+        return max(0, len(self.rows) - PAGE_ROWS)
 
 
 
@@ -41,10 +54,11 @@ class Linker:
 
     def __init__(self, filters: dict[str, str]):
         self.filters = {k: v for k, v in filters.items() if v not in (None, "")}
+        self.base = reverse("reports:drill")
 
     def __call__(self, kind: str, **params) -> str:
         query = {**self.filters, "kind": kind, **{k: v for k, v in params.items() if v not in (None, "")}}
-        return f"{reverse('reports:drill')}?{urlencode(query)}"
+        return f"{self.base}?{urlencode(query)}"
 
 
 def _pct_cells(prefix: str, p) -> dict:
@@ -87,7 +101,9 @@ def build_tables(scope: selectors.Scope, filters: dict[str, str], *, cut: str = 
         Column("collected", _("Collected"), "money"), Column("liquidation_rate", _("Liquidation rate"), "pct"),
     ], [
         {"month": date_format(r["month"], "YEAR_MONTH_FORMAT"), "placed": r["placed"], "opening": r["opening"], "collected": r["collected"],
-         "liquidation_rate": r["liquidation_rate"]}
+         "liquidation_rate": r["liquidation_rate"],
+         "_links": {k: link(k, date_from=max(r["month"], scope.date_from).isoformat(), date_to=min(month_end(r["month"]), scope.date_to).isoformat())
+                    for k in ("placed", "collected")}}
         for r in recovery
     ], note=_("Liquidation rate: collected in the month divided by the balance open at the end of the previous month."))
 
@@ -130,7 +146,7 @@ def build_tables(scope: selectors.Scope, filters: dict[str, str], *, cut: str = 
         Column("promises", _("Promises"), "int"), Column("collected", _("Collected"), "money"),
     ], [
         {"day": date_format(r["day"], "SHORT_DATE_FORMAT"), **{k: r[k] for k in ("attempts", "right_party", "promises", "collected")},
-         "_links": {"attempts": link("attempts", date_from=r["day"].isoformat(), date_to=r["day"].isoformat())}}
+         "_links": {k: link(k, date_from=r["day"].isoformat(), date_to=r["day"].isoformat()) for k in ("attempts", "promises", "collected")}}
         for r in activity["days"]
     ])
     tables["objectives"] = Table("objectives", _("Objectives: cases and yield"), [

@@ -148,11 +148,12 @@ def test_queue_query_count_does_not_grow_with_the_queue(login, agent, django_ass
         case = CaseFactory(assigned_agent=agent)
         ContactAttemptFactory(case=case)
     assert count() == small
-    # session, user, count, the page's ids, its rows (+debtor, creditor, agent joined),
+    # session, user, the user's team (may they see the team's cases?), count, the page's ids,
+    # its rows (+debtor, creditor, agent joined),
     # creditors for the filter, the contact policy for the page (packs, debtors, contact
     # points, calls on the cases, contacts to the debtors) and the session save (savepoint,
     # update, release: SESSION_SAVE_EVERY_REQUEST)
-    assert small <= 14
+    assert small <= 15
 
 
 # --- Case page ------------------------------------------------------------------------------
@@ -409,3 +410,19 @@ def test_actions_work_without_javascript_too(login, agent, case):
     assert response.status_code == 400
     assert response.context["active_action"] == "promise" and response.context["active_form"].errors["due_date"]
     assert PromiseToPay.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_team_scope_shows_teammates_cases_only_when_the_policy_allows(login, agent, teammate, outsider, team):
+    mine, theirs, foreign = CaseFactory(assigned_agent=agent), CaseFactory(assigned_agent=teammate), CaseFactory(assigned_agent=outsider)
+    client = login(agent)
+
+    def found(**params):
+        return {case.pk for case, _c in client.get(reverse("cases:queue"), params).context["rows"]}
+
+    assert found(scope="team") == {mine.pk}
+    team.agents_see_team_cases = True
+    team.save()
+    assert found() == {mine.pk}
+    assert found(scope="team") == {mine.pk, theirs.pk}
+    assert foreign.pk not in found(scope="team")

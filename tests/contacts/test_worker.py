@@ -30,7 +30,9 @@ from contacts.tasks import execute_followup
 from debtors.services import debtor_create
 from debtors.validators import dni_for
 
-REDIS_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/4")
+# The broker of this run: an explicit test URL, else the configured Redis, else database 4.
+_configured = os.environ.get("CELERY_BROKER_URL", "")
+REDIS_URL = os.environ.get("TEST_CELERY_BROKER_URL") or (_configured if _configured.startswith("redis://") else "redis://127.0.0.1:6379/4")
 ROOT = Path(settings.BASE_DIR)
 
 
@@ -72,6 +74,8 @@ class Worker:
         self.tmp = tmp
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        # A queue of its own: another run sharing the broker never takes this worker's tasks.
+        self.queue = f"test-{uuid.uuid4().hex[:12]}"
 
     def env(self, **extra) -> dict:
         db = connection.settings_dict
@@ -79,6 +83,7 @@ class Worker:
         env.update(
             DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
             CELERY_BROKER_URL=REDIS_URL,
+            CELERY_TASK_DEFAULT_QUEUE=self.queue,
             CRM_TICK_SECONDS="1",
             CRM_CLAIM_LEASE_SECONDS="3",
             CRM_SMS_BACKEND="tests.contacts.slow_sms.SlowFileSMSBackend",
@@ -94,7 +99,7 @@ class Worker:
         self.starts += 1
         log = open(self.tmp / f"worker-{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "collections_crm", "worker", "-B", "--pool=solo", "--loglevel=INFO",
+            [sys.executable, "-m", "celery", "-A", "collections_crm", "worker", "-B", "--pool=solo", "--loglevel=INFO", "-Q", self.queue,
              "-s", str(self.tmp / "var" / f"beat-{uuid.uuid4().hex}"), "-n", f"test-{uuid.uuid4().hex[:8]}@%h"],
             cwd=ROOT, env=self.env(**extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -212,11 +217,11 @@ def test_flushing_redis_loses_no_follow_up(worker, sms_cases):
 
     with app.connection_for_write(REDIS_URL) as conn:
         for followup_id in claimed:
-            execute_followup.apply_async(args=[followup_id], connection=conn)
-    assert _redis().llen("celery") == 3
+            execute_followup.apply_async(args=[followup_id], connection=conn, queue=worker.queue)
+    assert _redis().llen(worker.queue) == 3
     # ... and then Redis lost everything.
     _redis().flushdb()
-    assert _redis().llen("celery") == 0
+    assert _redis().llen(worker.queue) == 0
 
     worker.start()
     wait_for(lambda: OutboundMessage.objects.filter(case__in=cases, status="sent").count() == 5, timeout=60, what="all sent")

@@ -30,6 +30,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.core.cache import cache
 from django.db import transaction
 
 from cases.models import Creditor
@@ -50,6 +51,15 @@ def at(month: int, day: int, hour: int = 9, year: int = 2026) -> dt.datetime:
 
 def D(value: str) -> Decimal:
     return Decimal(value)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """The dashboard caches its tables per rebuild; tests with frozen clocks rebuild at the same
+    instant, so each test starts from an empty cache."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

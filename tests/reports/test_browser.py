@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,16 @@ from tests.factories import UserFactory
 
 from .demo import build_demo
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture
 def page(browser):
-    # The session's shared chromium (tests/conftest.py): Playwright's sync API runs once per process.
+    """The shared session browser (tests/conftest.py), in English and a wider window."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="en-GB")
-    yield context.new_page()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
     context.close()
 
 

@@ -95,9 +95,12 @@ def test_every_dashboard_link_drills_to_matching_cases(client, built, supervisor
     cases) behind its link: figures and drill-downs agree."""
     client.force_login(supervisor)
     tables = client.get(f"{reverse('reports:dashboard')}?{MARCH}").context["tables"]
-    aging = {r["bucket"]: r for r in tables["aging"].rows}
-    for row in aging.values():
+    for row in tables["aging"].rows:
         assert client.get(row["_links"]["cases"]).context["page"].paginator.count == row["cases"]
+    march = tables["recovery"].rows[0]
+    assert client.get(march["_links"]["collected"]).context["page"].paginator.count == 3  # c1, c2, c4
+    placed = tables["summary"].rows[0]
+    assert client.get(placed["_links"]["count"]).context["page"].paginator.count == placed["count"] == 1
 
 
 def test_exports_and_neutralisation(client, built, supervisor):

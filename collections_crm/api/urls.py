@@ -1,0 +1,47 @@
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from collections_crm.core.access import ALL_ROLES, role_required
+
+from . import views
+from .authentication import ApiTokenAuthentication
+
+app_name = "api"
+
+urlpatterns = [
+    path("creditors/", views.CreditorList.as_view(), name="creditor-list"),
+    path("creditors/<int:pk>/", views.CreditorDetail.as_view(), name="creditor-detail"),
+    path("debtors/", views.DebtorList.as_view(), name="debtor-list"),
+    path("debtors/<int:pk>/", views.DebtorDetail.as_view(), name="debtor-detail"),
+    path("debtors/<int:pk>/contact-points/", views.DebtorContactPointCreate.as_view(), name="debtor-contact-points"),
+    path("cases/", views.CaseList.as_view(), name="case-list"),
+    path("cases/<int:pk>/", views.CaseDetail.as_view(), name="case-detail"),
+    path("cases/<int:pk>/status/", views.CaseStatusChange.as_view(), name="case-status"),
+    path("contact-attempts/", views.ContactAttemptList.as_view(), name="attempt-list"),
+    path("contact-attempts/<int:pk>/", views.ContactAttemptDetail.as_view(), name="attempt-detail"),
+    path("promises/", views.PromiseList.as_view(), name="promise-list"),
+    path("promises/<int:pk>/", views.PromiseDetail.as_view(), name="promise-detail"),
+    path("payment-plans/", views.PaymentPlanList.as_view(), name="plan-list"),
+    path("payment-plans/<int:pk>/", views.PaymentPlanDetail.as_view(), name="plan-detail"),
+    path("payments/", views.PaymentList.as_view(), name="payment-list"),
+    path("payments/<int:pk>/", views.PaymentDetail.as_view(), name="payment-detail"),
+    path("follow-ups/", views.FollowUpList.as_view(), name="followup-list"),
+    path("follow-ups/<int:pk>/", views.FollowUpDetail.as_view(), name="followup-detail"),
+    path("messages/", views.OutboundMessageList.as_view(), name="message-list"),
+    path("messages/<int:pk>/", views.OutboundMessageDetail.as_view(), name="message-detail"),
+    path("imports/", views.ImportJobList.as_view(), name="import-list"),
+    path("imports/<int:pk>/", views.ImportJobDetail.as_view(), name="import-detail"),
+    path("imports/<int:pk>/errors/", views.ImportJobErrors.as_view(), name="import-errors"),
+    path("templates/", views.TemplateList.as_view(), name="template-list"),
+    path("templates/<int:pk>/", views.TemplateDetail.as_view(), name="template-detail"),
+    # The schema is for integrations too (token or session); the docs page is for people.
+    path(
+        "schema/",
+        login_not_required(
+            SpectacularAPIView.as_view(authentication_classes=[ApiTokenAuthentication, views.SessionAuthentication], permission_classes=[views.CrmApiPermission])
+        ),
+        name="schema",
+    ),
+    path("docs/", role_required(*ALL_ROLES)(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"),
+]

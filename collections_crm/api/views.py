@@ -1,0 +1,488 @@
+"""REST API v1. Each view validates with an input serializer, finds the record through the
+selectors (404 for anything the caller may not see) and calls the same service as the pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from cases import services as case_services
+from collections_crm.accounts.models import Role
+from collections_crm.core.access import ALL_ROLES, STAFF_ROLES
+from collections_crm.imports import services as import_services
+from contacts.services import contact_attempt_log
+from debtors import services as debtor_services
+
+from . import filters, selectors
+from . import serializers as s
+from .authentication import ApiTokenAuthentication
+from .exceptions import IdempotencyConflict, PreconditionRequired, api_exception_handler
+from .models import ApiToken, IdempotencyRecord
+from .permissions import CrmApiPermission
+from .throttles import SessionUserRateThrottle, TokenRateThrottle
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="Send the same key again to get the first result instead of a second record (at most 100 characters).",
+)
+IF_MATCH_HEADER = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+    description="The ETag of the version you read; a stale write is refused with 412.",
+)
+ERRORS = {400: OpenApiResponse(description="Field errors"), 404: OpenApiResponse(description="Not found or not yours")}
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ApiMixin:
+    """Token or session authentication (session keeps CSRF), throttles, deny by default."""
+
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
+    permission_classes = [CrmApiPermission]
+    throttle_classes = [TokenRateThrottle, SessionUserRateThrottle]
+    pagination_class = Pagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    read_roles = ALL_ROLES
+    write_roles = ALL_ROLES
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        # DRF authenticates on its own; the login middleware would send tokens to the login page.
+        return login_not_required(super().as_view(**initkwargs))
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+    def input(self, serializer_class, *, partial: bool = False) -> dict:
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context(), partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def output(self, instance, *, status_code: int = status.HTTP_200_OK, headers=None) -> Response:
+        return Response(self.get_serializer(instance).data, status=status_code, headers=headers)
+
+
+def idempotency_scope(request) -> str:
+    return f"t{request.auth.pk}" if isinstance(request.auth, ApiToken) else f"u{request.user.pk}"
+
+
+def idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not re.fullmatch(r"[\x21-\x7e]{1,100}", key):
+        raise ValidationError({"Idempotency-Key": [_("Use 1 to 100 visible ASCII characters.")]})
+    return key
+
+
+class IdempotentCreateMixin:
+    """POST with an Idempotency-Key creates once. The key row is inserted first, in the same
+    transaction as the record: a concurrent twin waits on the unique index, then replays the
+    stored answer. A failed call rolls its key back, so it can be retried."""
+
+    def post(self, request, *args, **kwargs):
+        key = idempotency_key(request)
+        if key is None:
+            return self.create(request)
+        scope = idempotency_scope(request)
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(scope=scope, key=key, path=request.path, created_at=timezone.now())
+            except IntegrityError:
+                record = IdempotencyRecord.objects.get(scope=scope, key=key)
+                if record.path != request.path:
+                    raise IdempotencyConflict()
+                return Response(record.body, status=status.HTTP_200_OK)
+            response = self.create(request)
+            record.status_code, record.body = response.status_code, response.data
+            record.save(update_fields=["status_code", "body"])
+        return response
+
+
+def _etag_version(request) -> str:
+    raw = request.headers.get("If-Match")
+    if not raw:
+        raise PreconditionRequired()
+    return raw.strip().removeprefix("W/").strip('"')
+
+
+def case_etag(case) -> str:
+    return f'"{case.version}"'
+
+
+def debtor_etag(debtor) -> str:
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return f'"{(debtor.updated_at - epoch) // dt.timedelta(microseconds=1)}"'
+
+
+def _expected_case_version(request) -> int:
+    value = _etag_version(request)
+    if not value.isdigit():
+        raise ValidationError({"If-Match": [_("Not an ETag of this API.")]})
+    return int(value)
+
+
+def _expected_debtor_stamp(request) -> dt.datetime:
+    value = _etag_version(request)
+    if not value.isdigit() or len(value) > 20:
+        raise ValidationError({"If-Match": [_("Not an ETag of this API.")]})
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(value))
+
+
+# --- Creditors ------------------------------------------------------------------------------
+
+
+class CreditorList(ApiMixin, generics.ListAPIView):
+    serializer_class = s.CreditorSerializer
+    filterset_class = filters.CreditorFilter
+    ordering_fields = ["name", "code", "id"]
+
+    def get_queryset(self):
+        return selectors.creditors_for(self.request)
+
+
+class CreditorDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.CreditorSerializer
+
+    def get_queryset(self):
+        return selectors.creditors_for(self.request)
+
+
+# --- Debtors --------------------------------------------------------------------------------
+
+
+class DebtorList(ApiMixin, generics.ListAPIView):
+    serializer_class = s.DebtorSerializer
+    filterset_class = filters.DebtorFilter
+    ordering_fields = ["name", "id", "created_at"]
+
+    def get_queryset(self):
+        return selectors.debtors_for(self.request)
+
+
+@extend_schema_view(
+    patch=extend_schema(request=s.DebtorUpdateIn, parameters=[IF_MATCH_HEADER], responses={200: s.DebtorSerializer, **ERRORS}),
+)
+class DebtorDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.DebtorSerializer
+
+    def get_queryset(self):
+        return selectors.debtors_for(self.request, for_write=self.request.method == "PATCH")
+
+    def retrieve(self, request, *args, **kwargs):
+        debtor = self.get_object()
+        return self.output(debtor, headers={"ETag": debtor_etag(debtor)})
+
+    def patch(self, request, *args, **kwargs):
+        debtor = self.get_object()
+        changes = self.input(s.DebtorUpdateIn, partial=True)
+        debtor = debtor_services.debtor_update(
+            actor=request.user, debtor_id=debtor.pk, changes=changes, expected_updated_at=_expected_debtor_stamp(request)
+        )
+        debtor = self.get_queryset().get(pk=debtor.pk)
+        return self.output(debtor, headers={"ETag": debtor_etag(debtor)})
+
+
+@extend_schema(request=s.ContactPointIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.ContactPointSerializer, **ERRORS})
+class DebtorContactPointCreate(ApiMixin, IdempotentCreateMixin, generics.GenericAPIView):
+    serializer_class = s.ContactPointSerializer
+
+    def get_queryset(self):
+        return selectors.debtors_for(self.request, for_write=True)
+
+    def create(self, request):
+        debtor = self.get_object()
+        point = debtor_services.contact_point_add(actor=request.user, debtor=debtor, **self.input(s.ContactPointIn))
+        return self.output(point, status_code=status.HTTP_201_CREATED)
+
+
+# --- Cases ----------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    post=extend_schema(request=s.CaseCreateIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.CaseSerializer, **ERRORS}),
+)
+class CaseList(ApiMixin, IdempotentCreateMixin, generics.ListAPIView):
+    serializer_class = s.CaseSerializer
+    filterset_class = filters.CaseFilter
+    ordering_fields = ["id", "reference", "balance", "due_date", "next_action_at", "created_at"]
+    write_roles = STAFF_ROLES
+
+    def get_queryset(self):
+        return selectors.cases_for(self.request)
+
+    def create(self, request):
+        data = dict(self.input(s.CaseCreateIn))
+        debtor = data.pop("debtor", None)
+        person = data.pop("debtor_id", None)
+        if debtor is not None:
+            case = case_services.case_create_with_debtor(actor=request.user, debtor=debtor, **data)
+        else:
+            case = case_services.case_create(actor=request.user, debtor=person, **data)
+        return self.output(case, status_code=status.HTTP_201_CREATED, headers={"ETag": case_etag(case)})
+
+
+@extend_schema_view(
+    patch=extend_schema(request=s.CaseUpdateIn, parameters=[IF_MATCH_HEADER], responses={200: s.CaseSerializer, 412: OpenApiResponse(description="Stale version"), **ERRORS}),
+)
+class CaseDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.CaseSerializer
+
+    def get_queryset(self):
+        return selectors.cases_for(self.request, for_write=self.request.method == "PATCH")
+
+    def retrieve(self, request, *args, **kwargs):
+        case = self.get_object()
+        return self.output(case, headers={"ETag": case_etag(case)})
+
+    def patch(self, request, *args, **kwargs):
+        case = self.get_object()
+        changes = self.input(s.CaseUpdateIn, partial=True)
+        case = case_services.case_update(
+            actor=request.user, case_id=case.pk, expected_version=_expected_case_version(request), changes=dict(changes)
+        )
+        return self.output(case, headers={"ETag": case_etag(case)})
+
+
+@extend_schema(request=s.CaseStatusIn, parameters=[IF_MATCH_HEADER], responses={200: s.CaseSerializer, 412: OpenApiResponse(description="Stale version"), **ERRORS})
+class CaseStatusChange(ApiMixin, generics.GenericAPIView):
+    serializer_class = s.CaseSerializer
+
+    def get_queryset(self):
+        return selectors.cases_for(self.request, for_write=True)
+
+    def post(self, request, *args, **kwargs):
+        case = self.get_object()
+        new_status = self.input(s.CaseStatusIn)["status"]
+        case = case_services.case_set_status(
+            actor=request.user, case_id=case.pk, status=new_status, expected_version=_expected_case_version(request)
+        )
+        return self.output(case, headers={"ETag": case_etag(case)})
+
+
+# --- Contact attempts, promises, plans, payments --------------------------------------------
+
+
+@extend_schema_view(
+    post=extend_schema(request=s.ContactAttemptIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.ContactAttemptSerializer, **ERRORS}),
+)
+class ContactAttemptList(ApiMixin, IdempotentCreateMixin, generics.ListAPIView):
+    serializer_class = s.ContactAttemptSerializer
+    filterset_class = filters.ContactAttemptFilter
+    ordering_fields = ["occurred_at", "id"]
+
+    def get_queryset(self):
+        return selectors.attempts_for(self.request)
+
+    def create(self, request):
+        data = dict(self.input(s.ContactAttemptIn))
+        case = data.pop("case")
+        attempt = contact_attempt_log(actor=request.user, case_id=case.pk, **data)
+        return self.output(attempt, status_code=status.HTTP_201_CREATED)
+
+
+class ContactAttemptDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.ContactAttemptSerializer
+
+    def get_queryset(self):
+        return selectors.attempts_for(self.request)
+
+
+@extend_schema_view(
+    post=extend_schema(request=s.PromiseIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.PromiseSerializer, **ERRORS}),
+)
+class PromiseList(ApiMixin, IdempotentCreateMixin, generics.ListAPIView):
+    serializer_class = s.PromiseSerializer
+    filterset_class = filters.PromiseFilter
+    ordering_fields = ["due_date", "created_at", "id"]
+
+    def get_queryset(self):
+        return selectors.promises_for(self.request)
+
+    def create(self, request):
+        data = dict(self.input(s.PromiseIn))
+        case = data.pop("case")
+        promise = case_services.promise_record(actor=request.user, case_id=case.pk, **data)
+        return self.output(promise, status_code=status.HTTP_201_CREATED)
+
+
+class PromiseDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.PromiseSerializer
+
+    def get_queryset(self):
+        return selectors.promises_for(self.request)
+
+
+class PaymentPlanList(ApiMixin, generics.ListAPIView):
+    serializer_class = s.PaymentPlanSerializer
+    filterset_class = filters.PaymentPlanFilter
+    ordering_fields = ["created_at", "id"]
+
+    def get_queryset(self):
+        return selectors.plans_for(self.request)
+
+
+class PaymentPlanDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.PaymentPlanSerializer
+
+    def get_queryset(self):
+        return selectors.plans_for(self.request)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        request=s.PaymentIn, parameters=[IDEMPOTENCY_HEADER],
+        responses={201: s.PaymentSerializer, 200: OpenApiResponse(s.PaymentSerializer, description="Replay of an earlier call with the same Idempotency-Key"), **ERRORS},
+    ),
+)
+class PaymentList(ApiMixin, generics.ListAPIView):
+    serializer_class = s.PaymentSerializer
+    filterset_class = filters.PaymentFilter
+    ordering_fields = ["received_on", "amount", "id"]
+
+    def get_queryset(self):
+        return selectors.payments_for(self.request)
+
+    def post(self, request, *args, **kwargs):
+        """The payment's own unique idempotency key makes retries safe (see payment_post)."""
+        data = dict(self.input(s.PaymentIn))
+        case = data.pop("case")
+        key = idempotency_key(request)
+        scoped = f"api:{idempotency_scope(request)}:{key}" if key else None
+        now = timezone.now()
+        payment = case_services.payment_post(actor=request.user, case_id=case.pk, idempotency_key=scoped, now=now, **data)
+        if payment.created_at != now:
+            if payment.case_id != case.pk or payment.amount != data["amount"]:
+                raise IdempotencyConflict()
+            return self.output(payment)
+        return self.output(payment, status_code=status.HTTP_201_CREATED)
+
+
+class PaymentDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.PaymentSerializer
+
+    def get_queryset(self):
+        return selectors.payments_for(self.request)
+
+
+# --- Templates ------------------------------------------------------------------------------
+
+
+class TemplateList(ApiMixin, generics.ListAPIView):
+    serializer_class = s.TemplateSerializer
+    filterset_class = filters.TemplateFilter
+    ordering_fields = ["name", "id"]
+
+    def get_queryset(self):
+        return selectors.templates_for(self.request)
+
+
+class TemplateDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.TemplateSerializer
+
+    def get_queryset(self):
+        return selectors.templates_for(self.request)
+
+
+# --- Follow-ups and outbound messages (the follow-up engine writes them; read-only here) -----
+
+
+class FollowUpList(ApiMixin, generics.ListAPIView):
+    serializer_class = s.FollowUpSerializer
+    filterset_class = filters.FollowUpFilter
+    ordering_fields = ["due_at", "id"]
+
+    def get_queryset(self):
+        return selectors.followups_for(self.request)
+
+
+class FollowUpDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.FollowUpSerializer
+
+    def get_queryset(self):
+        return selectors.followups_for(self.request)
+
+
+class OutboundMessageList(ApiMixin, generics.ListAPIView):
+    serializer_class = s.OutboundMessageSerializer
+    filterset_class = filters.OutboundMessageFilter
+    ordering_fields = ["created_at", "id"]
+
+    def get_queryset(self):
+        return selectors.messages_for(self.request)
+
+
+class OutboundMessageDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.OutboundMessageSerializer
+
+    def get_queryset(self):
+        return selectors.messages_for(self.request)
+
+
+# --- Imports --------------------------------------------------------------------------------
+
+
+@extend_schema_view(post=extend_schema(request={"multipart/form-data": s.ImportJobIn}, responses={202: s.ImportJobSerializer, **ERRORS}))
+class ImportJobList(ApiMixin, generics.ListAPIView):
+    """Upload a portfolio or payments file; it runs in the background. Admins only."""
+
+    serializer_class = s.ImportJobSerializer
+    ordering_fields = ["created_at", "id"]
+    read_roles = write_roles = (Role.ADMIN,)
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return selectors.imports_for(self.request)
+
+    def post(self, request, *args, **kwargs):
+        data = self.input(s.ImportJobIn)
+        job = import_services.import_job_create(
+            actor=request.user, creditor=data["creditor"], kind=data["kind"], upload=data["file"],
+            all_or_nothing=data["all_or_nothing"], day_first=data["day_first"],
+        )
+        if "mapping" in data:
+            import_services.import_job_configure(actor=request.user, job_id=job.pk, mapping=data["mapping"], day_first=data["day_first"],
+                                                 decimal_comma=job.decimal_comma, all_or_nothing=data["all_or_nothing"])
+        if data["start"]:
+            job = import_services.import_job_start(actor=request.user, job_id=job.pk)
+        job.refresh_from_db()
+        return self.output(job, status_code=status.HTTP_202_ACCEPTED)
+
+
+class ImportJobDetail(ApiMixin, generics.RetrieveAPIView):
+    serializer_class = s.ImportJobSerializer
+    read_roles = (Role.ADMIN,)
+
+    def get_queryset(self):
+        return selectors.imports_for(self.request)
+
+
+class ImportJobErrors(ApiMixin, generics.ListAPIView):
+    """The rejected rows of an import, in file order."""
+
+    serializer_class = s.ImportRowErrorSerializer
+    read_roles = (Role.ADMIN,)
+    filter_backends: list = []
+
+    def get_queryset(self):
+        job = generics.get_object_or_404(selectors.imports_for(self.request), pk=self.kwargs["pk"])
+        return import_services.import_report_rows(job=job)

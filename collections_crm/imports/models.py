@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class ImportKind(models.TextChoices):
+    PORTFOLIO = "portfolio", _("Debtors and cases")
+    PAYMENTS = "payments", _("Payments")
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("Waiting for column mapping")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Finished")
+    REJECTED = "rejected", _("Rejected: nothing imported")
+    FAILED = "failed", _("Failed")
+
+
+class ColumnMapping(models.Model):
+    """The last column mapping confirmed for a creditor's files of one kind, offered next time."""
+
+    creditor = models.ForeignKey("cases.Creditor", verbose_name=_("creditor"), on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("kind"), max_length=12, choices=ImportKind.choices)
+    # {target field: source column header}
+    mapping = models.JSONField(_("mapping"), default=dict)
+    day_first = models.BooleanField(_("day before month in dates"), default=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("column mapping")
+        verbose_name_plural = _("column mappings")
+        constraints = [models.UniqueConstraint(fields=["creditor", "kind"], name="mapping_one_per_creditor_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.creditor} {self.kind}"
+
+
+class ImportJob(models.Model):
+    creditor = models.ForeignKey("cases.Creditor", verbose_name=_("creditor"), on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=12, choices=ImportKind.choices)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=255)
+    size = models.BigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(max_length=64)
+    file_format = models.CharField(_("format"), max_length=4, choices=[("csv", "CSV"), ("xlsx", "XLSX")])
+    encoding = models.CharField(_("encoding"), max_length=20, blank=True)
+    delimiter = models.CharField(_("delimiter"), max_length=1, blank=True)
+    decimal_comma = models.BooleanField(_("decimal comma"), default=False)
+    day_first = models.BooleanField(_("day before month in dates"), default=True)
+    headers = models.JSONField(_("columns"), default=list)
+    mapping = models.JSONField(_("mapping"), default=dict)
+    all_or_nothing = models.BooleanField(_("all or nothing"), default=False)
+    status = models.CharField(_("status"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    rows_total = models.PositiveIntegerField(_("rows read"), default=0)
+    rows_created = models.PositiveIntegerField(_("created"), default=0)
+    rows_updated = models.PositiveIntegerField(_("updated"), default=0)
+    rows_unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    rows_rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    failure = models.CharField(_("failure"), max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created"))
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="import_progress_percent"),
+            models.CheckConstraint(condition=Q(kind__in=ImportKind.values), name="import_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="import_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.REJECTED, ImportStatus.FAILED)
+
+
+class ImportRowError(models.Model):
+    """Why one row (line of the file) was not imported; one row per problem."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    line = models.PositiveIntegerField(_("line"))
+    column = models.CharField(_("column"), max_length=100, blank=True)
+    value = models.CharField(_("value"), max_length=200, blank=True)
+    message = models.CharField(_("reason"), max_length=300)
+
+    class Meta:
+        ordering = ["job", "line", "id"]
+        verbose_name = _("rejected row")
+        verbose_name_plural = _("rejected rows")
+        indexes = [
+            # The report, in file order: WHERE job_id=? ORDER BY line
+            models.Index(fields=["job", "line"], name="import_error_job_line_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line}: {self.message}"

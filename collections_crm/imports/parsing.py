@@ -1,0 +1,282 @@
+"""Reading real-world spreadsheets as a stream: encoding, delimiter, number and date styles.
+
+Nothing here touches the database. Readers yield (line number, list of cell texts) and never
+hold more than one row; detection reads a bounded sample (plus one pass over the raw bytes to
+check the encoding, which costs about a tenth of a second per 100 MB).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import BinaryIO
+
+SAMPLE_BYTES = 64 * 1024
+DELIMITERS = ",;\t"
+
+
+@dataclass
+class Dialect:
+    encoding: str
+    delimiter: str
+
+
+def detect_encoding(stream: BinaryIO) -> str:
+    """UTF-8 (with or without BOM) when every byte of the file decodes as UTF-8, otherwise
+    Windows-1252, or Latin-1 for the five bytes Windows-1252 leaves undefined."""
+    stream.seek(0)
+    head = stream.read(3)
+    if head == codecs.BOM_UTF8:
+        stream.seek(0)
+        return "utf-8-sig"
+    stream.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    cp1252_ok = True
+    utf8_ok = True
+    while chunk := stream.read(1024 * 1024):
+        if utf8_ok:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                utf8_ok = False
+        if not utf8_ok and cp1252_ok:
+            cp1252_ok = not any(b in chunk for b in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d"))
+        if not utf8_ok and not cp1252_ok:
+            break
+    if utf8_ok:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8_ok = False
+    stream.seek(0)
+    if utf8_ok:
+        return "utf-8"
+    return "cp1252" if cp1252_ok else "latin-1"
+
+
+def detect_delimiter(sample: str) -> str:
+    lines = [line for line in sample.splitlines()[:50] if line.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        # The delimiter that splits the header into the most columns.
+        return max(DELIMITERS, key=lambda d: lines[0].count(d))
+
+
+def detect_dialect(stream: BinaryIO) -> Dialect:
+    encoding = detect_encoding(stream)
+    sample = stream.read(SAMPLE_BYTES).decode(encoding, errors="ignore")
+    stream.seek(0)
+    return Dialect(encoding=encoding, delimiter=detect_delimiter(sample))
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes read, so progress can be reported without knowing the row count."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.bytes_read += n
+        return n
+
+
+class CsvRows:
+    """Iterate (line number, cells) of a CSV file; line numbers are the file's physical lines
+    (a quoted cell spanning lines counts them all), the header being line 1."""
+
+    def __init__(self, stream: BinaryIO, dialect: Dialect):
+        stream.seek(0)
+        self.counter = _CountingReader(stream)
+        text = io.TextIOWrapper(io.BufferedReader(self.counter, buffer_size=1024 * 1024), encoding=dialect.encoding, newline="")
+        self.reader = csv.reader(text, delimiter=dialect.delimiter)
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        reader = self.reader
+        start = 1
+        for cells in reader:
+            yield start, cells
+            start = reader.line_num + 1
+
+    @property
+    def bytes_read(self) -> int:
+        return self.counter.bytes_read
+
+
+class XlsxRows:
+    """Iterate (row number, cells) of the first sheet of an XLSX workbook, in read-only
+    (streaming) mode. Cells keep their types (numbers, dates) for the value parsers."""
+
+    def __init__(self, stream: BinaryIO):
+        from openpyxl import load_workbook
+
+        stream.seek(0)
+        self.workbook = load_workbook(stream, read_only=True, data_only=True)
+        self.sheet = self.workbook.worksheets[0]
+        self.rows_done = 0
+
+    @property
+    def max_row(self) -> int | None:
+        return self.sheet.max_row
+
+    def __iter__(self) -> Iterator[tuple[int, list]]:
+        try:
+            for number, row in enumerate(self.sheet.iter_rows(values_only=True), start=1):
+                self.rows_done = number
+                yield number, ["" if v is None else v for v in row]
+        finally:
+            self.workbook.close()
+
+
+def is_blank(cells: list) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+# --- Values ---------------------------------------------------------------------------------
+
+
+class ValueProblem(ValueError):
+    """A cell that cannot be read; the message is shown to the user."""
+
+
+_CURRENCY_NOISE = re.compile(r"[\s\u00a0\u202f€$£']|EUR|USD|MXN", re.IGNORECASE)
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_EU_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:\.\d{3})+|\d{1,12})(?:,\d{1,2})?")
+_US_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d{1,12})(?:\.\d{1,2})?")
+CENT = Decimal("0.01")
+
+
+def parse_amount(value, *, decimal_comma: bool) -> Decimal:
+    """Money with up to two decimals: "1.234,56", "1,234.56", "1234,5", "€ 1 234,56", 1234.5."""
+    if isinstance(value, bool):
+        raise ValueProblem("not_number")
+    if isinstance(value, int):
+        return Decimal(value).quantize(Decimal("0.01"))
+    if isinstance(value, float):
+        return Decimal(repr(value)).quantize(Decimal("0.01"))
+    text = str(value)
+    # Fast paths for the usual shapes ("1.234,56" or "1,234.56"); anything else is normalised below.
+    if decimal_comma and _EU_AMOUNT.fullmatch(text):
+        return Decimal(text.replace(".", "").replace(",", ".")).quantize(CENT)
+    if not decimal_comma and _US_AMOUNT.fullmatch(text):
+        return Decimal(text.replace(",", "")).quantize(CENT)
+    text = _CURRENCY_NOISE.sub("", text)
+    if not text:
+        raise ValueProblem("empty")
+    if not _PLAIN_NUMBER.fullmatch(text) or (decimal_comma and "." in text):
+        text = _normalise_separators(text, decimal_comma=decimal_comma)
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueProblem("not_number")
+    if not number.is_finite():
+        raise ValueProblem("not_number")
+    if number != number.quantize(Decimal("0.01")):
+        raise ValueProblem("too_many_decimals")
+    if abs(number) >= Decimal("1e12"):
+        raise ValueProblem("too_large")
+    return number.quantize(Decimal("0.01"))
+
+
+def _normalise_separators(text: str, *, decimal_comma: bool) -> str:
+    negative = text.startswith("-")
+    text = text.lstrip("-")
+    if not re.fullmatch(r"[\d.,]+", text):
+        raise ValueProblem("not_number")
+    if "," in text and "." in text:
+        decimal = "," if text.rfind(",") > text.rfind(".") else "."
+    elif text.count(",") > 1 or text.count(".") > 1:
+        decimal = None  # a separator that repeats groups thousands
+    elif "," in text:
+        decimal = "," if decimal_comma or not re.fullmatch(r"\d{1,3},\d{3}", text) else None
+    else:
+        decimal = "." if not decimal_comma or not re.fullmatch(r"\d{1,3}\.\d{3}", text) else None
+    thousands = {",": ".", ".": ",", None: None}[decimal]
+    int_part, _, frac = text.rpartition(decimal) if decimal else (text, "", "")
+    groups = int_part.split(thousands) if thousands else int_part.replace(",", ".").split(".")
+    if len(groups) > 1 and (not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])):
+        raise ValueProblem("not_number")
+    digits = "".join(groups)
+    if not digits.isdigit():
+        raise ValueProblem("not_number")
+    return ("-" if negative else "") + digits + ("." + frac if decimal else "")
+
+
+def detect_decimal_comma(samples: list, *, delimiter: str) -> bool:
+    """Decide the file's decimal separator from sample amounts; ';' files are usually Spanish."""
+    for value in samples:
+        text = _CURRENCY_NOISE.sub("", str(value)) if isinstance(value, str) else ""
+        if re.search(r"\d,\d{1,2}$", text) or re.search(r"\d\.\d{3},", text):
+            return True
+        if re.search(r"\d\.\d{1,2}$", text) or re.search(r"\d,\d{3}\.", text):
+            return False
+    return delimiter == ";"
+
+
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?")
+_LOCAL = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(?: .*)?")
+
+
+def parse_date(value, *, day_first: bool = True) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return _parse_date_text(str(value).strip(), day_first)
+
+
+@lru_cache(maxsize=4096)  # a file repeats the same few hundred dates
+def _parse_date_text(text: str, day_first: bool) -> dt.date:
+    if m := _ISO.fullmatch(text):
+        year, month, day = (int(g) for g in m.groups())
+    elif m := _LOCAL.fullmatch(text):
+        first, second, year = (int(g) for g in m.groups())
+        day, month = (first, second) if day_first else (second, first)
+        if len(m.group(3)) == 2:
+            year += 2000 if year < 70 else 1900
+    else:
+        raise ValueProblem("not_date")
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise ValueProblem("not_date")
+
+
+_PHONE_NOISE = re.compile(r"[\s\-.()/]")
+# Spanish mobile ranges (6xx, 71x-74x, 78x), the bulk of any Spanish portfolio; everything else
+# goes through libphonenumber, which costs ~20 µs a number (tests check both agree).
+_ES_MOBILE = re.compile(r"(?:\+34|0034)?(6\d{8}|7[1-48]\d{7})")
+
+
+def parse_phone(value, *, country: str) -> str:
+    """E.164 from national ("612 345 678") or international ("+34 612…", "0034 612…") forms."""
+    text = _PHONE_NOISE.sub("", str(value))
+    if isinstance(value, (int, float)):
+        text = str(int(value))
+    if country == "ES" and (m := _ES_MOBILE.fullmatch(text)):
+        return "+34" + m.group(1)
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(text, country or "ES")
+    except phonenumbers.NumberParseException:
+        raise ValueProblem("not_phone")
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueProblem("not_phone")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

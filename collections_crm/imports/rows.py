@@ -1,0 +1,265 @@
+"""Target fields of each import kind, and the validation of one row into clean values.
+
+Pure functions of the row and a context (no database): the same code feeds the PostgreSQL
+COPY path and the row-batch path, so both see identical values and identical errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cases.choices import PaymentMethod
+from debtors.validators import normalise_document, validate_document
+
+from .parsing import ValueProblem, parse_amount, parse_date, parse_phone
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    label: object
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+PORTFOLIO_TARGETS = [
+    Target("reference", gettext_lazy("Case reference"), True, ("referencia", "ref", "expediente", "reference", "contrato", "n expediente", "numero expediente")),
+    Target("document_number", gettext_lazy("Identity document"), True, ("dni", "nif", "nie", "cif", "documento", "document", "document number", "dni nif", "id")),
+    Target("document_type", gettext_lazy("Document type"), False, ("tipo documento", "tipo doc", "document type")),
+    Target("name", gettext_lazy("Debtor name"), True, ("nombre", "name", "razon social", "titular", "deudor", "debtor", "nombre completo")),
+    Target("kind", gettext_lazy("Person or company"), False, ("tipo", "kind", "tipo persona")),
+    Target("country", gettext_lazy("Country"), False, ("pais", "country")),
+    Target("phone", gettext_lazy("Phone"), False, ("telefono", "movil", "phone", "mobile", "tel", "telefono movil")),
+    Target("email", gettext_lazy("E-mail"), False, ("email", "e-mail", "correo", "correo electronico", "mail")),
+    Target("original_amount", gettext_lazy("Original amount"), True, ("importe", "importe original", "principal", "original amount", "amount", "deuda")),
+    Target("fees", gettext_lazy("Fees"), False, ("gastos", "comisiones", "intereses", "fees")),
+    Target("balance", gettext_lazy("Balance"), False, ("saldo", "saldo pendiente", "pendiente", "balance", "outstanding")),
+    Target("currency", gettext_lazy("Currency"), False, ("moneda", "divisa", "currency")),
+    Target("due_date", gettext_lazy("Due date"), True, ("vencimiento", "fecha vencimiento", "due date", "fecha impago", "due")),
+    Target("placed_at", gettext_lazy("Placed on"), False, ("fecha cesion", "fecha asignacion", "placed", "placed at")),
+]
+
+PAYMENT_TARGETS = [
+    Target("reference", gettext_lazy("Case reference"), True, ("referencia", "ref", "expediente", "reference", "concepto")),
+    Target("amount", gettext_lazy("Amount"), True, ("importe", "amount", "cantidad", "pago")),
+    Target("received_on", gettext_lazy("Received on"), True, ("fecha", "fecha valor", "fecha pago", "date", "received on", "value date")),
+    Target("method", gettext_lazy("Method"), False, ("metodo", "medio", "method", "forma de pago")),
+    Target("payment_reference", gettext_lazy("Bank reference"), False, ("referencia banco", "referencia pago", "id operacion", "transaction id", "bank reference")),
+]
+
+TARGETS = {"portfolio": PORTFOLIO_TARGETS, "payments": PAYMENT_TARGETS}
+
+# Amount columns sampled to decide the file's decimal separator.
+AMOUNT_FIELDS = {"portfolio": ("original_amount", "fees", "balance"), "payments": ("amount",)}
+
+COUNTRY_ZONE = {"ES": "Europe/Madrid", "MX": "America/Mexico_City", "US": "America/New_York", "GB": "Europe/London",
+                "PT": "Europe/Lisbon", "FR": "Europe/Paris", "AR": "America/Argentina/Buenos_Aires", "CO": "America/Bogota"}
+
+
+def normalise_header(text) -> str:
+    text = unicodedata.normalize("NFKD", str(text or "")).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+def suggest_mapping(kind: str, headers: list[str]) -> dict[str, str]:
+    by_norm = {normalise_header(h): h for h in headers}
+    mapping = {}
+    for target in TARGETS[kind]:
+        for alias in (normalise_header(target.name.replace("_", " ")), *target.aliases):
+            if alias in by_norm and by_norm[alias] not in mapping.values():
+                mapping[target.name] = by_norm[alias]
+                break
+    return mapping
+
+
+def missing_required(kind: str, mapping: dict[str, str]) -> list[str]:
+    return [str(t.label) for t in TARGETS[kind] if t.required and not mapping.get(t.name)]
+
+
+VALUE_MESSAGES = {
+    "empty": gettext_lazy("This column is required."),
+    "not_number": gettext_lazy("Not an amount."),
+    "too_many_decimals": gettext_lazy("An amount has at most two decimals."),
+    "too_large": gettext_lazy("The amount is too large."),
+    "not_date": gettext_lazy("Not a date (use day/month/year or year-month-day)."),
+    "not_phone": gettext_lazy("Not a valid phone number."),
+}
+
+
+@dataclass
+class RowContext:
+    kind: str
+    columns: dict[str, int]  # target -> cell index
+    headers: list[str]
+    decimal_comma: bool
+    day_first: bool
+    currency: str
+    today: dt.date
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def cell(self, cells: list, target: str):
+        index = self.columns.get(target)
+        if index is None or index >= len(cells):
+            return ""
+        value = cells[index]
+        return value.strip() if isinstance(value, str) else value
+
+    def fail(self, target: str, value, message) -> None:
+        header = self.headers[self.columns[target]] if target in self.columns else target
+        self.errors.append((str(header)[:100], str(value)[:200], str(message)[:300]))
+
+
+_DOC_PATTERNS = [("dni", re.compile(r"\d{8}[A-Z]")), ("nie", re.compile(r"[XYZ]\d{7}[A-Z]")),
+                 ("cif", re.compile(r"[ABCDEFGHJKLMNPQRSUVW]\d{7}[0-9A-J]"))]
+_DOC_TYPES = {"dni": "dni", "nif": None, "nie": "nie", "cif": "cif", "pasaporte": "passport", "passport": "passport",
+              "ssn": "ssn", "ein": "ssn", "rfc": "rfc", "rif": "rif", "otro": "other", "other": "other"}
+_KINDS = {"persona": "person", "person": "person", "fisica": "person", "f": "person", "particular": "person",
+          "empresa": "company", "company": "company", "juridica": "company", "j": "company", "sociedad": "company"}
+_METHODS = {"transferencia": "transfer", "transfer": "transfer", "tarjeta": "card", "card": "card",
+            "domiciliacion": "direct_debit", "recibo": "direct_debit", "direct debit": "direct_debit",
+            "efectivo": "cash", "cash": "cash", "cheque": "cheque", "check": "cheque"}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
+
+
+def _guess_document_type(number: str) -> str:
+    for code, pattern in _DOC_PATTERNS:
+        if pattern.fullmatch(number):
+            return code
+    return "other"
+
+
+def _amount(ctx: RowContext, cells, target: str, *, required: bool) -> Decimal | None:
+    raw = ctx.cell(cells, target)
+    if raw == "" or raw is None:
+        if required:
+            ctx.fail(target, raw, VALUE_MESSAGES["empty"])
+        return None
+    try:
+        value = parse_amount(raw, decimal_comma=ctx.decimal_comma)
+    except ValueProblem as problem:
+        ctx.fail(target, raw, VALUE_MESSAGES[str(problem)])
+        return None
+    if value < 0:
+        ctx.fail(target, raw, _("An amount cannot be negative."))
+        return None
+    return value
+
+
+def _date(ctx: RowContext, cells, target: str, *, required: bool) -> dt.date | None:
+    raw = ctx.cell(cells, target)
+    if raw == "" or raw is None:
+        if required:
+            ctx.fail(target, raw, VALUE_MESSAGES["empty"])
+        return None
+    try:
+        return parse_date(raw, day_first=ctx.day_first)
+    except ValueProblem as problem:
+        ctx.fail(target, raw, VALUE_MESSAGES[str(problem)])
+        return None
+
+
+def _text(ctx: RowContext, cells, target: str, *, required: bool = False, max_length: int = 200) -> str:
+    raw = ctx.cell(cells, target)
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # a spreadsheet turned a numeric reference into a float
+    text = " ".join(str(raw).split()) if raw else ""
+    if required and not text:
+        ctx.fail(target, raw, VALUE_MESSAGES["empty"])
+    elif len(text) > max_length:
+        ctx.fail(target, raw, _("At most %(n)d characters.") % {"n": max_length})
+        return ""
+    return text
+
+
+def _choice(ctx: RowContext, cells, target: str) -> str:
+    """A coded value ("Persona física", "DNI"…) normalised for lookup; "" when absent."""
+    return normalise_header(_text(ctx, cells, target)) if target in ctx.columns else ""
+
+
+def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
+    """A clean staging tuple, or None with ``ctx.errors`` filled."""
+    ctx.errors = []
+    reference = _text(ctx, cells, "reference", required=True, max_length=64)
+    name = _text(ctx, cells, "name", required=True)
+    number = normalise_document(_text(ctx, cells, "document_number", required=True, max_length=40))
+    doc_type_raw = _choice(ctx, cells, "document_type")
+    doc_type = _DOC_TYPES.get(doc_type_raw) if doc_type_raw else None
+    if doc_type_raw and doc_type_raw not in _DOC_TYPES:
+        ctx.fail("document_type", doc_type_raw, _("Unknown document type."))
+    doc_type = doc_type or _guess_document_type(number)
+    if number:
+        try:
+            validate_document(doc_type, number)
+        except ValidationError as exc:
+            ctx.fail("document_number", number, exc.message_dict["document_number"][0])
+    kind_raw = _choice(ctx, cells, "kind")
+    kind = _KINDS.get(kind_raw) if kind_raw else ("company" if doc_type == "cif" else "person")
+    if kind is None:
+        ctx.fail("kind", kind_raw, _("Use person or company."))
+    country = (_text(ctx, cells, "country") or "ES").upper()
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        ctx.fail("country", country, _("Use a two-letter country code (ES, MX, US…)."))
+    phone = ""
+    raw_phone = ctx.cell(cells, "phone")
+    if raw_phone not in ("", None):
+        try:
+            phone = parse_phone(raw_phone, country=country)
+        except ValueProblem as problem:
+            ctx.fail("phone", raw_phone, VALUE_MESSAGES[str(problem)])
+    email = _text(ctx, cells, "email", max_length=254).lower()
+    if email and not _EMAIL.fullmatch(email):
+        ctx.fail("email", email, _("Enter a valid e-mail address."))
+    original = _amount(ctx, cells, "original_amount", required=True)
+    fees = _amount(ctx, cells, "fees", required=False) or Decimal("0.00")
+    balance = _amount(ctx, cells, "balance", required=False)
+    if original is not None and original == 0:
+        ctx.fail("original_amount", ctx.cell(cells, "original_amount"), _("The amount must be greater than zero."))
+    if original is not None and balance is not None and balance > original + fees:
+        ctx.fail("balance", ctx.cell(cells, "balance"), _("The balance is larger than the amount plus fees."))
+    currency = (_text(ctx, cells, "currency") or ctx.currency).upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        ctx.fail("currency", currency, _("Use a three-letter currency code (EUR, USD…)."))
+    due_date = _date(ctx, cells, "due_date", required=True)
+    placed_at = _date(ctx, cells, "placed_at", required=False) or ctx.today
+    if ctx.errors:
+        return None
+    zone = COUNTRY_ZONE.get(country, "Europe/Madrid")
+    language = "en" if country in ("US", "GB") else "es"
+    return (doc_type, number, name, kind, country, zone, language, phone, email, reference,
+            original, fees, original + fees if balance is None else balance, currency, due_date, placed_at)
+
+
+PORTFOLIO_STAGE_COLUMNS = [
+    ("document_type", "varchar(10)"), ("document_number", "varchar(32)"), ("name", "varchar(200)"),
+    ("kind", "varchar(10)"), ("country", "varchar(2)"), ("timezone", "varchar(64)"), ("language", "varchar(8)"),
+    ("phone", "varchar(300)"), ("email", "varchar(300)"), ("reference", "varchar(64)"),
+    ("original_amount", "numeric(14,2)"), ("fees", "numeric(14,2)"), ("balance", "numeric(14,2)"),
+    ("currency", "varchar(3)"), ("due_date", "date"), ("placed_at", "date"),
+]
+
+
+def payment_row(ctx: RowContext, cells: list) -> tuple | None:
+    ctx.errors = []
+    reference = _text(ctx, cells, "reference", required=True, max_length=64)
+    amount = _amount(ctx, cells, "amount", required=True)
+    if amount is not None and amount == 0:
+        ctx.fail("amount", ctx.cell(cells, "amount"), _("The amount must be greater than zero."))
+    received_on = _date(ctx, cells, "received_on", required=True)
+    if received_on and received_on > ctx.today:
+        ctx.fail("received_on", ctx.cell(cells, "received_on"), _("A payment cannot be received in the future."))
+    method_raw = _choice(ctx, cells, "method")
+    method = _METHODS.get(method_raw, method_raw) if method_raw else PaymentMethod.TRANSFER
+    if method not in PaymentMethod.values:
+        ctx.fail("method", method_raw, _("Unknown payment method."))
+    payment_reference = _text(ctx, cells, "payment_reference", max_length=100)
+    if ctx.errors:
+        return None
+    return (reference, amount, received_on, method, payment_reference)

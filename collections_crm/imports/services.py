@@ -1,0 +1,259 @@
+"""Portfolio and payment imports: upload, map, start, run. Pages, API and the Celery task all
+go through these functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.models import Creditor
+from collections_crm.audit.services import audit_record
+
+from . import loader
+from .models import ColumnMapping, ImportJob, ImportKind, ImportRowError, ImportStatus
+from .parsing import XlsxRows, detect_decimal_comma, detect_dialect, is_blank
+from .rows import AMOUNT_FIELDS, TARGETS, missing_required, suggest_mapping
+
+log = logging.getLogger(__name__)
+
+XLSX_MAGIC = b"PK\x03\x04"
+
+
+def _limit_mb() -> float:
+    return settings.CRM_IMPORT_MAX_BYTES / 1024 / 1024
+
+
+def import_job_create(
+    *, actor, creditor: Creditor, kind: str, upload, all_or_nothing: bool = False, day_first: bool = True,
+    now: dt.datetime | None = None,
+) -> ImportJob:
+    """Store the uploaded file, detect its format, encoding and delimiter, read its header and
+    propose a column mapping (the creditor's saved one when its columns are all there)."""
+    now = now or timezone.now()
+    if kind not in ImportKind.values:
+        raise ValidationError({"kind": _("Unknown import kind.")})
+    if upload.size > settings.CRM_IMPORT_MAX_BYTES:
+        raise ValidationError({"file": _("The file is %(size).1f MB; the limit is %(limit).0f MB.") % {
+            "size": upload.size / 1024 / 1024, "limit": _limit_mb()}})
+    if upload.size == 0:
+        raise ValidationError({"file": _("The file is empty.")})
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    head = upload.read(4)
+    upload.seek(0)
+    name = Path(upload.name or "file").name[:255]
+    file_format = "xlsx" if head == XLSX_MAGIC else "csv"
+    job = ImportJob(
+        creditor=creditor, kind=kind, original_name=name, size=upload.size, sha256=digest.hexdigest(),
+        file_format=file_format, all_or_nothing=all_or_nothing, day_first=day_first, created_by=actor, created_at=now,
+    )
+    headers, samples = _inspect(job, upload)
+    if not any(headers):
+        raise ValidationError({"file": _("No header row was found: the first row must name the columns.")})
+    job.headers = headers
+    saved = ColumnMapping.objects.filter(creditor=creditor, kind=kind).first()
+    if saved and all(h in headers for h in saved.mapping.values()):
+        job.mapping, job.day_first = dict(saved.mapping), saved.day_first
+    else:
+        job.mapping = suggest_mapping(kind, headers)
+    job.decimal_comma = _decimal_comma(job, samples)
+    upload.seek(0)
+    job.file.save(f"{now:%Y%m%d%H%M%S}-{job.sha256[:12]}.{file_format}", upload, save=False)
+    with transaction.atomic():
+        job.save()
+        audit_record(actor=actor, action="import.uploaded", obj=job,
+                     after={"creditor_id": creditor.pk, "kind": kind, "size": job.size, "sha256": job.sha256}, at=now)
+    return job
+
+
+def _inspect(job: ImportJob, upload) -> tuple[list[str], list[list]]:
+    """Header and up to 200 sample rows, read as a stream."""
+    stream = upload.file if hasattr(upload, "file") else upload
+    if job.file_format == "xlsx":
+        try:
+            rows = XlsxRows(stream)
+        except Exception as exc:  # openpyxl raises many kinds on a damaged workbook
+            raise ValidationError({"file": _("This is not a readable XLSX workbook.")}) from exc
+        if rows.max_row and rows.max_row > settings.CRM_IMPORT_MAX_ROWS:
+            raise ValidationError({"file": _("The sheet has %(n)d rows; the limit is %(limit)d.") % {
+                "n": rows.max_row, "limit": settings.CRM_IMPORT_MAX_ROWS}})
+    else:
+        dialect = detect_dialect(stream)
+        job.encoding, job.delimiter = dialect.encoding, dialect.delimiter
+        from .parsing import CsvRows
+
+        rows = CsvRows(stream, dialect)
+    headers: list[str] = []
+    samples: list[list] = []
+    try:
+        for _line, cells in rows:
+            if is_blank(cells):
+                continue
+            if not headers:
+                headers = [str(c).strip() for c in cells]
+                continue
+            samples.append(cells)
+            if len(samples) >= 200:
+                break
+    except Exception as exc:  # noqa: BLE001 - csv, zip and XML parsers each raise their own kinds on a damaged file
+        raise ValidationError({"file": _("The file could not be read as CSV or XLSX.")}) from exc
+    finally:
+        if isinstance(rows, XlsxRows):
+            rows.workbook.close()
+    stream.seek(0)
+    job._samples = samples
+    return headers, samples
+
+
+def _decimal_comma(job: ImportJob, samples: list[list]) -> bool:
+    index = {h: i for i, h in enumerate(job.headers)}
+    columns = [index[job.mapping[f]] for f in AMOUNT_FIELDS[job.kind] if job.mapping.get(f) in index]
+    values = [row[i] for row in samples for i in columns if i < len(row)]
+    return detect_decimal_comma(values, delimiter=job.delimiter)
+
+
+def import_job_preview(*, job: ImportJob, limit: int = 20) -> list[dict]:
+    """The first rows as the import will read them: clean values or the reasons for rejection."""
+    from .rows import payment_row, portfolio_row
+
+    row_fn = portfolio_row if job.kind == ImportKind.PORTFOLIO else payment_row
+    source = loader.Source(job)
+    try:
+        headers, records = source.header_and_records(limit=limit)
+        ctx = loader.row_context(job, headers, today=timezone.localdate())
+        result = []
+        for line, cells in records:
+            row = row_fn(ctx, cells)
+            result.append({"line": line, "cells": cells, "ok": row is not None, "errors": list(ctx.errors)})
+        return result
+    finally:
+        source.close()
+
+
+def import_job_configure(
+    *, actor, job_id: int, mapping: dict[str, str], day_first: bool, decimal_comma: bool, all_or_nothing: bool
+) -> ImportJob:
+    """Set the column mapping (and remember it for the creditor)."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        if job.status != ImportStatus.UPLOADED:
+            raise ValidationError(_("This import has already started."))
+        targets = {t.name for t in TARGETS[job.kind]}
+        mapping = {k: v for k, v in mapping.items() if v and k in targets}
+        errors = {}
+        unknown = [v for v in mapping.values() if v not in job.headers]
+        if unknown:
+            errors["mapping"] = _("These columns are not in the file: %(cols)s") % {"cols": ", ".join(unknown)}
+        missing = missing_required(job.kind, mapping)
+        if missing:
+            errors["mapping"] = _("Choose a column for: %(fields)s") % {"fields": ", ".join(missing)}
+        if len(set(mapping.values())) != len(mapping):
+            errors["mapping"] = _("A column can feed only one field.")
+        if errors:
+            raise ValidationError(errors)
+        job.mapping, job.day_first, job.decimal_comma, job.all_or_nothing = mapping, day_first, decimal_comma, all_or_nothing
+        job.save(update_fields=["mapping", "day_first", "decimal_comma", "all_or_nothing"])
+        ColumnMapping.objects.update_or_create(
+            creditor=job.creditor, kind=job.kind, defaults={"mapping": mapping, "day_first": day_first, "updated_by": actor}
+        )
+        audit_record(actor=actor, action="import.mapped", obj=job, after={"mapping": mapping, "all_or_nothing": all_or_nothing})
+    return job
+
+
+def import_job_start(*, actor, job_id: int, now: dt.datetime | None = None) -> ImportJob:
+    """Queue the import; the worker picks it up after this transaction commits."""
+    from .tasks import run_import
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        if job.status != ImportStatus.UPLOADED:
+            raise ValidationError(_("This import has already started."))
+        missing = missing_required(job.kind, job.mapping)
+        if missing:
+            raise ValidationError({"mapping": _("Choose a column for: %(fields)s") % {"fields": ", ".join(missing)}})
+        job.status = ImportStatus.QUEUED
+        job.save(update_fields=["status"])
+        audit_record(actor=actor, action="import.started", obj=job, after={"status": job.status}, at=now)
+        transaction.on_commit(lambda: run_import.delay(job.pk))
+    return job
+
+
+def _set_progress(job_id: int, fraction: float) -> None:
+    ImportJob.objects.filter(pk=job_id).update(progress=min(99, max(0, int(fraction * 100))))
+
+
+def import_job_run(*, job_id: int, strategy: str | None = None, now: dt.datetime | None = None) -> ImportJob | None:
+    """Run a queued import. Safe to call twice: only the caller that moves it from queued to
+    running does the work. ``strategy`` is "copy" (PostgreSQL) or "batch" (any database)."""
+    now = now or timezone.now()
+    if not ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(status=ImportStatus.RUNNING, started_at=now):
+        return None
+    job = ImportJob.objects.select_related("creditor", "created_by").get(pk=job_id)
+    strategy = strategy or ("copy" if connection.vendor == "postgresql" else "batch")
+    run = loader.run_portfolio if job.kind == ImportKind.PORTFOLIO else loader.run_payments
+    try:
+        counts = run(job, now=now, strategy=strategy, on_progress=lambda f: _set_progress(job_id, f))
+    except loader.TooManyRows as exc:
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportStatus.FAILED, finished_at=timezone.now(),
+            failure=_("The file has more than %(limit)d rows; split it. Nothing was imported.") % {"limit": exc.args[0]},
+        )
+        return ImportJob.objects.get(pk=job_id)
+    except Exception:
+        log.exception("Import %s failed", job_id)  # ids only: no file content in logs
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportStatus.FAILED, failure=_("The import stopped on an unexpected error; nothing was imported."),
+            finished_at=timezone.now(),
+        )
+        raise
+    rejected_all = counts["rejected"] and job.all_or_nothing
+    with transaction.atomic():
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportStatus.REJECTED if rejected_all else ImportStatus.DONE, progress=100, finished_at=timezone.now(),
+            rows_total=counts["total"], rows_created=counts["created"], rows_updated=counts["updated"],
+            rows_unchanged=counts["unchanged"], rows_rejected=counts["rejected"],
+        )
+        job.refresh_from_db()
+        audit_record(actor=job.created_by, action="import.finished", obj=job, at=timezone.now(), after={
+            k: counts[k] for k in ("total", "created", "updated", "unchanged", "rejected")} | {"status": job.status})
+        if job.kind == ImportKind.PORTFOLIO and job.status == ImportStatus.DONE and (counts["created"] or counts["updated"]):
+            from .tasks import plan_imported_cases
+
+            transaction.on_commit(lambda: plan_imported_cases.delay(job_id))
+    return job
+
+
+def import_job_plan_cases(*, job_id: int, batch: int = 5000) -> int:
+    """Hand the cases a portfolio import created or changed to the follow-up engine, in
+    batches (the import itself writes them in bulk, without planning each one)."""
+    from collections_crm.audit.models import AuditLog
+    from contacts.services_followup import followups_plan
+
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    # The import's audit rows all carry its start time (indexed), which finds its cases.
+    case_ids = (
+        AuditLog.objects.filter(at=job.started_at, object_type="cases.case", action__in=["case.created", "case.balance_imported"])
+        .order_by("case_id").values_list("case_id", flat=True)
+    )
+    planned, last = 0, 0
+    while ids := list(case_ids.filter(case_id__gt=last)[:batch]):
+        followups_plan(case_ids=ids, now=timezone.now(), actor=job.created_by)
+        planned += len(ids)
+        last = ids[-1]
+    return planned
+
+
+def import_report_rows(*, job: ImportJob):
+    return ImportRowError.objects.filter(job=job).order_by("line", "id")
+

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from .services import import_job_plan_cases, import_job_run
+
+
+# A million-row file takes about a minute; the limits leave room for slow disks.
+@shared_task(name="imports.run", time_limit=1800, soft_time_limit=1740, acks_late=True)
+def run_import(job_id: int) -> None:
+    import_job_run(job_id=job_id)
+
+
+@shared_task(name="imports.plan_cases", time_limit=1800, soft_time_limit=1740, acks_late=True)
+def plan_imported_cases(job_id: int) -> None:
+    import_job_plan_cases(job_id=job_id)

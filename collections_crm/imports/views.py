@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from collections_crm.accounts.models import Role
+from collections_crm.core.access import role_required
+
+from . import services
+from .forms import MappingForm, UploadForm
+from .models import ImportJob, ImportStatus
+
+REPORT_PREVIEW = 200
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def import_list(request):
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.import_job_create(
+                actor=request.user, creditor=form.cleaned_data["creditor"], kind=form.cleaned_data["kind"],
+                upload=form.cleaned_data["file"],
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            return redirect("imports:detail", pk=job.pk)
+    # Queries: session, user, jobs with creditor (one join), creditors for the form's select.
+    jobs = ImportJob.objects.select_related("creditor")[:50]
+    return render(request, "imports/import_list.html", {"form": form, "jobs": jobs})
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def import_detail(request, pk: int):
+    job = get_object_or_404(ImportJob.objects.select_related("creditor", "created_by"), pk=pk)
+    context = {"job": job}
+    if job.status == ImportStatus.UPLOADED:
+        form = MappingForm(request.POST or None, job=job)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.import_job_configure(
+                    actor=request.user, job_id=job.pk, mapping=form.mapping(), day_first=form.cleaned_data["day_first"],
+                    decimal_comma=form.cleaned_data["decimal_comma"], all_or_nothing=form.cleaned_data["all_or_nothing"],
+                )
+                if "start" in request.POST:
+                    services.import_job_start(actor=request.user, job_id=job.pk)
+                    messages.success(request, _("The import is running; this page follows its progress."))
+                return redirect("imports:detail", pk=job.pk)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+        context["form"] = form
+        context["preview"] = services.import_job_preview(job=job)
+    elif job.finished:
+        context["errors"] = services.import_report_rows(job=job)[:REPORT_PREVIEW]
+    return render(request, "imports/import_detail.html", context)
+
+
+@role_required(Role.ADMIN)
+def import_progress(request, pk: int):
+    """The progress fragment, polled by htmx while the import runs."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    response = render(request, "imports/_progress.html", {"job": job})
+    if job.finished:
+        response["HX-Refresh"] = "true"  # show the full report
+    return response
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@role_required(Role.ADMIN)
+def import_report(request, pk: int):
+    """Every rejected row as CSV (line, column, value, reason), streamed."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield "\ufeff"  # so spreadsheet programs read the file as UTF-8
+        yield writer.writerow([_("Line"), _("Column"), _("Value"), _("Reason")])
+        for error in services.import_report_rows(job=job).iterator(chunk_size=2000):
+            yield writer.writerow([error.line, error.column, error.value, error.message])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected.csv"'
+    return response
+

@@ -1,0 +1,267 @@
+"""Portfolio and payment imports on messy real-world files: exact reports, upserts, audit,
+all-or-nothing, and the COPY and row-batch paths giving the same result."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.utils import translation
+from openpyxl import Workbook
+
+from cases.models import Case, Payment
+from collections_crm.audit.models import AuditLog
+from collections_crm.imports.models import ImportRowError, ImportStatus
+from debtors.models import ContactPoint, Debtor
+from debtors.validators import dni_for
+from tests.factories import CaseFactory, DebtorFactory
+
+pytestmark = pytest.mark.django_db
+
+LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+DNI1, DNI2, DNI3 = dni_for(12345678), dni_for(23456789), dni_for(34567890)
+NIE = "X1234567" + LETTERS[1234567 % 23]
+BAD_DNI = DNI1[:-1] + ("A" if DNI1[-1] != "A" else "B")
+only_pg = pytest.mark.skipif("connection.vendor != 'postgresql'", reason="COPY and the set-based path are PostgreSQL features")
+
+# Semicolons, Windows-1252, decimal commas with thousands dots, day-first dates, phones in
+# national and international forms, trailing blanks, a blank line, and six bad rows.
+MESSY = (
+    "Referencia;DNI/NIF;Nombre;Teléfono;Email;Importe;Gastos;Saldo;Vencimiento \r\n"
+    f"EXP-001;{DNI1};José Pérez Núñez  ;612 345 678;Jose@Example.com ;1.234,56;10,00;1.244,56;31/01/2025\r\n"
+    f"EXP-002;{NIE.lower()};María Muñoz;+34 712-34-56-78;;500;0;;05/02/2025\r\n"
+    f"EXP-003;{BAD_DNI};Dni Malo;;;100;;;01/01/2025\r\n"
+    "\r\n"
+    f"EXP-004;{DNI2};Ana Gil;0034 912 345 678;ana@example;2.000,00;;;15.03.2025\r\n"
+    f"EXP-001;{DNI3};Repetido;;;10;;;01/01/2025\r\n"
+    f"EXP-005;{DNI3};Luis Gil;12;;abc;;;31/02/2025\r\n"
+    f"EXP-006;{DNI3};Luis Gil;;;300,00;;400,00;01/01/2025\r\n"
+    f"EXP-007;{DNI3};Luis Gil;600 000 001;;75,5;;;2025-06-30   \r\n"
+).encode("cp1252")
+
+
+def errors_of(job):
+    return [(e.line, e.column, e.message) for e in ImportRowError.objects.filter(job=job).order_by("line", "id")]
+
+
+def test_messy_file_is_detected_and_mapped(upload):
+    job = upload(MESSY)
+    assert (job.encoding, job.delimiter, job.decimal_comma, job.file_format) == ("cp1252", ";", True, "csv")
+    assert job.mapping == {"reference": "Referencia", "document_number": "DNI/NIF", "name": "Nombre", "phone": "Teléfono",
+                           "email": "Email", "original_amount": "Importe", "fees": "Gastos", "balance": "Saldo",
+                           "due_date": "Vencimiento"}
+
+
+@pytest.mark.parametrize("strategy", ["batch", pytest.param("copy", marks=only_pg)])
+def test_messy_file_report_lists_every_rejected_row(upload, run_job, creditor, admin_user, strategy):
+    with translation.override("en"):
+        job = run_job(upload(MESSY), strategy=strategy)
+        assert job.status == ImportStatus.DONE
+        assert errors_of(job) == [
+            (4, "DNI/NIF", "This is not a valid DNI number."),
+            (6, "Email", "Enter a valid e-mail address."),
+            (7, "Referencia", "This reference is already on an earlier line of the file."),
+            (8, "Teléfono", "Not a valid phone number."),
+            (8, "Importe", "Not an amount."),
+            (8, "Vencimiento", "Not a date (use day/month/year or year-month-day)."),
+            (9, "Saldo", "The balance is larger than the amount plus fees."),
+        ]
+    assert (job.rows_total, job.rows_created, job.rows_updated, job.rows_unchanged, job.rows_rejected) == (8, 3, 0, 0, 5)
+    cases = {c.reference: c for c in Case.objects.filter(creditor=creditor).select_related("debtor")}
+    assert sorted(cases) == ["EXP-001", "EXP-002", "EXP-007"]
+    first = cases["EXP-001"]
+    assert (first.original_amount, first.fees, first.balance, first.due_date) == (Decimal("1234.56"), Decimal("10.00"), Decimal("1244.56"), dt.date(2025, 1, 31))
+    assert (first.status, first.objective, first.version, first.next_action_note) == ("new", "remind", 1, "New case: first contact")
+    assert first.debtor.name == "José Pérez Núñez" and first.debtor.document_type == "dni"
+    assert cases["EXP-002"].debtor.document_number == NIE and cases["EXP-002"].balance == Decimal("500.00")
+    assert cases["EXP-007"].balance == Decimal("75.50") and cases["EXP-007"].due_date == dt.date(2025, 6, 30)
+    points = set(ContactPoint.objects.values_list("debtor__document_number", "kind", "value"))
+    assert points == {(DNI1, "phone", "+34612345678"), (DNI1, "email", "jose@example.com"), (NIE, "phone", "+34712345678"),
+                      (DNI3, "phone", "+34600000001")}
+    audit = AuditLog.objects.filter(actor=admin_user)
+    assert audit.filter(action="case.created").count() == 3
+    assert audit.filter(action="debtor.created").count() == 3
+    assert audit.filter(action="contact_point.added").count() == 4
+    assert audit.get(action="case.created", object_id=str(first.pk)).after["balance"] == "1244.56"
+
+
+@pytest.mark.parametrize("strategy", ["batch", pytest.param("copy", marks=only_pg)])
+def test_reimport_is_a_no_op_and_a_new_balance_is_an_audited_update(upload, run_job, creditor, strategy):
+    run_job(upload(MESSY), strategy=strategy)
+    before = (Case.objects.count(), Debtor.objects.count(), ContactPoint.objects.count(), AuditLog.objects.exclude(object_type="imports.importjob").count())
+    again = run_job(upload(MESSY), strategy=strategy)
+    assert (again.rows_created, again.rows_updated, again.rows_unchanged, again.rows_rejected) == (0, 0, 3, 5)
+    assert (Case.objects.count(), Debtor.objects.count(), ContactPoint.objects.count(),
+            AuditLog.objects.exclude(object_type="imports.importjob").count()) == before
+
+    changed = MESSY.replace(b"1.244,56", b"1.000,00")
+    third = run_job(upload(changed), strategy=strategy)
+    assert (third.rows_created, third.rows_updated, third.rows_unchanged) == (0, 1, 2)
+    case = Case.objects.get(creditor=creditor, reference="EXP-001")
+    assert case.balance == Decimal("1000.00") and case.version == 2
+    row = AuditLog.objects.get(action="case.balance_imported", case_id=case.pk)
+    assert row.before == {"balance": "1244.56"} and row.after == {"balance": "1000.00", "import_job": third.pk}
+
+
+def test_all_or_nothing_imports_nothing_but_reports_everything(upload, run_job):
+    job = upload(MESSY, all_or_nothing=True)
+    job = run_job(job)
+    assert job.status == ImportStatus.REJECTED
+    assert job.rows_rejected == 5 and len(errors_of(job)) == 7
+    assert Case.objects.count() == 0 and Debtor.objects.count() == 0 and ContactPoint.objects.count() == 0
+
+
+def test_conflicts_with_the_database_are_rejected(upload, run_job, creditor):
+    other = DebtorFactory(document_number=DNI2)
+    CaseFactory(creditor=creditor, reference="EXP-1", debtor=other, original_amount=Decimal("100.00"), balance=Decimal("100.00"))
+    CaseFactory(creditor=creditor, reference="EXP-2", debtor=other, original_amount=Decimal("100.00"), balance=Decimal("0.00"), status="paid")
+    CaseFactory(creditor=creditor, reference="EXP-3", debtor=other, original_amount=Decimal("100.00"), balance=Decimal("100.00"))
+    content = (
+        "reference,document,name,amount,balance,due date\n"
+        f"EXP-1,{DNI1},Otro,100,50,2025-01-01\n"  # the case belongs to another debtor
+        f"EXP-2,{DNI2},Same,100,10,2025-01-01\n"  # paid: the balance cannot come back
+        f"EXP-3,{DNI2},Same,500,300,2025-01-01\n"  # above the case's amount plus fees
+    ).encode()
+    with translation.override("en"):
+        job = upload(content)
+        job.mapping = {"reference": "reference", "document_number": "document", "name": "name", "original_amount": "amount",
+                       "balance": "balance", "due_date": "due date"}
+        job.save()
+        job = run_job(job)
+        assert errors_of(job) == [
+            (2, "reference", "This reference belongs to a case of another debtor."),
+            (3, "reference", "The case is closed; its balance cannot change."),
+            (4, "reference", "The new balance is larger than the case's amount plus fees."),
+        ]
+    assert job.rows_updated == 0 and set(Case.objects.values_list("balance", flat=True)) == {Decimal("100.00"), Decimal("0.00")}
+
+
+def _xlsx(rows) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def test_xlsx_with_typed_cells(upload, run_job, creditor):
+    content = _xlsx([
+        [],
+        ["Expediente", "NIF", "Nombre", "Móvil", "Importe", "Vencimiento"],
+        ["X-1", DNI1, "Ana", 612345678, 1234.5, dt.datetime(2025, 1, 31)],
+        [1001.0, DNI2, "Luis", "+34 712 345 678", "99,90", "01/02/2025"],
+        ["X-3", DNI3, "Eva", None, -5, dt.datetime(2025, 1, 31)],
+    ])
+    job = upload(content, name="cartera.xlsx")
+    assert job.file_format == "xlsx" and job.headers[0] == "Expediente"
+    with translation.override("en"):
+        job = run_job(job)
+        assert errors_of(job) == [(5, "Importe", "An amount cannot be negative.")]
+    cases = dict(Case.objects.values_list("reference", "balance"))
+    assert cases == {"X-1": Decimal("1234.50"), "1001": Decimal("99.90")}
+
+
+def test_files_over_the_limit_are_refused(upload, settings):
+    from django.core.exceptions import ValidationError
+
+    settings.CRM_IMPORT_MAX_BYTES = 100
+    with pytest.raises(ValidationError) as info:
+        upload(MESSY)
+    assert "limit" in str(info.value.message_dict["file"][0]) or "límite" in str(info.value.message_dict["file"][0])
+
+
+def test_too_many_rows_fails_cleanly(upload, run_job, settings):
+    settings.CRM_IMPORT_MAX_ROWS = 3
+    job = run_job(upload(MESSY))
+    assert job.status == ImportStatus.FAILED and "3" in job.failure
+    assert Case.objects.count() == 0
+
+
+def test_running_twice_imports_once(upload, run_job):
+    from collections_crm.imports.services import import_job_run
+
+    job = run_job(upload(MESSY))
+    assert import_job_run(job_id=job.pk) is None  # already claimed and finished
+    assert Case.objects.count() == 3
+
+
+@only_pg
+def test_copy_and_batch_paths_give_identical_results(upload, run_job, creditor):
+    # An existing debtor and case, so both paths also update and reuse.
+    DebtorFactory(document_number=DNI3, name="Luis Gil (ya existente)")
+    existing = CaseFactory(creditor=creditor, reference="EXP-007", debtor=Debtor.objects.get(document_number=DNI3),
+                           original_amount=Decimal("100.00"), balance=Decimal("100.00"))
+    results = {}
+    for strategy in ("copy", "batch"):
+        sid = transaction.savepoint()
+        job = run_job(upload(MESSY), strategy=strategy)
+        results[strategy] = _dump(job, creditor)
+        transaction.savepoint_rollback(sid)
+    assert results["copy"] == results["batch"]
+    assert results["copy"]["counts"] == (8, 2, 1, 0, 5)
+    assert existing.pk
+
+
+def _dump(job, creditor):
+    def strip_ids(data):
+        return {k: v for k, v in (data or {}).items() if not k.endswith("_id") and k != "import_job"}
+
+    with connection.cursor():
+        pass
+    return {
+        "counts": (job.rows_total, job.rows_created, job.rows_updated, job.rows_unchanged, job.rows_rejected),
+        "errors": errors_of(job),
+        "debtors": sorted(Debtor.objects.values_list("document_type", "document_number", "name", "kind", "country", "timezone", "language")),
+        "points": sorted(ContactPoint.objects.values_list("debtor__document_number", "kind", "value", "is_primary", "verified")),
+        "cases": sorted(Case.objects.filter(creditor=creditor).values_list(
+            "reference", "debtor__document_number", "original_amount", "fees", "balance", "currency", "due_date", "placed_at",
+            "status", "objective", "version", "next_action_note")),
+        "audit": sorted((a.action, a.object_type, sorted(strip_ids(a.before).items()), sorted(strip_ids(a.after).items()))
+                        for a in AuditLog.objects.exclude(object_type="imports.importjob")),
+    }
+
+
+PAYMENTS = (
+    "Fecha valor\tConcepto\tImporte\tReferencia banco\n"
+    "01/02/2025\tEXP-001\t100,00\tTRF-1\n"
+    "01/02/2025\tEXP-001\t100,00\tTRF-1\n"  # the same payment twice in a day is two payments
+    "02/02/2025\tNOPE\t10,00\tTRF-2\n"
+    "03/02/2025\tEXP-002\t9.999,00\tTRF-3\n"
+    "03/02/2099\tEXP-002\t1,00\tTRF-4\n"
+).encode("utf-8-sig")
+
+
+def test_payments_file_matches_by_reference_and_reimport_posts_nothing(upload, run_job, creditor):
+    CaseFactory(creditor=creditor, reference="EXP-001", original_amount=Decimal("500.00"), balance=Decimal("500.00"))
+    CaseFactory(creditor=creditor, reference="EXP-002", original_amount=Decimal("500.00"), balance=Decimal("500.00"))
+    with translation.override("en"):
+        job = upload(PAYMENTS, kind="payments", name="banco.tsv")
+        assert job.delimiter == "\t" and job.encoding == "utf-8-sig"
+        assert job.mapping == {"reference": "Concepto", "amount": "Importe", "received_on": "Fecha valor", "payment_reference": "Referencia banco"}
+        job = run_job(job)
+        assert errors_of(job) == [
+            (4, "Concepto", "No case of this creditor has this reference."),
+            (5, "Importe", "The payment (9999.00) is larger than the balance (500.00)."),
+            (6, "Fecha valor", "A payment cannot be received in the future."),
+        ]
+    assert (job.rows_total, job.rows_created, job.rows_unchanged, job.rows_rejected) == (5, 2, 0, 3)
+    assert Case.objects.get(reference="EXP-001").balance == Decimal("300.00")
+    assert AuditLog.objects.filter(action="payment.posted").count() == 2
+    again = run_job(upload(PAYMENTS, kind="payments", name="banco.tsv"))
+    assert (again.rows_created, again.rows_unchanged) == (0, 2)
+    assert Payment.objects.count() == 2 and Case.objects.get(reference="EXP-001").balance == Decimal("300.00")
+
+
+def test_imported_cases_are_handed_to_the_follow_up_engine(upload, run_job, creditor):
+    from collections_crm.imports.services import import_job_plan_cases
+    from contacts.models import FollowUp
+
+    job = run_job(upload(MESSY))
+    assert FollowUp.objects.count() == 0
+    assert import_job_plan_cases(job_id=job.pk) == 3
+    assert set(FollowUp.objects.values_list("case__reference", flat=True)) == {"EXP-001", "EXP-002", "EXP-007"}
