@@ -10,15 +10,17 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from contacts.services_followup import followups_plan_portfolio
+from contacts.services_followup import followups_plan_portfolio, strategy_invalidate
 
 
 @shared_task(name="adminarea.replan_portfolio", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def replan_portfolio() -> dict:
+    strategy_invalidate()  # this worker process drops its cached copy of the old policies
     return asdict(followups_plan_portfolio(now=timezone.now()))
 
 
 def _enqueue_replan() -> None:
+    strategy_invalidate()  # new decisions in this process use the change at once
     replan_portfolio.delay()
 
 
