@@ -8,6 +8,7 @@ The worker runs as a subprocess pointed at pytest-django's test database; the te
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -25,7 +27,15 @@ from django.utils import timezone
 from cases.models import Creditor
 from cases.services import case_create
 from contacts import services_followup as engine
-from contacts.models import CadenceStep, ContactAttempt, FollowUp, JurisdictionPack, MessageTemplate, OutboundMessage
+from contacts.models import (
+    CadenceStep,
+    ContactAttempt,
+    FollowUp,
+    JurisdictionPack,
+    MessageTemplate,
+    OutboundMessage,
+    StrategyRule,
+)
 from contacts.tasks import execute_followup
 from debtors.services import debtor_create
 from debtors.validators import dni_for
@@ -134,11 +144,15 @@ def worker(tmp_path):
 def sms_cases():
     """Cases of debtors under a test pack with no hour or count limits (the tests must pass at
     any hour), whose first remind step is an SMS (the cadence is data)."""
+    if not StrategyRule.objects.exists():
+        # An earlier transactional test flushed the database without restoring migrated data.
+        for name in ("0002_seed_catalogues", "0004_followup_defaults"):
+            importlib.import_module(f"contacts.migrations.{name}").seed(django_apps, None)
     JurisdictionPack.objects.create(code="test", name="Test", countries="ZZ", start_time=dt.time(0),
                                     end_time=dt.time(23, 59, 59, 999999), weekdays="1,2,3,4,5,6,7")
     sms = MessageTemplate.objects.get(objective="remind", channel="sms", language="es")
     CadenceStep.objects.filter(cadence__objective="remind", position=0).update(channel="sms", template=sms)
-    creditor = Creditor.objects.create(code="acme", name="Acme")
+    creditor = Creditor.objects.create(code="acme-worker", name="Acme")
 
     def make(n: int) -> list:
         cases = []
