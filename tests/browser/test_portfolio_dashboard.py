@@ -9,10 +9,9 @@ from cases.models import Case
 from collections_crm.accounts.models import Role
 from collections_crm.audit.models import AuditLog
 from collections_crm.reports.services import facts_rebuild, team_priority_set
+from tests.conftest import ARTIFACTS
 from tests.factories import UserFactory
 from tests.reports.demo import build_demo
-
-from tests.conftest import ARTIFACTS
 
 
 @pytest.mark.browser
