@@ -20,19 +20,11 @@ from django.utils import timezone
 
 from collections_crm.reports.models import MoneyDaily, RebuildState
 from collections_crm.reports.tasks import rebuild_facts
+from tests.brokers import TEST_REDIS_URL, requires_redis
 from tests.factories import CaseFactory, PaymentFactory
 
-REDIS_URL = os.environ.get("TEST_REPORTS_BROKER_URL", "redis://127.0.0.1:6379/6")
+REDIS_URL = TEST_REDIS_URL
 ROOT = Path(settings.BASE_DIR)
-
-
-def _redis_up() -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL).ping())
-    except Exception:  # noqa: BLE001 - any failure means "no broker here"
-        return False
 
 
 def wait_for(predicate, *, timeout: float = 60, what: str = "condition") -> None:
@@ -60,7 +52,7 @@ def test_beat_schedules_the_rebuild():
 
 @pytest.mark.celery
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the worker process needs a shared server database (PostgreSQL)")
-@pytest.mark.skipif(not _redis_up(), reason=f"no Redis broker at {REDIS_URL}")
+@requires_redis
 @pytest.mark.django_db(transaction=True)
 def test_beat_and_worker_rebuild_and_catch_up(tmp_path):
     import redis
@@ -71,15 +63,35 @@ def test_beat_and_worker_rebuild_and_catch_up(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_NAME", "PYTEST_CURRENT_TEST")}
     env.update(
         DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        CELERY_BROKER_URL=REDIS_URL, REDIS_URL=REDIS_URL, REPORTS_REBUILD_SECONDS="2", CRM_VAR_DIR=str(tmp_path),
+        CELERY_BROKER_URL=REDIS_URL,
+        REDIS_URL=REDIS_URL,
+        REPORTS_REBUILD_SECONDS="2",
+        CRM_VAR_DIR=str(tmp_path),
         PYTHONPATH=str(ROOT),
     )
     log = tmp_path / "worker.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "collections_crm", "worker", "-B", "--pool=solo", "--loglevel=INFO",
-             "-s", str(tmp_path / f"beat-{uuid.uuid4().hex}"), "-n", f"reports-{uuid.uuid4().hex[:8]}@%h"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "collections_crm",
+                "worker",
+                "-B",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "-s",
+                str(tmp_path / f"beat-{uuid.uuid4().hex}"),
+                "-n",
+                f"reports-{uuid.uuid4().hex[:8]}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         wait_for(lambda: MoneyDaily.objects.filter(placed_cases=1).exists(), what="the first periodic rebuild")

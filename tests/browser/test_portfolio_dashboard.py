@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
@@ -11,26 +9,14 @@ from cases.models import Case
 from collections_crm.accounts.models import Role
 from collections_crm.audit.models import AuditLog
 from collections_crm.reports.services import facts_rebuild, team_priority_set
+from tests.conftest import ARTIFACTS
 from tests.factories import UserFactory
-
-from .demo import build_demo
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-
-
-@pytest.fixture
-def page(browser):
-    """The shared session browser (tests/conftest.py), in English and a wider window."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+from tests.reports.demo import build_demo
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_supervisor_filters_drills_down_and_reassigns(live_server, page, supervisor, agent, teammate, outsider, team, password):
+def test_supervisor_filters_drills_down_and_reassigns(live_server, page, browser_login, supervisor, agent, teammate, outsider, team):
     third = UserFactory(username="agent3", role=Role.AGENT, team=team, first_name="Lucía", last_name="Navarro")
     build_demo([agent, teammate, third, outsider])
     team_priority_set(actor=supervisor, team=team, focus_buckets=["31-60"], focus_objectives=["get_commitment"],
@@ -38,10 +24,8 @@ def test_supervisor_filters_drills_down_and_reassigns(live_server, page, supervi
     facts_rebuild(full=True)
     ARTIFACTS.mkdir(exist_ok=True)
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", supervisor.username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    browser_login(supervisor)
     page.goto(f"{live_server.url}/portfolio/")
     expect(page.get_by_test_id("dashboard-title")).to_be_visible()
     page.wait_for_function("document.querySelectorAll('canvas').length >= 7 && Chart.getChart('chart-aging') !== undefined")
