@@ -75,15 +75,17 @@ def worker(tmp_path, settings):
         )
     old_broker = app.conf.broker_url
     app.conf.broker_url = REDIS_URL
-    app._pool = None  # publish through a fresh connection pool on the test broker
+    # Publish through fresh pools on the test broker (an earlier test may have used another).
+    app._pool = app.amqp._producer_pool = None
     try:
         wait_for(lambda: b" ready." in log_path.read_bytes(), timeout=90, what="worker ready")
         yield log_path
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        print(log_path.read_text(errors="replace")[-3000:])  # shown by pytest when the test fails
         app.conf.broker_url = old_broker
-        app._pool = None
+        app._pool = app.amqp._producer_pool = None
         _redis().flushdb()
 
 
