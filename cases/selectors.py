@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Case as DbCase
+from django.db.models import Count, DecimalField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models.expressions import OrderBy
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from collections_crm.accounts.models import Role, User
+from collections_crm.audit.models import AuditLog
+from debtors.models import ContactPoint, Debtor
 
-from .choices import CaseStatus, PromiseStatus
-from .models import Case, Payment, PromiseToPay
+from .choices import AGING_BUCKETS, BarrierStatus, CaseStatus, PlanStatus, PromiseStatus
+from .models import Barrier, Case, Payment, PaymentPlan, PromiseToPay
+from .timeline import describe_entries
 
 
 def case_visibility_q(user: User, *, for_write: bool = False) -> Q:
@@ -77,3 +87,270 @@ def cases_due_for_user(*, user: User, now, limit: int = 10) -> QuerySet[Case]:
         .filter(status__in=CaseStatus.workable_values(), next_action_at__isnull=False)
         .order_by("next_action_at", "-balance")[:limit]
     )
+
+
+# --- The agent's work queue -------------------------------------------------------------------
+
+# Column sorts the queue offers ("-" = the reverse). "days" is days past due, so it runs
+# against due_date; ties fall back to the id so pages never overlap.
+QUEUE_SORTS: dict[str, OrderBy] = {
+    "balance": F("balance").asc(),
+    "-balance": F("balance").desc(),
+    "days": F("due_date").desc(),
+    "-days": F("due_date").asc(),
+    "next": F("next_action_at").asc(nulls_last=True),
+    "-next": F("next_action_at").desc(nulls_last=True),
+    "debtor": F("debtor__name").asc(),
+    "-debtor": F("debtor__name").desc(),
+    "contact": F("last_contact_at").asc(nulls_first=True),
+    "-contact": F("last_contact_at").desc(nulls_last=True),
+}
+
+
+def queue_order(*, now: dt.datetime) -> list:
+    """What needs doing now, first: follow-ups due (oldest first), then a promise due today or
+    one broken yesterday, then cases never contacted, then the rest by balance and days past
+    due. Pure expressions, so it also orders the locked "next case" query."""
+    today = timezone.localdate(now)
+    promise_hot = Exists(
+        PromiseToPay.objects.filter(case=OuterRef("pk")).filter(
+            Q(due_date=today, status=PromiseStatus.PENDING)
+            | Q(due_date=today - dt.timedelta(days=1), status__in=[PromiseStatus.PENDING, PromiseStatus.BROKEN])
+        )
+    )
+    priority = DbCase(
+        When(next_action_at__lte=now, then=Value(0)),
+        When(promise_hot, then=Value(1)),
+        When(last_contact_at__isnull=True, then=Value(2)),
+        default=Value(3),
+        output_field=IntegerField(),
+    )
+    due_at = DbCase(When(next_action_at__lte=now, then=F("next_action_at")), default=None)
+    return [priority.asc(), due_at.asc(nulls_last=True), F("balance").desc(), F("due_date").asc(), F("id").asc()]
+
+
+def aging_due_date_q(bucket: str, today: dt.date) -> Q:
+    """Cases in an aging bucket, as a range on due_date (indexable) rather than on computed days."""
+    for code, low, high in AGING_BUCKETS:
+        if code == bucket:
+            q = Q()
+            if low is not None:
+                q &= Q(due_date__lte=today - dt.timedelta(days=low))
+            if high is not None:
+                q &= Q(due_date__gte=today - dt.timedelta(days=high))
+            return q
+    return Q()
+
+
+def case_search_q(term: str) -> Q:
+    """Name (contains), identity document, reference, phone or e-mail (exact after normalising,
+    so the indexes on document, reference and contact value serve it)."""
+    from debtors.validators import normalise_document, normalise_phone
+
+    term = term.strip()
+    if not term:
+        return Q()
+    values = {term, term.lower()}
+    try:
+        values.add(normalise_phone(term))
+    except ValidationError:
+        pass
+    # Correlated on the case's debtor, so a queue of a thousand cases probes a thousand debtors
+    # by primary key instead of scanning every debtor's name.
+    by_debtor = Exists(Debtor.objects.filter(pk=OuterRef("debtor_id")).filter(
+        Q(name__icontains=term) | Q(document_number=normalise_document(term))))
+    by_contact = Exists(ContactPoint.objects.filter(debtor_id=OuterRef("debtor_id"), value__in=values))
+    return Q(reference__iexact=term) | by_debtor | by_contact
+
+
+def agent_sees_team(user: User) -> bool:
+    """The team's policy lets its agents see (read-only) their teammates' cases."""
+    return bool(user.is_agent and user.team_id and user.team.agents_see_team_cases)
+
+
+def case_queue_for_user(*, user: User, now: dt.datetime, filters: dict | None = None) -> QuerySet[Case]:
+    """The queue: an agent's own cases; a supervisor's or admin's every case they may act on.
+    Open cases unless a status is asked for; filtered, searched and ordered."""
+    filters = filters or {}
+    today = timezone.localdate(now)
+    if user.is_agent and filters.get("scope") == "team" and agent_sees_team(user):
+        qs = Case.objects.filter(case_visibility_q(user))  # read-only for the teammates' cases
+    elif user.is_agent:
+        qs = Case.objects.filter(assigned_agent=user)
+    elif user.is_supervisor:
+        # Same cases as case_visibility_q(for_write=True), with the team's agents as a list so
+        # PostgreSQL can use the queue index instead of scanning every case through a join.
+        agents = list(User.objects.filter(team__supervisor=user).values_list("pk", flat=True))
+        qs = Case.objects.filter(Q(assigned_agent_id__in=agents) | Q(assigned_agent__isnull=True))
+    else:
+        qs = Case.objects.filter(case_visibility_q(user, for_write=True))
+    qs = qs.filter(status=filters["status"]) if filters.get("status") else qs.filter(status__in=CaseStatus.open_values())
+    if filters.get("objective"):
+        qs = qs.filter(objective=filters["objective"])
+    if filters.get("aging"):
+        qs = qs.filter(aging_due_date_q(filters["aging"], today))
+    if filters.get("creditor"):
+        qs = qs.filter(creditor_id=filters["creditor"])
+    if filters.get("q"):
+        qs = qs.filter(case_search_q(filters["q"]))
+    sort = QUEUE_SORTS.get(filters.get("sort") or "")
+    if sort is None:
+        return qs.order_by(*queue_order(now=now))
+    return qs.order_by(sort, "id")
+
+
+def case_queue_page(*, user: User, now: dt.datetime, filters: dict | None = None, page: int | str = 1, per_page: int = 25):
+    """One page of the queue in three queries (count, the page's ids, its rows with debtor,
+    creditor and agent). Ordering and paging run on the cases alone; only the page's 25 rows
+    are joined, which keeps a supervisor's queue of thousands of cases fast."""
+    ordered = case_queue_for_user(user=user, now=now, filters=filters)
+    page_obj = Paginator(ordered.values_list("pk", flat=True), per_page).get_page(page)
+    ids = list(page_obj.object_list)
+    rows = Case.objects.select_related("debtor", "creditor", "assigned_agent").in_bulk(ids)
+    return page_obj, [rows[pk] for pk in ids]
+
+
+# The contact-policy engine's reason codes (contacts.policy), as the agent reads them.
+POLICY_REASONS = {
+    "case_closed": _("Case closed"),
+    "case_paused": _("Collection paused (dispute or on hold)"),
+    "cease_communication": _("Asked us to stop communicating"),
+    "do_not_contact": _("Do not contact"),
+    "attorney_represented": _("Represented by an attorney"),
+    "deceased": _("Deceased"),
+    "bankruptcy": _("In bankruptcy"),
+    "point_opted_out": _("Opted out"),
+    "point_do_not_contact": _("This number must not be used"),
+    "no_consent": _("No consent for this channel"),
+    "outside_hours": _("Outside contact hours"),
+    "weekday_not_allowed": _("Not on this day of the week"),
+    "holiday": _("Public holiday"),
+    "weekly_call_cap": _("Weekly call limit reached"),
+    "conversation_pause": _("Pause after a recent conversation"),
+    "daily_cap": _("Daily contact limit reached"),
+}
+
+
+def case_contact_statuses(*, cases: list[Case], now: dt.datetime) -> dict[int, dict]:
+    """For each case: the debtor's local time and the contact-policy engine's answer for a phone
+    call now (callable, why not, next allowed moment, calls left this week). A fixed number of
+    queries whatever the number of cases (contacts.selectors.contact_status_for_cases)."""
+    from contacts.selectors import contact_status_for_cases
+
+    statuses = contact_status_for_cases(cases=cases, now=now, channel="phone")
+    result = {}
+    for case in cases:
+        status = statuses[case.pk]
+        try:
+            zone = zoneinfo.ZoneInfo(case.debtor.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = dt.UTC
+        result[case.pk] = {
+            "local_time": now.astimezone(zone),
+            "zone": zone.key if hasattr(zone, "key") else "UTC",
+            "callable": status.callable_now,
+            "reason": POLICY_REASONS.get(status.reason, status.reason),
+            "next_allowed_at": status.next_allowed_at.astimezone(zone) if status.next_allowed_at else None,
+            "calls_left": status.calls_left_week,
+        }
+    return result
+
+
+def contact_point_reasons(point: ContactPoint) -> list:
+    """Why one contact point may not be used, on top of the debtor's own stops."""
+    reasons = []
+    if point.do_not_contact:
+        reasons.append(_("Do not contact"))
+    if point.opted_out:
+        reasons.append(_("Opted out"))
+    return reasons
+
+
+# --- The case page ----------------------------------------------------------------------------
+
+def case_contact_points(*, case: Case) -> list[ContactPoint]:
+    points = list(case.debtor.contact_points.all())
+    for point in points:
+        point.stop_reasons = contact_point_reasons(point)
+    return points
+
+
+def case_preparation(*, case: Case, today: dt.date, recent: int = 5) -> dict:
+    """Seed 004, "leave nothing to chance": what the agent should know before calling."""
+    from contacts.models import ContactAttempt
+
+    attempts = ContactAttempt.objects.filter(case=case).select_related("excuse_category").order_by("-occurred_at", "-id")
+    statements = list(attempts.filter(Q(excuse_category__isnull=False) | ~Q(statement_kind=""))[:recent])
+    with_techniques = list(attempts.filter(techniques__isnull=False).distinct().prefetch_related("techniques")[:recent])
+    promise_counts = PromiseToPay.objects.filter(case=case).aggregate(
+        made=Count("id"),
+        kept=Count("id", filter=Q(status=PromiseStatus.KEPT)),
+        broken=Count("id", filter=Q(status=PromiseStatus.BROKEN)),
+        pending=Count("id", filter=Q(status=PromiseStatus.PENDING)),
+    )
+    promises = list(PromiseToPay.objects.filter(case=case).order_by("-due_date", "-id")[:recent])
+    barriers = list(Barrier.objects.filter(case=case, status=BarrierStatus.OPEN).order_by("opened_at"))
+    plan = (
+        PaymentPlan.objects.filter(case=case, status__in=[PlanStatus.PROPOSED, PlanStatus.ACTIVE])
+        .prefetch_related("instalments").first()
+    )
+    from .preparation import talking_points
+
+    points = talking_points(
+        objective=case.objective,
+        currency=case.currency,
+        broken_promises=[p for p in promises if p.status == PromiseStatus.BROKEN],
+        pending_promise=next((p for p in promises if p.status == PromiseStatus.PENDING), None),
+        open_barriers=barriers,
+        last_statement=statements[0] if statements else None,
+        plan=plan,
+        today=today,
+    )
+    return {
+        "statements": statements,
+        "techniques": with_techniques,
+        "promise_counts": promise_counts,
+        "promises": promises,
+        "barriers": barriers,
+        "plan": plan,
+        "talking_points": points,
+    }
+
+
+# Timeline kinds: what the filter offers, each a condition on the audit rows of the case.
+TIMELINE_KINDS: dict[str, tuple] = {
+    "contact": (_("Contacts"), Q(object_type="contacts.contactattempt")),
+    "message": (_("Messages"), Q(action__startswith="message.") | Q(object_type__in=["contacts.outboundmessage", "contacts.message"])),
+    "promise": (_("Promises"), Q(object_type="cases.promisetopay")),
+    "payment": (_("Payments"), Q(object_type__in=["cases.payment", "cases.instalment"])),
+    "plan": (_("Plans"), Q(object_type="cases.paymentplan")),
+    "barrier": (_("Barriers"), Q(object_type="cases.barrier")),
+    "status": (_("Status and objective"), Q(object_type="cases.case") & (Q(after__has_key="status") | Q(after__has_key="objective"))),
+    "assignment": (_("Assignments"), Q(object_type="cases.case", after__has_key="assigned_agent_id")),
+    "followup": (_("Follow-ups"), Q(action="case.followup_scheduled") | Q(action__startswith="followup.")),
+}
+
+
+def case_timeline(*, case: Case, kind: str = "", page: int | str = 1, per_page: int = 15):
+    """Everything that happened to the case, newest first, from its audit trail (one indexed
+    query per page whatever the history size), with the contact attempts on the page loaded in
+    one more query for their details."""
+    from contacts.models import ContactAttempt
+
+    rows = AuditLog.objects.filter(case_id=case.pk).select_related("actor").order_by("-at", "-id")
+    if kind in TIMELINE_KINDS:
+        rows = rows.filter(TIMELINE_KINDS[kind][1])
+    page_obj = Paginator(rows, per_page).get_page(page)
+    entries = list(page_obj.object_list)
+    attempt_ids = [int(e.object_id) for e in entries if e.object_type == "contacts.contactattempt"]
+    attempts = {}
+    if attempt_ids:
+        attempts = ContactAttempt.objects.select_related("excuse_category", "contact_point", "agent").prefetch_related("techniques").in_bulk(attempt_ids)
+    for entry in entries:
+        entry.attempt = attempts.get(int(entry.object_id)) if entry.object_type == "contacts.contactattempt" else None
+    user_ids = {
+        value for e in entries if e.object_type == "cases.case"
+        for value in ((e.before or {}).get("assigned_agent_id"), (e.after or {}).get("assigned_agent_id")) if value
+    }
+    users = User.objects.in_bulk(user_ids) if user_ids else {}
+    return page_obj, describe_entries(entries, users)

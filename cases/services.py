@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -14,8 +15,16 @@ from django.utils.translation import gettext as _
 from collections_crm.accounts.models import Role, User
 from collections_crm.audit.services import audit_record, diff, snapshot
 
-from .choices import CASE_TRANSITIONS, BarrierStatus, CaseStatus, InstalmentStatus, PlanStatus, PromiseStatus
-from .models import ZERO, Barrier, Case, Creditor, Instalment, Payment, PromiseToPay
+from .choices import (
+    CASE_TRANSITIONS,
+    BarrierStatus,
+    CaseStatus,
+    InstalmentStatus,
+    PlanFrequency,
+    PlanStatus,
+    PromiseStatus,
+)
+from .models import ZERO, Barrier, Case, Creditor, Instalment, Payment, PaymentPlan, PromiseToPay
 
 
 class StaleVersionError(ValidationError):
@@ -102,12 +111,14 @@ def case_create_with_debtor(*, actor: User | None, creditor: Creditor, debtor: d
         return case_create(actor=actor, creditor=creditor, debtor=person, now=now, **case_fields)
 
 
-def case_assign(*, actor: User, case_id: int, agent: User | None, now: dt.datetime | None = None) -> Case:
+def case_assign(
+    *, actor: User, case_id: int, agent: User | None, expected_version: int | None = None, now: dt.datetime | None = None
+) -> Case:
     if agent is not None and (agent.role != Role.AGENT or not agent.is_active):
         raise ValidationError({"agent": _("Cases can only be assigned to active agents.")})
     now = now or timezone.now()
     with transaction.atomic():
-        case = _lock_case(case_id)
+        case = _lock_case(case_id, expected_version)
         if case.assigned_agent_id == (agent.pk if agent else None):
             return case
         before = snapshot(case, CASE_AUDIT_FIELDS)
@@ -211,6 +222,7 @@ def payment_post(
     method: str = "transfer",
     reference: str = "",
     idempotency_key: str | None = None,
+    expected_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> Payment:
     """Post a payment: lower the balance, settle promises and instalments, close at zero."""
@@ -227,6 +239,8 @@ def payment_post(
             existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
             if existing:
                 return existing
+        if expected_version is not None and case.version != expected_version:
+            raise StaleVersionError()
         if case.status == CaseStatus.CLOSED:
             raise ValidationError(_("This case is closed."))
         if amount > case.balance:
@@ -303,10 +317,18 @@ def _settle_instalments(case: Case, amount: Decimal, *, actor, now: dt.datetime)
         audit_record(actor=actor, action="plan.completed", obj=plan, after={"status": plan.status}, at=now)
 
 
-def barrier_open(*, actor: User | None, case_id: int, kind: str, description: str = "", now: dt.datetime | None = None) -> Barrier:
+def barrier_open(
+    *,
+    actor: User | None,
+    case_id: int,
+    kind: str,
+    description: str = "",
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Barrier:
     now = now or timezone.now()
     with transaction.atomic():
-        case = _lock_case(case_id)
+        case = _lock_case(case_id, expected_version)
         barrier = Barrier(case=case, kind=kind, description=description, opened_by=actor, opened_at=now)
         barrier.full_clean()
         barrier.save()
@@ -315,10 +337,19 @@ def barrier_open(*, actor: User | None, case_id: int, kind: str, description: st
     return barrier
 
 
-def barrier_remove(*, actor: User | None, barrier_id: int, now: dt.datetime | None = None) -> Barrier:
+def barrier_remove(
+    *, actor: User | None, barrier_id: int, case_id: int | None = None, expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Barrier:
+    """Mark a barrier removed. With ``case_id`` the barrier must belong to that case (a page
+    acting on one case never touches another's)."""
     now = now or timezone.now()
     with transaction.atomic():
-        barrier = Barrier.objects.select_for_update().get(pk=barrier_id)
+        if case_id is not None:
+            _lock_case(case_id, expected_version)
+        barrier = Barrier.objects.select_for_update().filter(pk=barrier_id, **({"case_id": case_id} if case_id else {})).first()
+        if barrier is None:
+            raise ValidationError(_("This barrier does not exist."))
         if barrier.status != BarrierStatus.OPEN:
             raise ValidationError(_("This barrier was already removed."))
         barrier.status = BarrierStatus.REMOVED
@@ -338,3 +369,182 @@ def case_replan(*, case: Case, actor: User | None, now: dt.datetime) -> None:
     from contacts.services_followup import case_replan_now
 
     case_replan_now(case=case, actor=actor, now=now)
+
+
+# --- Payment plans ----------------------------------------------------------------------------
+
+PLAN_MAX_INSTALMENTS = 60
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """Same day ``months`` later, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def plan_schedule(*, total: Decimal, count: int, frequency: str, first_date: dt.date) -> list[tuple[int, dt.date, Decimal]]:
+    """The instalments (number, due date, amount) that split ``total`` into ``count`` equal
+    parts; the cents that do not divide evenly go to the last one so the sum is exact. Pure."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    base = (total / count).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    rows = []
+    for i in range(count):
+        if frequency == PlanFrequency.MONTHLY:
+            due = _add_months(first_date, i)
+        else:
+            due = first_date + dt.timedelta(weeks=i * (2 if frequency == PlanFrequency.BIWEEKLY else 1))
+        amount = total - base * (count - 1) if i == count - 1 else base
+        rows.append((i + 1, due, amount))
+    return rows
+
+
+def plan_create(
+    *,
+    actor: User | None,
+    case_id: int,
+    total_amount: Decimal,
+    frequency: str,
+    instalments: list[tuple[dt.date, Decimal]],
+    agreed: bool = True,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> PaymentPlan:
+    """Record a payment plan: proposed to the debtor, or already agreed (then it is live and the
+    case moves to "payment plan"). The instalments must add up to the total and be in order."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    errors: dict[str, str] = {}
+    if total_amount is None or total_amount <= 0:
+        errors["total_amount"] = _("The amount must be greater than zero.")
+    if not instalments:
+        errors["instalments"] = _("A plan needs at least one instalment.")
+    elif len(instalments) > PLAN_MAX_INSTALMENTS:
+        errors["instalments"] = _("A plan has at most %(n)d instalments.") % {"n": PLAN_MAX_INSTALMENTS}
+    else:
+        dates = [d for d, _a in instalments]
+        if any(a is None or a <= 0 for _d, a in instalments):
+            errors["instalments"] = _("Every instalment must be greater than zero.")
+        elif total_amount and sum(a for _d, a in instalments) != total_amount:
+            errors["instalments"] = _("The instalments add up to %(sum)s, not to the plan's total of %(total)s.") % {
+                "sum": sum(a for _d, a in instalments), "total": total_amount}
+        elif dates[0] < today:
+            errors["instalments"] = _("The first instalment cannot be dated in the past.")
+        elif any(b <= a for a, b in zip(dates, dates[1:], strict=False)):
+            errors["instalments"] = _("Instalment dates must follow one another.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        case = _lock_case(case_id, expected_version)
+        if not case.is_open:
+            raise ValidationError(_("This case is closed."))
+        if total_amount > case.balance:
+            raise ValidationError({"total_amount": _("The plan (%(amount)s) is larger than the balance (%(balance)s).") % {
+                "amount": total_amount, "balance": case.balance}})
+        if case.plans.filter(status__in=[PlanStatus.PROPOSED, PlanStatus.ACTIVE]).exists():
+            raise ValidationError(_("This case already has a live payment plan."))
+        plan = PaymentPlan.objects.create(
+            case=case, status=PlanStatus.ACTIVE if agreed else PlanStatus.PROPOSED, total_amount=total_amount,
+            instalment_count=len(instalments), frequency=frequency, first_due_date=instalments[0][0],
+            created_by=actor, created_at=now,
+        )
+        Instalment.objects.bulk_create(
+            Instalment(plan=plan, number=n, due_date=d, amount=a) for n, (d, a) in enumerate(instalments, start=1)
+        )
+        after = snapshot(plan, ["status", "total_amount", "instalment_count", "frequency", "first_due_date"])
+        audit_record(actor=actor, action="plan.created" if agreed else "plan.proposed", obj=plan, after=after, at=now)
+        before = snapshot(case, CASE_AUDIT_FIELDS)
+        if agreed and case.status in (CaseStatus.NEW, CaseStatus.ACTIVE, CaseStatus.PROMISED):
+            case.status = CaseStatus.PLAN
+        _save_case(case, before, actor=actor, action="case.plan_recorded", now=now)
+        case_replan(case=case, actor=actor, now=now)
+    return plan
+
+
+# --- The agent's workday ----------------------------------------------------------------------
+
+
+def case_schedule_followup(
+    *, actor: User | None, case_id: int, at: dt.datetime, note: str = "", expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Case:
+    """Set the case's next step by hand. The agent's decision is the plan, so the engine is not
+    asked to re-plan here (it would put its own cadence step back); the engine's sweeper only
+    re-plans cases whose next action is missing or past, and the next event re-plans as usual."""
+    now = now or timezone.now()
+    if at < now - dt.timedelta(minutes=5):
+        raise ValidationError({"at": _("The next step must be in the future.")})
+    with transaction.atomic():
+        case = _lock_case(case_id, expected_version)
+        if not case.is_open:
+            raise ValidationError(_("This case is closed."))
+        before = snapshot(case, CASE_AUDIT_FIELDS)
+        case.next_action_at = at
+        case.next_action_note = note.strip() or _("Follow-up scheduled by the agent")
+        _save_case(case, before, actor=actor, action="case.followup_scheduled", now=now)
+    return case
+
+
+class ContactRestriction:
+    CEASE = "cease"
+    DO_NOT_CONTACT = "do_not_contact"
+    POINT_DO_NOT_CONTACT = "point_do_not_contact"
+
+
+def case_restrict_contact(
+    *, actor: User | None, case_id: int, restriction: str, contact_point_id: int | None = None,
+    expected_version: int | None = None, now: dt.datetime | None = None,
+) -> Case:
+    """Record, from a case, that the debtor asked us to stop (cease communication), must not be
+    contacted, or that one contact point must not be used. The debtor-level row is written by the
+    debtor services; this adds the case's own audit row so the timeline shows who did it."""
+    from debtors.services import contact_point_set_flags, debtor_set_flags
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        case = _lock_case(case_id, expected_version)
+        if restriction == ContactRestriction.POINT_DO_NOT_CONTACT:
+            if contact_point_id is None or not case.debtor.contact_points.filter(pk=contact_point_id).exists():
+                raise ValidationError({"contact_point": _("Choose one of this debtor's contact points.")})
+            contact_point_set_flags(actor=actor, contact_point_id=contact_point_id, do_not_contact=True, now=now)
+            detail = {"contact_point_id": contact_point_id, "do_not_contact": True}
+        elif restriction in (ContactRestriction.CEASE, ContactRestriction.DO_NOT_CONTACT):
+            flag = "cease_communication" if restriction == ContactRestriction.CEASE else "do_not_contact"
+            debtor_set_flags(actor=actor, debtor_id=case.debtor_id, now=now, **{flag: True})
+            detail = {flag: True}
+        else:
+            raise ValidationError({"restriction": _("Unknown restriction.")})
+        audit_record(actor=actor, action="case.contact_restricted", obj=case, after=detail, at=now)
+        # No case field changes, but the contact picture did: forms opened before are stale.
+        Case.objects.filter(pk=case.pk).update(version=F("version") + 1)
+        case.refresh_from_db(fields=["version"])
+        case_replan(case=case, actor=actor, now=now)
+    return case
+
+
+def case_take_next(*, agent: User, now: dt.datetime | None = None) -> Case | None:
+    """Hand ``agent`` the next case to work: their own most urgent due case, else one unassigned
+    workable case from the pool, claimed for them. Rows another transaction holds are skipped
+    (SKIP LOCKED), so agents clicking "Next case" at the same moment never get the same case."""
+    from .selectors import queue_order
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        own = (
+            Case.objects.filter(assigned_agent=agent, status__in=CaseStatus.workable_values(), next_action_at__lte=now)
+            .order_by(*queue_order(now=now))
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if own is not None:
+            return own
+        pooled = (
+            Case.objects.filter(assigned_agent__isnull=True, status__in=CaseStatus.workable_values())
+            .order_by(*queue_order(now=now))
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if pooled is None:
+            return None
+        return case_assign(actor=agent, case_id=pooled.pk, agent=agent, now=now)

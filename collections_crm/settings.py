@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "debtors",
     "cases",
     "contacts",
+    "collections_crm.reports",
+    "collections_crm.adminarea",
     "collections_crm.api",
     "collections_crm.imports",
 ]
@@ -146,6 +148,9 @@ else:
     # task's hard time limit so that a slow task is never run twice at once.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# One queue name per deployment (and per test worker, so that concurrent runs sharing a broker
+# never take each other's tasks).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -160,6 +165,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "core.heartbeat", "schedule": 60.0},
+    # Dashboard facts: redo the recent days and catch up missed ones (idempotent).
+    "reports-rebuild-facts": {"task": "reports.rebuild_facts", "schedule": env.float("REPORTS_REBUILD_SECONDS", default=600.0)},
     # Follow-up engine: the database holds the schedule; this tick claims what is due.
     "followups-tick": {"task": "contacts.tick", "schedule": env.float("CRM_TICK_SECONDS", default=60.0)},
     "print-batches": {"task": "contacts.render_print_batches", "schedule": 3600.0},
@@ -303,6 +310,11 @@ LOGGING = {
 CRM_DEFAULT_CURRENCY = env.str("CRM_DEFAULT_CURRENCY", default="EUR")
 CRM_NOTES_MAX_LENGTH = 4000
 CRM_PAGE_SIZE = env.int("CRM_PAGE_SIZE", default=25)
+# Dashboard: an interaction "led to" a promise or money when it followed within this many days.
+REPORTS_EFFECT_WINDOW_DAYS = env.int("REPORTS_EFFECT_WINDOW_DAYS", default=14)
+# Days the periodic rebuild always redoes (promises and payments still change recent outcomes).
+REPORTS_REBUILD_LOOKBACK_DAYS = env.int("REPORTS_REBUILD_LOOKBACK_DAYS", default=45)
+REPORTS_BULK_REASSIGN_MAX = env.int("REPORTS_BULK_REASSIGN_MAX", default=2000)
 # Portfolio and payment files: refused above these sizes with a clear message.
 CRM_IMPORT_MAX_BYTES = env.int("CRM_IMPORT_MAX_BYTES", default=300 * 1024 * 1024)
 CRM_IMPORT_MAX_ROWS = env.int("CRM_IMPORT_MAX_ROWS", default=2_000_000)

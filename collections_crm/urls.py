@@ -15,7 +15,10 @@ urlpatterns = [
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("cases/", include("cases.urls")),
     path("django-admin/", admin.site.urls),
+    path("portfolio/", include("collections_crm.reports.urls")),
+    path("manage/", include("collections_crm.adminarea.urls")),
     path("api/v1/", include("collections_crm.api.urls")),
     path("imports/", include("collections_crm.imports.urls")),
 ]

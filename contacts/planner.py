@@ -20,12 +20,13 @@ How a plan is made (seed 001 for the objectives, seed 002 for "never wait and se
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import threading
 import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import get_language, gettext, gettext_lazy
 
 from cases.choices import Channel, Objective
 
@@ -42,6 +43,30 @@ PAUSING_FLAGS = {
     "deceased": gettext_lazy("Deceased"),
     "bankruptcy": gettext_lazy("In bankruptcy"),
 }
+
+
+@functools.lru_cache(maxsize=512)
+def _translated(language: str | None, message: str) -> str:
+    return gettext(message)
+
+
+# The language of the plan being made (set once per plan: get_language() is too slow to call for
+# every message of a million-case replan).
+_state = threading.local()
+
+
+def _(message: str) -> str:
+    # Portfolio replans build a million reasons: look each message up once per language.
+    return _translated(getattr(_state, "language", None), message)
+
+
+@functools.lru_cache(maxsize=64)
+def _choice_label(language: str | None, choices: type, value: str) -> str:
+    return str(choices(value).label)
+
+
+def _label(objective: str, choices: type = Objective) -> str:
+    return _choice_label(getattr(_state, "language", None), choices, objective)
 
 
 @dataclass(frozen=True)
@@ -194,7 +219,7 @@ def choose_objective(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> 
     tz = _zone(facts.timezone)
     dpd = max((now.astimezone(tz).date() - facts.due_date).days, 0)
     for rule in strategy.rules:
-        label = Objective(rule.objective).label
+        label = _label(rule.objective)
         cond = rule.condition
         if cond == "open_barrier" and facts.open_barrier_at:
             return rule, rule.objective, facts.open_barrier_at, _("Payment barrier open since %(date)s → %(objective)s") % {
@@ -233,7 +258,7 @@ def choose_objective(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> 
             else:
                 situation = _("%(n)d days past due") % {"n": dpd}
             return rule, rule.objective, facts.created_at, f"{situation} → {label}"
-    label = Objective.REMIND.label
+    label = _label(Objective.REMIND)
     return None, Objective.REMIND, facts.created_at, _("No strategy rule matched → %(objective)s") % {"objective": label}
 
 
@@ -270,7 +295,8 @@ def _cadence_step(facts: CaseFacts, strategy: Strategy, objective: str, anchor: 
     )
 
 
-def plan_case(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> Plan:
+def plan_case(facts: CaseFacts, strategy: Strategy, now: dt.datetime, *, language: str | None = None) -> Plan:
+    _state.language = language or get_language()
     if facts.status in ("paid", "closed"):
         reason = _("Paid in full: case closed") if facts.status == "paid" else _("Case closed")
         return Plan("closed", None, reason)
@@ -305,7 +331,7 @@ def plan_case(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> Plan:
     else:
         step = _cadence_step(facts, strategy, objective, anchor, reason, now, tz)
 
-    note = f"{Channel(step.channel).label} · {Objective(step.objective).label}"
+    note = f"{_label(step.channel, Channel)} · {_label(step.objective)}"
     if step.instructions:
         note += f": {step.instructions}"
     return Plan("active", objective, reason, rule_id, step, step.due_at, note[:300])

@@ -13,7 +13,7 @@ from cases.models import Case
 from debtors.models import ContactPoint, Debtor
 
 from . import policy
-from .models import ContactRefusal, FollowUp, FollowUpStatus, OutboundMessage
+from .models import ContactRefusal, FollowUp, OutboundMessage
 from .services_policy import PackIndex, contact_histories, debtor_info, usable_point
 
 
@@ -57,11 +57,8 @@ def followups_for_case(*, case: Case, limit: int = 10) -> QuerySet[FollowUp]:
     return FollowUp.objects.filter(case=case).select_related("completed_by").order_by("-due_at", "-id")[:limit]
 
 
-def followup_live_for_case(*, case: Case) -> FollowUp | None:
-    return FollowUp.objects.filter(case=case, status__in=[FollowUpStatus.PENDING, FollowUpStatus.RUNNING]).order_by("due_at").first()
-
-
 def messages_for_case(*, case: Case, limit: int = 20) -> QuerySet[OutboundMessage]:
+    """The case's outbound messages with the exact template version each one used."""
     return OutboundMessage.objects.filter(case=case).select_related("template_version__template").order_by("-created_at", "-id")[:limit]
 
 

@@ -14,7 +14,7 @@ from cases.choices import CaseStatus, Outcome
 from cases.services import CASE_AUDIT_FIELDS, _lock_case, _save_case, case_replan
 from collections_crm.audit.services import audit_record, snapshot
 
-from .models import ContactAttempt, ExcuseCategory, Technique
+from .models import ContactAttempt, ExcuseCategory, MessageTemplate, MessageTemplateVersion, Technique
 
 
 def contact_attempt_log(
@@ -81,3 +81,45 @@ def contact_attempt_log(
         _save_case(case, before, actor=actor, action="case.contacted", now=now)
         case_replan(case=case, actor=actor, now=now)
     return attempt
+
+
+def template_save_version(
+    *,
+    actor,
+    template_id: int,
+    subject: str,
+    body: str,
+    rollback_of: int | None = None,
+    now: dt.datetime | None = None,
+) -> MessageTemplateVersion:
+    """Save new text for a template as a new, immutable version and make it current. Messages
+    already sent keep pointing at the version they used. A rollback is a new version copying an
+    old one (``rollback_of`` is that version's number, for the audit trail)."""
+    from .templating import validate_template
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        template = MessageTemplate.objects.select_for_update().get(pk=template_id)
+        problems = validate_template(channel=template.channel, subject=subject, body=body)
+        if problems:
+            errors: dict[str, list[str]] = {}
+            for problem in problems:
+                errors.setdefault(problem.field, []).append(problem.message)
+            raise ValidationError(errors)
+        current = template.current_version
+        if current is not None and current.subject == subject and current.body == body:
+            raise ValidationError({"body": _("Nothing changed: this is already the current text.")})
+        last = template.versions.order_by("-number").values_list("number", flat=True).first() or 0
+        version = MessageTemplateVersion.objects.create(
+            template=template, number=last + 1, subject=subject, body=body,
+            created_by=actor if getattr(actor, "pk", None) else None, created_at=now,
+        )
+        template.current_version = version
+        template.save(update_fields=["current_version"])
+        before = {"version": current.number, "subject": current.subject, "body": current.body} if current else None
+        after = {"version": version.number, "subject": subject, "body": body}
+        if rollback_of is not None:
+            after["rollback_of"] = rollback_of
+        audit_record(actor=actor, action="template.rolled_back" if rollback_of else "template.version_saved",
+                     obj=template, before=before, after=after, at=now)
+    return version

@@ -27,6 +27,7 @@ from .messaging.letters import render_letters_pdf
 from .messaging.sms import get_sms_backend
 from .models import (
     FollowUp,
+    FollowUpSettings,
     MessageStatus,
     MessageTemplate,
     MessageTemplateVersion,
@@ -116,14 +117,13 @@ def message_create(*, followup: FollowUp, case: Case, now: dt.datetime) -> str:
     if point is None:
         followup.result = _("No usable contact point for this channel.")
         return "skipped"
-    version = template_resolve(template_id=followup.cadence_step.template_id if followup.cadence_step_id else None,
-                               objective=followup.objective, channel=followup.channel, language=debtor.language)
     if followup.purpose == "promise_reminder":
-        from .models import FollowUpSettings
-
         conf = FollowUpSettings.objects.filter(pk=1).first()
-        version = template_resolve(template_id=conf.reminder_template_id if conf else None, objective=followup.objective,
-                                   channel=followup.channel, language=debtor.language)
+        template_id = conf.reminder_template_id if conf else None
+    else:
+        template_id = followup.cadence_step.template_id if followup.cadence_step_id else None
+    version = template_resolve(template_id=template_id, objective=followup.objective, channel=followup.channel,
+                               language=debtor.language)
     if version is None:
         followup.result = _("No active template for this objective and channel.")
         return "skipped"

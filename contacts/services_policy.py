@@ -95,8 +95,10 @@ def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime) -> dict
     calls: dict[int, list[dt.datetime]] = defaultdict(list)
     conversation: dict[int, dt.datetime] = {}
     conversations = Outcome.conversation_values()
+    from .services_followup import ids_q
+
     rows = ContactAttempt.objects.filter(
-        case_id__in=case_ids, channel=Channel.PHONE, occurred_at__gte=now - dt.timedelta(days=HISTORY_DAYS)
+        ids_q("case_id", case_ids), channel=Channel.PHONE, occurred_at__gte=now - dt.timedelta(days=HISTORY_DAYS)
     ).values_list("case_id", "direction", "outcome", "occurred_at")
     for case_id, direction, outcome, at in rows:
         if direction == Direction.OUTBOUND and at > now - policy.WEEK:
@@ -105,7 +107,7 @@ def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime) -> dict
             conversation[case_id] = at
     by_debtor: dict[int, list[dt.datetime]] = defaultdict(list)
     rows = ContactAttempt.objects.filter(
-        case__debtor_id__in=debtor_ids, direction=Direction.OUTBOUND, occurred_at__gte=now - dt.timedelta(days=2)
+        ids_q("case__debtor_id", debtor_ids), direction=Direction.OUTBOUND, occurred_at__gte=now - dt.timedelta(days=2)
     ).values_list("case__debtor_id", "occurred_at")
     for debtor_id, at in rows:
         by_debtor[debtor_id].append(at)

@@ -3,9 +3,18 @@ of another team, a supervisor of the first team, an admin."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+from django.apps import apps as django_apps
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.core.management.color import no_style
+from django.db import connection
 
 from collections_crm.accounts.models import Role
+from contacts.models import Technique
 
 from .factories import PASSWORD, CaseFactory, TeamFactory, UserFactory
 
@@ -68,3 +77,125 @@ def login(client):
         return client
 
     return _login
+
+
+_MIGRATED_DATA: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Keep a copy of the freshly migrated database (catalogues, templates, policies shipped by
+    data migrations) to restore before each transactional test."""
+    with django_db_blocker.unblock():
+        _MIGRATED_DATA["default"] = connection.creation.serialize_db_to_string()
+
+
+@pytest.fixture(autouse=True)
+def _restore_migrated_data(request):
+    """Transactional tests (live server, real worker) end with a flush. Django's serialized
+    rollback would restore the migrated data, but only on the connection object that took the
+    copy, and a test that ran Playwright's event loop is handed a new one. So restore it here
+    whenever the flushed database lacks it."""
+    marker = request.node.get_closest_marker("django_db")
+    if not (marker and marker.kwargs.get("transaction")):
+        return
+    request.getfixturevalue("transactional_db")
+    if _MIGRATED_DATA and not (ContentType.objects.exists() and Technique.objects.exists()):
+        # Post-migrate may have re-created content types with other ids: start from empty tables.
+        call_command("flush", interactive=False, inhibit_post_migrate=True, verbosity=0)
+        connection.creation.deserialize_db_from_string(_MIGRATED_DATA["default"])
+        # Restored rows keep their ids; move the sequences past them (the flush reset them).
+        with connection.cursor() as cursor:
+            for sql in connection.ops.sequence_reset_sql(no_style(), django_apps.get_models()):
+                cursor.execute(sql)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_strategy():
+    """The follow-up engine caches rules and packs per process; each test starts from its DB."""
+    from contacts.services_followup import strategy_invalidate
+
+    strategy_invalidate()
+    yield
+    strategy_invalidate()
+
+
+def pytest_collection_modifyitems(items):
+    """Every transactional test restores the migrated data instead of starting from an empty
+    flushed database. Django only skips re-creating content types after a flush (which would
+    clash with the restored ones) when transactional tests use serialized rollback, so it is
+    applied to all of them here."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        names = set(getattr(item, "fixturenames", ()))
+        if (marker and marker.kwargs.get("transaction")) or {"live_server", "transactional_db"} & names:
+            kwargs = dict(marker.kwargs) if marker else {}
+            kwargs.update(transaction=True, serialized_rollback=True)
+            item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
+# --- Browser: headless Debian chromium driven by Playwright against the live server ------------
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+# Playwright's sync API runs an event loop in the test thread; Django must allow ORM calls there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def _require_chromium():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CRM_REQUIRE_SERVICES"):
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="es-ES")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page):
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(name: str) -> Path:
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def browser_login(page, live_server, password):
+    def login(user, language: str = "es"):
+        page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    return login

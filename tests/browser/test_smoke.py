@@ -6,6 +6,8 @@ import pytest
 
 from tests.factories import CaseFactory
 
+# Serialized rollback: the flush after each test then leaves no post-migrate rows behind that
+# would collide with the seed data other transactional tests reload.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 

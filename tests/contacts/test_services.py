@@ -24,7 +24,7 @@ from contacts.models import (
     OutboundMessage,
     PrintBatch,
 )
-from contacts.selectors import contact_status_for_cases
+from contacts.selectors import contact_status_for_cases, messages_for_case
 from contacts.services import contact_attempt_log
 from contacts.services_policy import contact_check
 from debtors.services import debtor_set_flags
@@ -103,6 +103,7 @@ def test_executing_twice_sends_once_with_the_template_version(clock, make_case):
     message.refresh_from_db()
     assert (message.status, message.contact_attempt_id) == ("sent", attempt.pk)
     assert AuditLog.objects.filter(action="message.sent", object_id=str(message.pk)).count() == 1
+    assert [m.template_version.template.name for m in messages_for_case(case=case)] == ["E-mail (remind)"]
     # The next step of the remind cadence: SMS on day 3 (a Saturday), moved by the Spanish pack
     # to Monday 09:00 Madrid.
     [nxt] = live(case)

@@ -8,6 +8,7 @@ The worker runs as a subprocess pointed at pytest-django's test database; the te
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -25,12 +27,21 @@ from django.utils import timezone
 from cases.models import Creditor
 from cases.services import case_create
 from contacts import services_followup as engine
-from contacts.models import CadenceStep, ContactAttempt, FollowUp, JurisdictionPack, MessageTemplate, OutboundMessage
+from contacts.models import (
+    CadenceStep,
+    ContactAttempt,
+    FollowUp,
+    JurisdictionPack,
+    MessageTemplate,
+    OutboundMessage,
+    StrategyRule,
+)
 from contacts.tasks import execute_followup
 from debtors.services import debtor_create
 from debtors.validators import dni_for
+from tests.brokers import TEST_REDIS_URL, requires_redis
 
-REDIS_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/4")
+REDIS_URL = TEST_REDIS_URL
 ROOT = Path(settings.BASE_DIR)
 
 
@@ -40,17 +51,12 @@ def _redis():
     return redis.Redis.from_url(REDIS_URL)
 
 
-def _redis_up() -> bool:
-    try:
-        return bool(_redis().ping())
-    except Exception:  # noqa: BLE001 - any failure means "no broker here"
-        return False
-
-
 pytestmark = [
     pytest.mark.celery,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="the worker process needs a shared server database (PostgreSQL)"),
-    pytest.mark.skipif(not _redis_up(), reason=f"no Redis broker at {REDIS_URL}"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="the worker process needs a shared server database (PostgreSQL)"
+    ),
+    requires_redis,
     # The worker sees only committed rows; serialized rollback restores the seeded rules after.
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
@@ -72,6 +78,8 @@ class Worker:
         self.tmp = tmp
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        # A queue of its own: another run sharing the broker never takes this worker's tasks.
+        self.queue = f"test-{uuid.uuid4().hex[:12]}"
 
     def env(self, **extra) -> dict:
         db = connection.settings_dict
@@ -79,6 +87,7 @@ class Worker:
         env.update(
             DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
             CELERY_BROKER_URL=REDIS_URL,
+            CELERY_TASK_DEFAULT_QUEUE=self.queue,
             CRM_TICK_SECONDS="1",
             CRM_CLAIM_LEASE_SECONDS="3",
             CRM_SMS_BACKEND="tests.contacts.slow_sms.SlowFileSMSBackend",
@@ -94,9 +103,28 @@ class Worker:
         self.starts += 1
         log = open(self.tmp / f"worker-{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "collections_crm", "worker", "-B", "--pool=solo", "--loglevel=INFO",
-             "-s", str(self.tmp / "var" / f"beat-{uuid.uuid4().hex}"), "-n", f"test-{uuid.uuid4().hex[:8]}@%h"],
-            cwd=ROOT, env=self.env(**extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "collections_crm",
+                "worker",
+                "-B",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "-Q",
+                self.queue,
+                "-s",
+                str(self.tmp / "var" / f"beat-{uuid.uuid4().hex}"),
+                "-n",
+                f"test-{uuid.uuid4().hex[:8]}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env(**extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_for(lambda: b" ready." in (self.tmp / f"worker-{self.starts}.log").read_bytes(), timeout=60, what="worker ready")
 
@@ -129,22 +157,44 @@ def worker(tmp_path):
 def sms_cases():
     """Cases of debtors under a test pack with no hour or count limits (the tests must pass at
     any hour), whose first remind step is an SMS (the cadence is data)."""
-    JurisdictionPack.objects.create(code="test", name="Test", countries="ZZ", start_time=dt.time(0),
-                                    end_time=dt.time(23, 59, 59, 999999), weekdays="1,2,3,4,5,6,7")
+    if not StrategyRule.objects.exists():
+        # An earlier transactional test flushed the database without restoring migrated data.
+        for name in ("0002_seed_catalogues", "0004_followup_defaults"):
+            importlib.import_module(f"contacts.migrations.{name}").seed(django_apps, None)
+    JurisdictionPack.objects.create(
+        code="test",
+        name="Test",
+        countries="ZZ",
+        start_time=dt.time(0),
+        end_time=dt.time(23, 59, 59, 999999),
+        weekdays="1,2,3,4,5,6,7",
+    )
     sms = MessageTemplate.objects.get(objective="remind", channel="sms", language="es")
     CadenceStep.objects.filter(cadence__objective="remind", position=0).update(channel="sms", template=sms)
-    creditor = Creditor.objects.create(code="acme", name="Acme")
+    creditor = Creditor.objects.create(code="acme-worker", name="Acme")
 
     def make(n: int) -> list:
         cases = []
         for i in range(n):
             debtor = debtor_create(
-                actor=None, name=f"Deudor {i}", document_type="dni", document_number=dni_for(40_000_000 + i),
-                country="ZZ", timezone="UTC",
+                actor=None,
+                name=f"Deudor {i}",
+                document_type="dni",
+                document_number=dni_for(40_000_000 + i),
+                country="ZZ",
+                timezone="UTC",
                 contact_points=[{"kind": "phone", "value": f"+3461{i:07d}", "consent": True, "is_primary": True}],
             )
-            cases.append(case_create(actor=None, creditor=creditor, debtor=debtor, reference=f"W-{i}",
-                                     original_amount=Decimal("100"), due_date=timezone.localdate() - dt.timedelta(days=5)))
+            cases.append(
+                case_create(
+                    actor=None,
+                    creditor=creditor,
+                    debtor=debtor,
+                    reference=f"W-{i}",
+                    original_amount=Decimal("100"),
+                    due_date=timezone.localdate() - dt.timedelta(days=5),
+                )
+            )
         return cases
 
     return make
@@ -212,11 +262,11 @@ def test_flushing_redis_loses_no_follow_up(worker, sms_cases):
 
     with app.connection_for_write(REDIS_URL) as conn:
         for followup_id in claimed:
-            execute_followup.apply_async(args=[followup_id], connection=conn)
-    assert _redis().llen("celery") == 3
+            execute_followup.apply_async(args=[followup_id], connection=conn, queue=worker.queue)
+    assert _redis().llen(worker.queue) == 3
     # ... and then Redis lost everything.
     _redis().flushdb()
-    assert _redis().llen("celery") == 0
+    assert _redis().llen(worker.queue) == 0
 
     worker.start()
     wait_for(lambda: OutboundMessage.objects.filter(case__in=cases, status="sent").count() == 5, timeout=60, what="all sent")

@@ -187,7 +187,8 @@ def test_audit_log_trigger_refuses_raw_sql_on_postgresql(agent):
     assert AuditLog.objects.count() >= 1
 
 
-@pytest.mark.django_db(transaction=True)
+# Serialized rollback keeps the seed data for the transactional tests that run after this one.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_audit_record_outside_transaction_is_a_bug(agent):
     from collections_crm.audit.services import audit_record
 

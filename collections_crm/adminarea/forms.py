@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from django import forms
+from django.forms import inlineformset_factory, modelformset_factory
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import (
+    Cadence,
+    CadenceStep,
+    ExcuseCategory,
+    FollowUpSettings,
+    JurisdictionPack,
+    MessageTemplate,
+    StrategyRule,
+    Technique,
+)
+
+from .models import PlanGuardrails, Playbook
+from .services import CATALOGUE_FIELDS, GUARDRAIL_FIELDS, PACK_FIELDS
+
+
+class CompactRowMixin:
+    """Bootstrap classes for forms rendered as table rows (no crispy layout there)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                widget.attrs["class"] = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                widget.attrs["class"] = "form-select form-select-sm"
+            else:
+                widget.attrs["class"] = "form-control form-control-sm"
+
+
+class TemplateTextForm(forms.Form):
+    subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
+    body = forms.CharField(label=_("Body"), max_length=10000, required=False, widget=forms.Textarea(attrs={"rows": 14}))
+    case = forms.IntegerField(label=_("Preview on case"), required=False, widget=forms.Select)
+
+    def __init__(self, *args, channel: str, cases=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["case"].widget.choices = [("", _("Sample values"))] + [
+            (c.pk, f"{c.reference} · {c.debtor.name}") for c in cases
+        ]
+        if channel not in ("email", "letter"):
+            # Only e-mails and letters have a subject line.
+            del self.fields["subject"]
+
+
+class TechniqueForm(forms.ModelForm):
+    class Meta:
+        model = Technique
+        fields = CATALOGUE_FIELDS
+
+
+class ExcuseCategoryForm(forms.ModelForm):
+    class Meta:
+        model = ExcuseCategory
+        fields = CATALOGUE_FIELDS + ["suggested_objective", "is_barrier"]
+
+
+class PlaybookForm(forms.ModelForm):
+    class Meta:
+        model = Playbook
+        fields = ["objective", "excuse_category", "language", "title", "talking_points", "active"]
+        widgets = {"talking_points": forms.Textarea(attrs={"rows": 8})}
+
+
+class GuardrailsForm(forms.ModelForm):
+    class Meta:
+        model = PlanGuardrails
+        fields = GUARDRAIL_FIELDS
+
+
+class FollowUpSettingsForm(forms.ModelForm):
+    class Meta:
+        model = FollowUpSettings
+        fields = ["promise_grace_days", "reminder_days_before", "reminder_channel", "reminder_template", "missed_instalments_to_default"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reminder_template"].queryset = MessageTemplate.objects.filter(active=True).order_by("objective", "channel", "language")
+
+
+class JurisdictionPackForm(forms.ModelForm):
+    class Meta:
+        model = JurisdictionPack
+        fields = PACK_FIELDS
+        widgets = {
+            "start_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "end_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def validate_unique(self):
+        # The service checks the whole set of packs (one default, no shared country) and reports
+        # it beside the field; the model's partial unique constraint would only say "exists".
+        pass
+
+
+class RuleForm(CompactRowMixin, forms.ModelForm):
+    class Meta:
+        model = StrategyRule
+        fields = ["position", "name", "condition", "threshold", "objective", "active", "description"]
+        widgets = {"description": forms.TextInput()}
+
+
+RuleFormSet = modelformset_factory(
+    StrategyRule, form=RuleForm, extra=1, can_delete=True)
+
+
+class CadenceForm(forms.ModelForm):
+    class Meta:
+        model = Cadence
+        fields = ["name", "repeat_every_days", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+class StepForm(CompactRowMixin, forms.ModelForm):
+    class Meta:
+        model = CadenceStep
+        fields = ["delay_days", "send_time", "channel", "kind", "template", "instructions", "is_consequence"]
+        widgets = {"send_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
+
+    def __init__(self, *args, objective: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].queryset = MessageTemplate.objects.filter(objective=objective).order_by("channel", "language", "name")
+        self.fields["template"].required = False
+
+
+StepFormSet = inlineformset_factory(Cadence, CadenceStep, form=StepForm, extra=1, can_delete=True)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("Policies file (JSON)"))
+
+
+class WhyForm(forms.Form):
+    case = forms.IntegerField(label=_("Case id"), min_value=1)

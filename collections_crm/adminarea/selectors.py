@@ -1,0 +1,118 @@
+"""Reads for the admin area. Only admins reach these views, so no per-object visibility here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import zoneinfo
+
+from django.db.models import Count, QuerySet
+from django.http import Http404
+
+from cases.choices import CaseStatus, Channel, Objective
+from cases.models import Case
+from collections_crm.audit.models import AuditLog
+from contacts import planner, policy
+from contacts.models import MessageTemplate, MessageTemplateVersion, StrategyRule
+from contacts.services_followup import facts_gather, strategy_load
+from contacts.services_messaging import template_resolve
+from contacts.services_policy import PackIndex, contact_histories, debtor_info
+
+from .models import Playbook
+
+
+def template_list(*, objective: str = "", channel: str = "", language: str = "") -> QuerySet[MessageTemplate]:
+    qs = MessageTemplate.objects.select_related("current_version", "current_version__created_by").annotate(
+        version_count=Count("versions")
+    )
+    if objective:
+        qs = qs.filter(objective=objective)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if language:
+        qs = qs.filter(language=language)
+    return qs.order_by("objective", "channel", "language", "name")
+
+
+def template_get(*, template_id: int) -> MessageTemplate:
+    template = MessageTemplate.objects.select_related("current_version").filter(pk=template_id).first()
+    if template is None:
+        raise Http404
+    return template
+
+
+def template_versions(*, template: MessageTemplate) -> QuerySet[MessageTemplateVersion]:
+    return template.versions.select_related("created_by").order_by("-number")
+
+
+def template_version_get(*, template: MessageTemplate, number: int) -> MessageTemplateVersion:
+    version = template.versions.filter(number=number).first()
+    if version is None:
+        raise Http404
+    return version
+
+
+def version_diff(old: MessageTemplateVersion, new: MessageTemplateVersion) -> list[tuple[str, str]]:
+    """Unified diff of subject and body as (kind, line) pairs; kind is add, del, hunk or same."""
+    a, b = old.body.splitlines(), new.body.splitlines()
+    if old.subject or new.subject:
+        a, b = [f"Subject: {old.subject}", *a], [f"Subject: {new.subject}", *b]
+    lines = []
+    for line in list(difflib.unified_diff(a, b, f"v{old.number}", f"v{new.number}", lineterm="", n=2))[2:]:
+        kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
+        lines.append((kind, line))
+    return lines
+
+
+def template_audit(*, template: MessageTemplate, limit: int = 50) -> QuerySet[AuditLog]:
+    return AuditLog.objects.filter(object_type="contacts.messagetemplate", object_id=str(template.pk)).select_related(
+        "actor"
+    ).order_by("-at")[:limit]
+
+
+def preview_cases(*, limit: int = 50) -> QuerySet[Case]:
+    """Recent open cases to preview a template on."""
+    return Case.objects.filter(status__in=CaseStatus.open_values()).select_related("debtor").order_by("-id")[:limit]
+
+
+def preview_case_get(*, case_id: int | None) -> Case | None:
+    if not case_id:
+        return None
+    return Case.objects.select_related("debtor", "creditor", "assigned_agent").filter(pk=case_id).first()
+
+
+def why_case(*, case: Case, now: dt.datetime) -> dict:
+    """What the follow-up engine would decide for ``case`` now, without writing anything: the
+    rule that matches, the objective and its reason, the next step (moved by the contact policy
+    of the debtor's jurisdiction pack) and the template version it would send."""
+    strategy = strategy_load()
+    facts, _rows = facts_gather([case.pk], now, grace_days=strategy.grace_days)
+    plan = planner.plan_case(facts[case.pk], strategy, now)
+    debtor = case.debtor
+    pack, rules = PackIndex().for_country(debtor.country)
+    result = {"plan": plan, "pack": pack, "pack_rules": rules, "step": plan.step, "decision": None, "version": None,
+              "rules": StrategyRule.objects.order_by("position", "id"), "due_local": None,
+              "objective_label": Objective(plan.objective).label if plan.objective else "",
+              "channel_label": Channel(plan.step.channel).label if plan.step else ""}
+    step = plan.step
+    if step is not None:
+        history = contact_histories(cases=[(case.pk, case.debtor_id)], now=now)[case.pk]
+        result["decision"] = policy.can_contact(debtor=debtor_info(debtor), case_status=case.status, channel=step.channel,
+                                                at=step.due_at, pack=rules, history=history)
+        due = result["decision"].next_allowed_at if not result["decision"].allowed and result["decision"].next_allowed_at else step.due_at
+        result["due_local"] = due.astimezone(zoneinfo.ZoneInfo(debtor.timezone))
+        if step.kind == "automatic":
+            result["version"] = template_resolve(template_id=step.template_id, objective=step.objective, channel=step.channel,
+                                                 language=debtor.language)
+    return result
+
+
+def playbook_for(*, objective: str, language: str, excuse_category_id: int | None = None) -> Playbook | None:
+    """The talking points an agent should follow: the playbook for the objective and the
+    debtor's excuse if there is one, else the objective's generic playbook (seed 004)."""
+    candidates = Playbook.objects.filter(objective=objective, language=language, active=True)
+    if excuse_category_id:
+        specific = candidates.filter(excuse_category_id=excuse_category_id).first()
+        if specific:
+            return specific
+    return candidates.filter(excuse_category__isnull=True).first()

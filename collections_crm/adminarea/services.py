@@ -1,0 +1,409 @@
+"""Every change an admin makes in the admin area: validated, saved in one transaction with an
+audit row per changed object, effective at once (the engine reads these rows on each decision)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import holidays
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from collections_crm.audit.services import audit_record, diff, snapshot
+from contacts.models import (
+    Cadence,
+    CadenceStep,
+    ExcuseCategory,
+    FollowUpSettings,
+    JurisdictionPack,
+    MessageTemplate,
+    StrategyRule,
+    Technique,
+)
+
+from .checks import SENDABLE_CHANNELS, PolicyInvalid, Problem, check_cadence, check_packs, check_rules
+from .models import PlanGuardrails, Playbook
+from .tasks import replan_portfolio_on_commit
+
+RULE_FIELDS = ["position", "name", "condition", "threshold", "objective", "active", "description"]
+STEP_FIELDS = ["delay_days", "send_time", "channel", "kind", "template_id", "instructions", "is_consequence"]
+PACK_FIELDS = [
+    "code", "name", "countries", "is_default", "start_time", "end_time", "weekdays", "skip_holidays", "holiday_country",
+    "holiday_subdivision", "hours_channels", "max_calls_per_case_7d", "pause_days_after_conversation",
+    "max_contacts_per_day", "consent_channels", "active", "notes",
+]
+CATALOGUE_FIELDS = ["code", "name_es", "name_en", "description_es", "description_en", "active", "position"]
+EXCUSE_FIELDS = CATALOGUE_FIELDS + ["suggested_objective", "is_barrier"]
+PLAYBOOK_FIELDS = ["objective", "excuse_category_id", "language", "title", "talking_points", "active"]
+FOLLOWUP_SETTINGS_FIELDS = ["promise_grace_days", "reminder_days_before", "reminder_channel", "reminder_template_id",
+                            "missed_instalments_to_default"]
+GUARDRAIL_FIELDS = ["min_instalment", "max_instalments", "max_term_months", "max_discount_percent"]
+
+
+def _save_audited(*, actor, obj: models.Model, fields: list[str], data: dict[str, Any], action: str, now: dt.datetime,
+                  force_save: bool = False) -> bool:
+    """Apply ``data`` to ``obj``, validate it, save and audit if anything changed. Must run in
+    the caller's transaction. Returns whether anything changed. ``force_save`` writes the row
+    even when ``obj`` is unchanged in memory (the database copy was moved meanwhile)."""
+    creating = obj.pk is None
+    before = {} if creating else snapshot(obj, fields)
+    for name in fields:
+        if name in data:
+            setattr(obj, name, data[name])
+    obj.full_clean(validate_unique=True, validate_constraints=True)
+    after = snapshot(obj, fields)
+    if not creating and before == after:
+        if force_save:
+            obj.save()
+        return False
+    obj.save()
+    old, new = diff(before, after)
+    audit_record(actor=actor, action=f"{action}.{'created' if creating else 'updated'}", obj=obj,
+                 before=old or None, after=new, at=now)
+    return True
+
+
+def _delete_audited(*, actor, obj: models.Model, fields: list[str], action: str, now: dt.datetime) -> None:
+    audit_record(actor=actor, action=f"{action}.deleted", obj=obj, before=snapshot(obj, fields), at=now)
+    obj.delete()
+
+
+# --- Catalogues, playbooks, guardrails ---------------------------------------------------------
+
+def technique_save(*, actor, technique_id: int | None, data: dict[str, Any], now: dt.datetime | None = None) -> Technique:
+    now = now or timezone.now()
+    with transaction.atomic():
+        obj = Technique.objects.select_for_update().get(pk=technique_id) if technique_id else Technique()
+        _save_audited(actor=actor, obj=obj, fields=CATALOGUE_FIELDS, data=data, action="technique", now=now)
+    return obj
+
+
+def excuse_category_save(*, actor, excuse_id: int | None, data: dict[str, Any], now: dt.datetime | None = None) -> ExcuseCategory:
+    now = now or timezone.now()
+    with transaction.atomic():
+        obj = ExcuseCategory.objects.select_for_update().get(pk=excuse_id) if excuse_id else ExcuseCategory()
+        _save_audited(actor=actor, obj=obj, fields=EXCUSE_FIELDS, data=data, action="excuse_category", now=now)
+    return obj
+
+
+def playbook_save(*, actor, playbook_id: int | None, data: dict[str, Any], now: dt.datetime | None = None) -> Playbook:
+    now = now or timezone.now()
+    with transaction.atomic():
+        obj = Playbook.objects.select_for_update().get(pk=playbook_id) if playbook_id else Playbook()
+        _save_audited(actor=actor, obj=obj, fields=PLAYBOOK_FIELDS, data=data, action="playbook", now=now)
+    return obj
+
+
+def guardrails_update(*, actor, data: dict[str, Any], now: dt.datetime | None = None) -> PlanGuardrails:
+    now = now or timezone.now()
+    with transaction.atomic():
+        PlanGuardrails.objects.get_or_create(pk=1)
+        obj = PlanGuardrails.objects.select_for_update().get(pk=1)
+        obj.updated_by = actor if getattr(actor, "pk", None) else None
+        _save_audited(actor=actor, obj=obj, fields=GUARDRAIL_FIELDS, data=data, action="guardrails", now=now)
+    return obj
+
+
+def followup_settings_update(*, actor, data: dict[str, Any], now: dt.datetime | None = None) -> FollowUpSettings:
+    """The engine's promise monitoring: grace days, the reminder before a promise, when a plan defaults."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        FollowUpSettings.objects.get_or_create(pk=1)
+        obj = FollowUpSettings.objects.select_for_update().get(pk=1)
+        template = MessageTemplate.objects.filter(pk=data.get("reminder_template_id")).first()
+        if template is not None and template.channel != data.get("reminder_channel"):
+            raise PolicyInvalid([Problem(0, "reminder_template", _("The template is for another channel."))])
+        if data.get("reminder_channel") not in SENDABLE_CHANNELS:
+            raise PolicyInvalid([Problem(0, "reminder_channel", _("Reminders are sent automatically: choose e-mail, SMS, letter or WhatsApp."))])
+        _save_audited(actor=actor, obj=obj, fields=FOLLOWUP_SETTINGS_FIELDS, data=data, action="followup_settings", now=now)
+        replan_portfolio_on_commit()
+    return obj
+
+
+def template_set_active(*, actor, template_id: int, active: bool, now: dt.datetime | None = None) -> MessageTemplate:
+    now = now or timezone.now()
+    with transaction.atomic():
+        obj = MessageTemplate.objects.select_for_update().get(pk=template_id)
+        _save_audited(actor=actor, obj=obj, fields=["active"], data={"active": active}, action="template", now=now)
+    return obj
+
+
+# --- Strategy rules ----------------------------------------------------------------------------
+
+def _objectives_with_steps() -> set[str]:
+    return set(CadenceStep.objects.values_list("cadence__objective", flat=True).distinct())
+
+
+def strategy_rules_save(*, actor, rules: list[dict[str, Any]], now: dt.datetime | None = None) -> None:
+    """Replace the ordered strategy with ``rules`` (dicts of RULE_FIELDS plus ``id`` for existing
+    rows). Rules missing from the list are deleted. Checked as a whole; all or nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        existing = {r.pk: r for r in StrategyRule.objects.select_for_update()}
+        problems = check_rules(rules, objectives_with_steps=_objectives_with_steps())
+        for i, rule in enumerate(rules):
+            if rule.get("id") and rule["id"] not in existing:
+                problems.append(Problem(i, None, _("This rule was deleted meanwhile; reload the page.")))
+        if problems:
+            raise PolicyInvalid(problems)
+        keep = {rule["id"] for rule in rules if rule.get("id")}
+        for pk, obj in existing.items():
+            if pk not in keep:
+                _delete_audited(actor=actor, obj=obj, fields=RULE_FIELDS, action="strategy_rule", now=now)
+        for i, rule in enumerate(rules):
+            obj = existing.get(rule.get("id")) or StrategyRule()
+            try:
+                _save_audited(actor=actor, obj=obj, fields=RULE_FIELDS, data=rule, action="strategy_rule", now=now)
+            except ValidationError as exc:
+                raise PolicyInvalid([Problem(i, f if f != "__all__" else None, m) for f, ms in exc.message_dict.items() for m in ms])
+        replan_portfolio_on_commit()
+
+
+# --- Cadences ----------------------------------------------------------------------------------
+
+def _template_facts() -> tuple[dict[int, tuple[str, str]], set[tuple[str, str]]]:
+    rows = list(MessageTemplate.objects.values_list("pk", "objective", "channel", "active"))
+    return {pk: (o, c) for pk, o, c, _a in rows}, {(o, c) for _pk, o, c, a in rows if a}
+
+
+def cadence_save(*, actor, cadence_id: int, name: str, repeat_every_days: int, description: str,
+                 steps: list[dict[str, Any]], now: dt.datetime | None = None) -> Cadence:
+    """Replace a cadence's steps with ``steps`` (in order; ``id`` for existing steps, which keep
+    their identity so scheduled follow-ups still point at them)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        cadence = Cadence.objects.select_for_update().get(pk=cadence_id)
+        templates, with_template = _template_facts()
+        problems = check_cadence(objective=cadence.objective, repeat_every_days=repeat_every_days, steps=steps,
+                                 templates=templates, objectives_channels_with_template=with_template)
+        if problems:
+            raise PolicyInvalid(problems)
+        _save_audited(actor=actor, obj=cadence, fields=["name", "repeat_every_days", "description"],
+                      data={"name": name, "repeat_every_days": repeat_every_days, "description": description},
+                      action="cadence", now=now)
+        existing = {s.pk: s for s in cadence.steps.select_for_update()}
+        keep = {s.get("id") for s in steps if s.get("id")}
+        for pk, obj in existing.items():
+            if pk not in keep:
+                _delete_audited(actor=actor, obj=obj, fields=["position"] + STEP_FIELDS, action="cadence_step", now=now)
+        # Positions are unique per cadence: park the survivors out of the way before renumbering.
+        CadenceStep.objects.filter(pk__in=keep).update(position=models.F("position") + 1000)
+        for position, step in enumerate(steps):
+            obj = existing.get(step.get("id")) or CadenceStep(cadence=cadence)
+            _save_audited(actor=actor, obj=obj, fields=["position"] + STEP_FIELDS, data={**step, "position": position},
+                          action="cadence_step", now=now, force_save=True)
+        replan_portfolio_on_commit()
+    return cadence
+
+
+# --- Jurisdiction packs (contact policies) -----------------------------------------------------
+
+def _holiday_countries() -> set[str]:
+    return set(holidays.list_supported_countries())
+
+
+def _pack_rows(overrides: dict[int | None, dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int | None]]:
+    rows, keys = [], []
+    for pack in JurisdictionPack.objects.order_by("code"):
+        rows.append({**{f: getattr(pack, f) for f in PACK_FIELDS}, **overrides.get(pack.pk, {})})
+        keys.append(pack.pk)
+    if None in overrides:
+        rows.append(overrides[None])
+        keys.append(None)
+    return rows, keys
+
+
+def jurisdiction_pack_save(*, actor, pack_id: int | None, data: dict[str, Any], now: dt.datetime | None = None) -> JurisdictionPack:
+    """Create or change one pack; the whole set is checked (no country in two packs, one default)."""
+    now = now or timezone.now()
+    data = {**data, "countries": ",".join(c.strip().upper() for c in data["countries"].split(",") if c.strip()),
+            "holiday_country": (data.get("holiday_country") or "").upper()}
+    with transaction.atomic():
+        list(JurisdictionPack.objects.select_for_update())
+        rows, keys = _pack_rows({pack_id: data})
+        edited = keys.index(pack_id)
+        problems = [p for p in check_packs(rows, supported_holiday_countries=_holiday_countries())
+                    if p.index in (edited, None)]
+        if problems:
+            raise PolicyInvalid([Problem(None if p.index is None else 0, p.field, p.message) for p in problems])
+        obj = JurisdictionPack.objects.get(pk=pack_id) if pack_id else JurisdictionPack()
+        try:
+            _save_audited(actor=actor, obj=obj, fields=PACK_FIELDS, data=data, action="jurisdiction_pack", now=now)
+        except ValidationError as exc:
+            raise PolicyInvalid([Problem(0, f if f != "__all__" else None, m) for f, ms in exc.message_dict.items() for m in ms])
+        replan_portfolio_on_commit()
+    return obj
+
+
+# --- Export and import -------------------------------------------------------------------------
+
+EXPORT_FORMAT = "cobrocrm-policies"
+EXPORT_VERSION = 1
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    return str(value) if hasattr(value, "quantize") else value
+
+
+def policies_export() -> dict[str, Any]:
+    """Everything an admin shapes, as JSON-safe data that another installation can import.
+    Templates are referenced by their natural key (objective, channel, language, name)."""
+
+    def template_key(template: MessageTemplate | None):
+        if template is None:
+            return None
+        return {"objective": template.objective, "channel": template.channel, "language": template.language, "name": template.name}
+
+    guardrails = PlanGuardrails.current()
+    conf = FollowUpSettings.objects.select_related("reminder_template").filter(pk=1).first() or FollowUpSettings()
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "strategy_rules": [{f: getattr(r, f) for f in RULE_FIELDS} for r in StrategyRule.objects.order_by("position", "id")],
+        "cadences": [
+            {
+                "objective": c.objective, "name": c.name, "repeat_every_days": c.repeat_every_days, "description": c.description,
+                "steps": [
+                    {"delay_days": s.delay_days, "send_time": _plain(s.send_time), "channel": s.channel, "kind": s.kind,
+                     "template": template_key(s.template), "instructions": s.instructions, "is_consequence": s.is_consequence}
+                    for s in c.steps.all()
+                ],
+            }
+            for c in Cadence.objects.prefetch_related("steps__template")
+        ],
+        "jurisdiction_packs": [{f: _plain(getattr(p, f)) for f in PACK_FIELDS} for p in JurisdictionPack.objects.order_by("code")],
+        "guardrails": {f: _plain(getattr(guardrails, f)) for f in GUARDRAIL_FIELDS},
+        "followup_settings": {**{f: getattr(conf, f) for f in FOLLOWUP_SETTINGS_FIELDS if f != "reminder_template_id"},
+                              "reminder_template": template_key(conf.reminder_template)},
+        "techniques": [{f: getattr(t, f) for f in CATALOGUE_FIELDS} for t in Technique.objects.all()],
+        "excuse_categories": [{f: getattr(e, f) for f in EXCUSE_FIELDS} for e in ExcuseCategory.objects.all()],
+        "playbooks": [
+            {"objective": p.objective, "excuse_category": p.excuse_category.code if p.excuse_category else None,
+             "language": p.language, "title": p.title, "talking_points": p.talking_points, "active": p.active}
+            for p in Playbook.objects.select_related("excuse_category")
+        ],
+    }
+
+
+def _time(value: Any, where: str, problems: list[str]) -> dt.time | None:
+    try:
+        return dt.time.fromisoformat(str(value))
+    except ValueError:
+        problems.append(_("%(where)s: “%(value)s” is not a time (HH:MM).") % {"where": where, "value": value})
+        return None
+
+
+def policies_import(*, actor, data: Any, now: dt.datetime | None = None) -> dict[str, int]:
+    """Load an export file. Everything is checked before anything is written, then applied in one
+    transaction: rows are matched by natural key (rule position, cadence objective, pack and
+    catalogue code, playbook objective+excuse+language) and updated, created or (rules, steps)
+    removed. Returns how many rows changed. Raises PolicyInvalid with readable problems."""
+    now = now or timezone.now()
+    problems: list[str] = []
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise PolicyInvalid([Problem(None, None, _("This is not a policies export file."))])
+    if data.get("version") != EXPORT_VERSION:
+        raise PolicyInvalid([Problem(None, None, _("Unsupported file version %(v)s.") % {"v": data.get("version")})])
+    try:
+        changed = _policies_apply(actor=actor, data=data, now=now, problems=problems)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PolicyInvalid([Problem(None, None, _("The file is incomplete or malformed (%(detail)s).") % {"detail": exc})])
+    return changed
+
+
+def _policies_apply(*, actor, data: dict[str, Any], now: dt.datetime, problems: list[str]) -> int:
+    def fail(section: str, found: list[Problem]) -> None:
+        for p in found:
+            where = section if p.index is None else f"{section} #{p.index + 1}"
+            problems.append(f"{where}{' · ' + p.field if p.field else ''}: {p.message}")
+
+    # Resolve template references and check every section before writing anything.
+    templates = {(t.objective, t.channel, t.language, t.name): t for t in MessageTemplate.objects.all()}
+    template_facts, with_template = _template_facts()
+    cadences = []
+    for c in data["cadences"]:
+        steps = []
+        for i, s in enumerate(c["steps"]):
+            ref = s.get("template")
+            template = templates.get((ref["objective"], ref["channel"], ref["language"], ref["name"])) if ref else None
+            if ref and template is None:
+                problems.append(_("Cadence %(o)s step %(n)d: template “%(name)s” does not exist here.")
+                                % {"o": c["objective"], "n": i + 1, "name": ref["name"]})
+            steps.append({"delay_days": int(s["delay_days"]), "send_time": _time(s["send_time"], c["objective"], problems),
+                          "channel": s["channel"], "kind": s["kind"], "template_id": template.pk if template else None,
+                          "instructions": s.get("instructions", ""), "is_consequence": bool(s.get("is_consequence"))})
+        fail(_("Cadence %(o)s") % {"o": c["objective"]},
+             check_cadence(objective=c["objective"], repeat_every_days=int(c["repeat_every_days"]), steps=steps,
+                           templates=template_facts, objectives_channels_with_template=with_template))
+        cadences.append((c, steps))
+    with_steps = {c["objective"] for c, steps in cadences if steps}
+    rules = [{f: r[f] for f in RULE_FIELDS} for r in data["strategy_rules"]]
+    fail(_("Strategy rule"), check_rules(rules, objectives_with_steps=with_steps))
+    packs = []
+    for p in data["jurisdiction_packs"]:
+        pack = {f: p.get(f) for f in PACK_FIELDS}
+        pack["start_time"] = _time(p["start_time"], p["code"], problems)
+        pack["end_time"] = _time(p["end_time"], p["code"], problems)
+        for f in ("holiday_country", "holiday_subdivision", "hours_channels", "consent_channels", "notes", "countries"):
+            pack[f] = pack[f] or ""
+        packs.append(pack)
+    if not problems:
+        fail(_("Jurisdiction pack"), check_packs(packs, supported_holiday_countries=_holiday_countries()))
+    if problems:
+        raise PolicyInvalid([Problem(None, None, m) for m in problems])
+
+    changed = 0
+    with transaction.atomic():
+        try:
+            for model, rows, fields, action in ((Technique, data["techniques"], CATALOGUE_FIELDS, "technique"),
+                                                (ExcuseCategory, data["excuse_categories"], EXCUSE_FIELDS, "excuse_category")):
+                for row in rows:
+                    obj = model.objects.filter(code=row["code"]).first() or model()
+                    changed += _save_audited(actor=actor, obj=obj, fields=fields, data=row, action=action, now=now)
+            excuses = {e.code: e.pk for e in ExcuseCategory.objects.all()}
+            for row in data["playbooks"]:
+                excuse_id = excuses[row["excuse_category"]] if row["excuse_category"] else None
+                obj = Playbook.objects.filter(objective=row["objective"], excuse_category_id=excuse_id, language=row["language"]).first()
+                changed += _save_audited(actor=actor, obj=obj or Playbook(), fields=PLAYBOOK_FIELDS,
+                                         data={**row, "excuse_category_id": excuse_id}, action="playbook", now=now)
+            for c, steps in cadences:
+                cadence = Cadence.objects.filter(objective=c["objective"]).first()
+                if cadence is None:
+                    cadence = Cadence.objects.create(objective=c["objective"], name=c["name"], repeat_every_days=c["repeat_every_days"])
+                    audit_record(actor=actor, action="cadence.created", obj=cadence, after=snapshot(cadence), at=now)
+                old = list(cadence.steps.values_list("pk", flat=True))
+                ids = dict(enumerate(old))
+                cadence_save(actor=actor, cadence_id=cadence.pk, name=c["name"], repeat_every_days=int(c["repeat_every_days"]),
+                             description=c.get("description", ""),
+                             steps=[{**s, "id": ids.get(i)} for i, s in enumerate(steps)], now=now)
+                changed += 1
+            by_position = {r.position: r for r in StrategyRule.objects.all()}
+            strategy_rules_save(actor=actor, now=now, rules=[
+                {**r, "id": by_position[r["position"]].pk if r["position"] in by_position else None} for r in rules])
+            changed += len(rules)
+            for pack in packs:
+                obj = JurisdictionPack.objects.filter(code=pack["code"]).first() or JurisdictionPack()
+                # The default flag is unique: clear it first if another pack takes it over.
+                if pack["is_default"]:
+                    JurisdictionPack.objects.exclude(code=pack["code"]).filter(is_default=True).update(is_default=False)
+                changed += _save_audited(actor=actor, obj=obj, fields=PACK_FIELDS, data=pack, action="jurisdiction_pack", now=now)
+            if "followup_settings" in data:
+                conf = dict(data["followup_settings"])
+                ref = conf.pop("reminder_template", None)
+                template = templates.get((ref["objective"], ref["channel"], ref["language"], ref["name"])) if ref else None
+                if ref and template is None:
+                    raise PolicyInvalid([Problem(None, None, _("Promise follow-up: template “%(name)s” does not exist here.")
+                                                 % {"name": ref["name"]})])
+                followup_settings_update(actor=actor, now=now, data={**conf, "reminder_template_id": template.pk if template else None})
+                changed += 1
+            guardrails = PlanGuardrails.objects.select_for_update().get_or_create(pk=1)[0]
+            changed += _save_audited(actor=actor, obj=guardrails, fields=GUARDRAIL_FIELDS, data=data["guardrails"],
+                                     action="guardrails", now=now)
+        except ValidationError as exc:
+            raise PolicyInvalid([Problem(None, None, m) for m in exc.messages])
+    return changed

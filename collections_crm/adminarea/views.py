@@ -1,0 +1,372 @@
+"""The admin area: templates and policies. Every view is for admins only."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cases.choices import Channel, Objective, Outcome
+from collections_crm.accounts.models import Role
+from collections_crm.core.access import role_required
+from contacts.models import Cadence, ExcuseCategory, FollowUpSettings, JurisdictionPack, StrategyRule, Technique
+from contacts.services import template_save_version
+from contacts.services_messaging import placeholder_values
+from contacts.templating import PLACEHOLDERS, render_text, sms_segments, validate_template
+
+from . import selectors, services
+from .checks import PolicyInvalid
+from .forms import (
+    CadenceForm,
+    ExcuseCategoryForm,
+    FollowUpSettingsForm,
+    GuardrailsForm,
+    ImportForm,
+    JurisdictionPackForm,
+    PlaybookForm,
+    RuleFormSet,
+    StepFormSet,
+    TechniqueForm,
+    TemplateTextForm,
+    WhyForm,
+)
+from .models import LANGUAGES, PlanGuardrails, Playbook
+
+admin_only = role_required(Role.ADMIN)
+
+# Values shown when a template is previewed without a case.
+SAMPLE_VALUES = {
+    "debtor_name": "María García López", "amount_due": "1.250,00 €", "original_amount": "1.500,00 €",
+    "due_date": "15/03/2026", "days_past_due": "45", "creditor_name": "Acreedor S.A.", "case_reference": "REF-000123",
+    "agent_name": "Laura Pérez", "company_name": "CobroCRM", "payment_link": "https://pay.example.com/REF-000123",
+    "promise_amount": "300,00 €", "promise_date": "30/04/2026",
+    "opt_out_text": "Para no recibir más mensajes, responda BAJA. / To stop these messages, reply STOP.",
+}
+
+
+def _problems_to_form(form, exc: PolicyInvalid) -> None:
+    for p in exc.problems:
+        form.add_error(p.field if p.field in form.fields else None, p.message)
+
+
+# --- Home ---------------------------------------------------------------------------------------
+
+@admin_only
+def home(request):
+    return redirect("adminarea:templates")
+
+
+# --- Message templates ----------------------------------------------------------------------------
+
+@admin_only
+def template_list(request):
+    filters = {k: request.GET.get(k, "") for k in ("objective", "channel", "language")}
+    # Queries: templates with current version, author and version count (1).
+    return render(request, "adminarea/template_list.html", {
+        "templates": selectors.template_list(**filters), "filters": filters,
+        "objectives": Objective.choices, "channels": Channel.choices, "languages": LANGUAGES,
+    })
+
+
+def _preview(template, *, subject: str, body: str, case) -> dict:
+    values = placeholder_values(case=case, debtor=case.debtor, now=timezone.now()) if case else SAMPLE_VALUES
+    problems = validate_template(channel=template.channel, subject=subject, body=body)
+    rendered_body = render_text(body, values)
+    context = {"template": template, "subject": render_text(subject, values), "body": rendered_body,
+               "problems": problems, "case": case}
+    if template.channel in ("sms", "whatsapp"):
+        context["sms_chars"], context["sms_segments"] = sms_segments(rendered_body)
+    return context
+
+
+@admin_only
+def template_edit(request, template_id: int):
+    template = selectors.template_get(template_id=template_id)
+    current = template.current_version
+    cases = selectors.preview_cases()
+    if request.method == "POST":
+        form = TemplateTextForm(request.POST, channel=template.channel, cases=cases)
+        if form.is_valid():
+            try:
+                version = template_save_version(actor=request.user, template_id=template.pk,
+                                                subject=form.cleaned_data.get("subject", ""), body=form.cleaned_data["body"])
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Saved as version %(n)d. New messages use it from now on.") % {"n": version.number})
+                return redirect("adminarea:template_edit", template_id=template.pk)
+    else:
+        form = TemplateTextForm(initial={"subject": current.subject if current else "", "body": current.body if current else ""},
+                                channel=template.channel, cases=cases)
+    text = form.data if form.is_bound else form.initial
+    preview = _preview(template, subject=text.get("subject", ""), body=text.get("body", ""), case=None)
+    return render(request, "adminarea/template_edit.html", {
+        "template": template, "form": form, "placeholders": PLACEHOLDERS.items(), "preview": preview,
+        "versions": selectors.template_versions(template=template)[:10],
+    })
+
+
+@admin_only
+@require_POST
+def template_preview(request, template_id: int):
+    """htmx: the preview panel for the text being edited, on the chosen case."""
+    template = selectors.template_get(template_id=template_id)
+    case_id = request.POST.get("case") or ""
+    case = selectors.preview_case_get(case_id=int(case_id)) if case_id.isdigit() else None
+    context = _preview(template, subject=request.POST.get("subject", ""), body=request.POST.get("body", ""), case=case)
+    return render(request, "adminarea/_template_preview.html", {"preview": context})
+
+
+@admin_only
+def template_history(request, template_id: int):
+    template = selectors.template_get(template_id=template_id)
+    versions = list(selectors.template_versions(template=template))
+    compare = None
+    a, b = request.GET.get("a"), request.GET.get("b")
+    if a and b and a.isdigit() and b.isdigit():
+        old = selectors.template_version_get(template=template, number=int(a))
+        new = selectors.template_version_get(template=template, number=int(b))
+        compare = {"old": old, "new": new, "lines": selectors.version_diff(old, new)}
+    elif len(versions) >= 2:
+        compare = {"old": versions[1], "new": versions[0], "lines": selectors.version_diff(versions[1], versions[0])}
+    return render(request, "adminarea/template_history.html", {
+        "template": template, "versions": versions, "compare": compare, "audit": selectors.template_audit(template=template),
+    })
+
+
+@admin_only
+@require_POST
+def template_rollback(request, template_id: int, number: int):
+    template = selectors.template_get(template_id=template_id)
+    old = selectors.template_version_get(template=template, number=number)
+    try:
+        version = template_save_version(actor=request.user, template_id=template.pk, subject=old.subject, body=old.body,
+                                        rollback_of=old.number)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Version %(old)d restored as version %(new)d.") % {"old": old.number, "new": version.number})
+    return redirect("adminarea:template_history", template_id=template.pk)
+
+
+@admin_only
+@require_POST
+def template_toggle(request, template_id: int):
+    template = selectors.template_get(template_id=template_id)
+    services.template_set_active(actor=request.user, template_id=template.pk, active=not template.active)
+    return redirect("adminarea:template_edit", template_id=template.pk)
+
+
+# --- Policies: overview, strategy rules, cadences ----------------------------------------------
+
+@admin_only
+def policies(request):
+    return render(request, "adminarea/policies.html", {
+        "rules": StrategyRule.objects.order_by("position", "id"),
+        "cadences": Cadence.objects.prefetch_related("steps"),
+        "packs": JurisdictionPack.objects.order_by("code"),
+        "guardrails": PlanGuardrails.current(),
+        "followup_settings": FollowUpSettings.objects.select_related("reminder_template").filter(pk=1).first(),
+        "import_form": ImportForm(),
+    })
+
+
+@admin_only
+def rules_edit(request):
+    queryset = StrategyRule.objects.order_by("position", "id")
+    formset = RuleFormSet(request.POST or None, queryset=queryset, prefix="rules")
+    if request.method == "POST" and formset.is_valid():
+        rows, forms_by_row = [], []
+        for form in formset.forms:
+            if not form.has_changed() and form.instance.pk is None:
+                continue
+            if form in formset.deleted_forms:
+                continue
+            rows.append({**{k: v for k, v in form.cleaned_data.items() if k not in ("id", "DELETE")}, "id": form.instance.pk})
+            forms_by_row.append(form)
+        try:
+            services.strategy_rules_save(actor=request.user, rules=rows)
+        except PolicyInvalid as exc:
+            for p in exc.problems:
+                if p.index is None:
+                    formset._non_form_errors = formset.error_class([*formset.non_form_errors(), p.message])
+                else:
+                    form = forms_by_row[p.index]
+                    form.add_error(p.field if p.field in form.fields else None, p.message)
+        else:
+            messages.success(request, _("Strategy saved. New decisions follow it from now on."))
+            return redirect("adminarea:rules")
+    return render(request, "adminarea/rules_edit.html", {"formset": formset})
+
+
+@admin_only
+def cadence_edit(request, cadence_id: int):
+    cadence = get_object_or_404(Cadence, pk=cadence_id)
+    form = CadenceForm(request.POST or None, instance=cadence)
+    formset = StepFormSet(request.POST or None, instance=cadence, prefix="steps",
+                          form_kwargs={"objective": cadence.objective})
+    if request.method == "POST" and form.is_valid() and formset.is_valid():
+        kept = [f for f in formset.forms if f not in formset.deleted_forms and (f.instance.pk or f.has_changed())]
+        # Steps run in day order; keep the admin's order for steps on the same day.
+        kept.sort(key=lambda f: f.cleaned_data["delay_days"])
+        steps = [{"id": f.instance.pk, **{k: f.cleaned_data[k] for k in
+                                          ("delay_days", "send_time", "channel", "kind", "instructions", "is_consequence")},
+                  "template_id": f.cleaned_data["template"].pk if f.cleaned_data.get("template") else None} for f in kept]
+        try:
+            services.cadence_save(actor=request.user, cadence_id=cadence.pk, name=form.cleaned_data["name"],
+                                  repeat_every_days=form.cleaned_data["repeat_every_days"],
+                                  description=form.cleaned_data["description"], steps=steps)
+        except PolicyInvalid as exc:
+            for p in exc.problems:
+                target = kept[p.index] if p.index is not None else form
+                target.add_error(p.field if p.field in target.fields else None, p.message)
+        else:
+            messages.success(request, _("Cadence saved."))
+            return redirect("adminarea:cadence_edit", cadence_id=cadence.pk)
+    return render(request, "adminarea/cadence_edit.html", {"cadence": cadence, "form": form, "formset": formset})
+
+
+# --- Simple entities: packs, guardrails, catalogues, playbooks --------------------------------------
+
+def _entity_form(request, *, form_class, instance, save, title: str, back: str, success: str):
+    """Shared edit page: a ModelForm validates the fields, one service saves and audits."""
+    form = form_class(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        for name, value in list(data.items()):
+            if hasattr(value, "pk"):
+                data[f"{name}_id"] = value.pk
+        try:
+            save(data)
+        except PolicyInvalid as exc:
+            _problems_to_form(form, exc)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, success)
+            return redirect(back)
+    return render(request, "adminarea/entity_form.html", {"form": form, "title": title, "back": back, "section": back.split(":")[1]})
+
+
+@admin_only
+def pack_edit(request, pack_id: int | None = None):
+    pack = get_object_or_404(JurisdictionPack, pk=pack_id) if pack_id else None
+    return _entity_form(
+        request, form_class=JurisdictionPackForm, instance=pack,
+        save=lambda data: services.jurisdiction_pack_save(actor=request.user, pack_id=pack_id, data=data),
+        title=_("Contact policy: %(name)s") % {"name": pack.name} if pack else _("New contact policy"),
+        back="adminarea:policies", success=_("Contact policy saved."),
+    )
+
+
+@admin_only
+def guardrails_edit(request):
+    return _entity_form(
+        request, form_class=GuardrailsForm, instance=PlanGuardrails.current(),
+        save=lambda data: services.guardrails_update(actor=request.user, data=data),
+        title=_("Payment-plan guardrails"), back="adminarea:policies", success=_("Guardrails saved."),
+    )
+
+
+@admin_only
+def followup_settings_edit(request):
+    return _entity_form(
+        request, form_class=FollowUpSettingsForm, instance=FollowUpSettings.objects.get_or_create(pk=1)[0],
+        save=lambda data: services.followup_settings_update(actor=request.user, data=data),
+        title=_("Promise follow-up"), back="adminarea:policies", success=_("Promise follow-up saved."),
+    )
+
+
+@admin_only
+def catalogues(request):
+    return render(request, "adminarea/catalogues.html", {
+        "techniques": Technique.objects.all(),
+        "excuses": ExcuseCategory.objects.all(),
+        "outcomes": Outcome.choices,
+        "conversation_outcomes": set(Outcome.conversation_values()),
+        "playbooks": Playbook.objects.select_related("excuse_category"),
+    })
+
+
+@admin_only
+def technique_edit(request, technique_id: int | None = None):
+    obj = get_object_or_404(Technique, pk=technique_id) if technique_id else None
+    return _entity_form(
+        request, form_class=TechniqueForm, instance=obj,
+        save=lambda data: services.technique_save(actor=request.user, technique_id=technique_id, data=data),
+        title=_("Technique"), back="adminarea:catalogues", success=_("Technique saved."),
+    )
+
+
+@admin_only
+def excuse_edit(request, excuse_id: int | None = None):
+    obj = get_object_or_404(ExcuseCategory, pk=excuse_id) if excuse_id else None
+    return _entity_form(
+        request, form_class=ExcuseCategoryForm, instance=obj,
+        save=lambda data: services.excuse_category_save(actor=request.user, excuse_id=excuse_id, data=data),
+        title=_("Excuse category"), back="adminarea:catalogues", success=_("Excuse category saved."),
+    )
+
+
+@admin_only
+def playbook_edit(request, playbook_id: int | None = None):
+    obj = get_object_or_404(Playbook, pk=playbook_id) if playbook_id else None
+    return _entity_form(
+        request, form_class=PlaybookForm, instance=obj,
+        save=lambda data: services.playbook_save(actor=request.user, playbook_id=playbook_id, data=data),
+        title=_("Playbook"), back="adminarea:catalogues", success=_("Playbook saved."),
+    )
+
+
+# --- Export and import --------------------------------------------------------------------------
+
+@admin_only
+def policies_export(request):
+    body = json.dumps(services.policies_export(), ensure_ascii=False, indent=2)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="policies-{timezone.localdate():%Y%m%d}.json"'
+    return response
+
+
+@admin_only
+@require_POST
+def policies_import(request):
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choose a policies file to import."))
+        return redirect("adminarea:policies")
+    upload = form.cleaned_data["file"]
+    if upload.size > 2_000_000:
+        messages.error(request, _("The file is too large."))
+        return redirect("adminarea:policies")
+    try:
+        data = json.loads(upload.read().decode("utf-8"))
+        changed = services.policies_import(actor=request.user, data=data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        messages.error(request, _("The file is not valid JSON."))
+    except PolicyInvalid as exc:
+        messages.error(request, _("Nothing was imported: %(problems)s") % {"problems": " · ".join(p.message for p in exc.problems)})
+    else:
+        messages.success(request, _("Policies imported (%(n)d rows updated).") % {"n": changed})
+    return redirect("adminarea:policies")
+
+
+# --- The "why" tester -----------------------------------------------------------------------------
+
+@admin_only
+def why(request):
+    form = WhyForm(request.GET or None)
+    context = {"form": form}
+    if form.is_valid():
+        case = selectors.preview_case_get(case_id=form.cleaned_data["case"])
+        if case is None:
+            form.add_error("case", _("No case with this id."))
+        else:
+            context |= {"case": case, **selectors.why_case(case=case, now=timezone.now())}
+    return render(request, "adminarea/why.html", context)

@@ -1,0 +1,36 @@
+"""Formatting of dashboard cells by kind. No queries, no permissions."""
+
+from __future__ import annotations
+
+from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.utils.formats import number_format
+
+from collections_crm.core.templatetags.crm import money
+
+register = template.Library()
+
+
+def _pct(value) -> str:
+    return f"{number_format(value * 100, decimal_pos=1)} %"
+
+
+@register.filter
+def cell(value, kind: str) -> str:
+    if value is None or value == "":
+        return "—"
+    if kind == "money":
+        return money(value)
+    if kind == "int":
+        return intcomma(value)
+    if kind == "pct":
+        return _pct(value)
+    if kind == "interval":
+        low, high = value
+        return f"{number_format(low * 100, decimal_pos=1)}–{_pct(high)}"
+    return str(value)
+
+
+@register.filter
+def get(mapping, key):
+    return (mapping or {}).get(key)

@@ -1,0 +1,26 @@
+"""``field__any=[ids]`` → ``field = ANY(%s)`` with the list as ONE array parameter (PostgreSQL).
+
+Django's ``__in`` prepares every element separately and writes thousands of placeholders; for
+the portfolio replan (batches of thousands of case ids) that costs more than the query, and
+``IN (SELECT unnest(...))`` misleads the planner. ``= ANY(array)`` is planned as an index scan."""
+
+from __future__ import annotations
+
+from django.db.models import Field, ForeignObject, Lookup
+
+
+class AnyLookup(Lookup):
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):
+        return "%s", [list(value)]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+Field.register_lookup(AnyLookup)
+ForeignObject.register_lookup(AnyLookup)
