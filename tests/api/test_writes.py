@@ -118,7 +118,7 @@ def test_keys_of_different_clients_never_meet(api, agent, outsider, cases):
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="SQLite serialises writers; the race needs concurrent transactions")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_twenty_parallel_identical_payments_post_once(api, agent, outsider, creditor_a):
     from tests.factories import CaseFactory
 

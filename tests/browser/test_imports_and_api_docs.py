@@ -11,7 +11,7 @@ from collections_crm.imports.services import import_job_run
 from tests.factories import CreditorFactory
 from tests.imports.test_loader import MESSY
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_admin_imports_a_portfolio_and_reads_the_report(page, live_server, browser_login, admin_user, screenshot, settings, tmp_path):
