@@ -240,7 +240,9 @@ def import_job_plan_cases(*, job_id: int, batch: int = 5000) -> int:
     from collections_crm.audit.models import AuditLog
     from contacts.services_followup import followups_plan
 
-    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    job = ImportJob.objects.select_related("created_by").filter(pk=job_id).first()
+    if job is None:  # deleted since the task was queued: nothing left to plan
+        return 0
     # The import's audit rows all carry its start time (indexed), which finds its cases.
     case_ids = (
         AuditLog.objects.filter(at=job.started_at, object_type="cases.case", action__in=["case.created", "case.balance_imported"])
