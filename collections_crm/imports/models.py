@@ -52,6 +52,8 @@ class ImportJob(models.Model):
     delimiter = models.CharField(_("delimiter"), max_length=1, blank=True)
     decimal_comma = models.BooleanField(_("decimal comma"), default=False)
     day_first = models.BooleanField(_("day before month in dates"), default=True)
+    # The report's reasons are written in the language of the person who started the import.
+    language = models.CharField(_("language"), max_length=8, default="es")
     headers = models.JSONField(_("columns"), default=list)
     mapping = models.JSONField(_("mapping"), default=dict)
     all_or_nothing = models.BooleanField(_("all or nothing"), default=False)

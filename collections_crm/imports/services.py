@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cases.models import Creditor
@@ -183,7 +183,8 @@ def import_job_start(*, actor, job_id: int, now: dt.datetime | None = None) -> I
         if missing:
             raise ValidationError({"mapping": _("Choose a column for: %(fields)s") % {"fields": ", ".join(missing)}})
         job.status = ImportStatus.QUEUED
-        job.save(update_fields=["status"])
+        job.language = translation.get_language() or settings.LANGUAGE_CODE
+        job.save(update_fields=["status", "language"])
         audit_record(actor=actor, action="import.started", obj=job, after={"status": job.status}, at=now)
         transaction.on_commit(lambda: run_import.delay(job.pk))
     return job
@@ -203,7 +204,8 @@ def import_job_run(*, job_id: int, strategy: str | None = None, now: dt.datetime
     strategy = strategy or ("copy" if connection.vendor == "postgresql" else "batch")
     run = loader.run_portfolio if job.kind == ImportKind.PORTFOLIO else loader.run_payments
     try:
-        counts = run(job, now=now, strategy=strategy, on_progress=lambda f: _set_progress(job_id, f))
+        with translation.override(job.language):
+            counts = run(job, now=now, strategy=strategy, on_progress=lambda f: _set_progress(job_id, f))
     except loader.TooManyRows as exc:
         ImportJob.objects.filter(pk=job_id).update(
             status=ImportStatus.FAILED, finished_at=timezone.now(),

@@ -42,10 +42,11 @@ def test_upload_map_preview_start_and_report(client, admin_user, creditor):
         assert response.status_code == 200 and "Choose a column for: Case reference" in response.content.decode()
         job.refresh_from_db()
         assert job.status == ImportStatus.UPLOADED
-        response = client.post(reverse("imports:detail", args=[job.pk]), {**MAPPING, "start": "1"})
+        # Started by someone working in English: the report's reasons are in English.
+        response = client.post(reverse("imports:detail", args=[job.pk]), {**MAPPING, "start": "1"}, HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 302
         job.refresh_from_db()
-        assert job.status == ImportStatus.QUEUED and job.mapping["phone"] == "Teléfono"
+        assert job.status == ImportStatus.QUEUED and job.mapping["phone"] == "Teléfono" and job.language == "en"
         progress = client.get(reverse("imports:progress", args=[job.pk]))
         assert "hx-trigger" in progress.content.decode() and "HX-Refresh" not in progress
         import_job_run(job_id=job.pk)
