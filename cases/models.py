@@ -105,6 +105,13 @@ class Case(models.Model):
             models.Index(fields=["assigned_agent", "status", "next_action_at"], name="case_queue_idx"),
             # Sweepers and dashboards: WHERE status IN (...) AND next_action_at <= now
             models.Index(fields=["status", "next_action_at"], name="case_status_next_idx"),
+            # Home page "next actions due": WHERE status IN (workable) ORDER BY next_action_at LIMIT 10
+            # (one ordered index scan instead of sorting every open case of the portfolio).
+            models.Index(
+                fields=["next_action_at", "id"],
+                name="case_workable_next_idx",
+                condition=Q(status__in=["new", "active", "promised", "plan"], next_action_at__isnull=False),
+            ),
             # Portfolio by creditor and aging: WHERE creditor_id=? AND status=? AND due_date ...
             models.Index(fields=["creditor", "status", "due_date"], name="case_creditor_status_idx"),
             models.Index(fields=["debtor"], name="case_debtor_idx"),

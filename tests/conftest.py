@@ -111,6 +111,14 @@ def _restore_migrated_data(request):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached figures (home page summary, login attempts) never leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_strategy():
     """The follow-up engine caches rules and packs per process; each test starts from its DB."""
     from contacts.services_followup import strategy_invalidate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.test import Client
 
 from collections_crm.accounts.models import User
@@ -21,4 +22,10 @@ def login_and_home(ctx: BenchContext) -> list[Figure]:
         response = client.get("/")
         assert response.status_code == 200, response.status_code
         figures.append((f"home page ({label}) median", median_ms(lambda c=client: c.get("/")), "ms"))
+
+        def uncached(c=client):
+            cache.clear()
+            c.get("/")
+
+        figures.append((f"home page ({label}), summary not cached, median", median_ms(uncached, repeat=5), "ms"))
     return figures
