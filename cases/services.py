@@ -444,10 +444,14 @@ def plan_create(
                 "amount": total_amount, "balance": case.balance}})
         if case.plans.filter(status__in=[PlanStatus.PROPOSED, PlanStatus.ACTIVE]).exists():
             raise ValidationError(_("This case already has a live payment plan."))
+        beyond_guardrails = _plan_beyond_guardrails(case, total_amount, frequency, instalments, today)
+        if beyond_guardrails and agreed and getattr(actor, "role", None) == Role.AGENT:
+            # An agent may propose it, but only a supervisor (or admin) may agree it.
+            raise ValidationError({"instalments": [_("This plan needs a supervisor's approval."), *beyond_guardrails]})
         plan = PaymentPlan.objects.create(
             case=case, status=PlanStatus.ACTIVE if agreed else PlanStatus.PROPOSED, total_amount=total_amount,
             instalment_count=len(instalments), frequency=frequency, first_due_date=instalments[0][0],
-            created_by=actor, created_at=now,
+            created_by=actor, approved_by=actor if beyond_guardrails and agreed else None, created_at=now,
         )
         Instalment.objects.bulk_create(
             Instalment(plan=plan, number=n, due_date=d, amount=a) for n, (d, a) in enumerate(instalments, start=1)
@@ -460,6 +464,19 @@ def plan_create(
         _save_case(case, before, actor=actor, action="case.plan_recorded", now=now)
         case_replan(case=case, actor=actor, now=now)
     return plan
+
+
+def _plan_beyond_guardrails(case: Case, total_amount: Decimal, frequency: str, instalments, today: dt.date) -> list[str]:
+    """Why the plan exceeds what an agent may grant alone (admin-edited guardrails). Plans made
+    here forgive nothing (the balance stays owed), so only count, size and term are checked."""
+    from collections_crm.adminarea.guardrails import Limits, plan_needs_approval
+    from collections_crm.adminarea.models import PlanGuardrails
+
+    return plan_needs_approval(
+        limits=Limits.from_model(PlanGuardrails.current()), balance=case.balance, total_amount=total_amount,
+        discount_amount=ZERO, instalment_count=len(instalments), frequency=frequency,
+        first_due_date=instalments[0][0], today=today,
+    )
 
 
 # --- The agent's workday ----------------------------------------------------------------------

@@ -166,3 +166,20 @@ def test_agents_clicking_next_at_once_get_different_cases():
     assert not errors
     assert sorted(taken) == sorted(pool)
     assert {Case.objects.get(pk=pk).assigned_agent_id for pk in pool} == {a.pk for a in agents}
+
+
+@pytest.mark.django_db
+def test_plan_beyond_guardrails_needs_a_supervisor(agent, supervisor, case):
+    """Admin-edited guardrails: 24 monthly instalments exceed the default 12; an agent may only
+    propose such a plan, a supervisor may agree it (and is recorded as approving it)."""
+    first = timezone.localdate() + dt.timedelta(days=3)
+    schedule = [(d, a) for _n, d, a in plan_schedule(total=D("960"), count=24, frequency="monthly", first_date=first)]
+    with translation.override("en"), pytest.raises(ValidationError, match="supervisor's approval"):
+        plan_create(actor=agent, case_id=case.pk, total_amount=D("960"), frequency="monthly", instalments=schedule)
+    assert PaymentPlan.objects.filter(case=case).count() == 0
+    proposed = plan_create(actor=agent, case_id=case.pk, total_amount=D("960"), frequency="monthly", instalments=schedule, agreed=False)
+    assert proposed.status == "proposed" and proposed.approved_by is None
+    proposed.status = "cancelled"
+    proposed.save(update_fields=["status"])
+    plan = plan_create(actor=supervisor, case_id=case.pk, total_amount=D("960"), frequency="monthly", instalments=schedule)
+    assert plan.status == "active" and plan.approved_by == supervisor
