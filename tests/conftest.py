@@ -134,6 +134,8 @@ def pytest_collection_modifyitems(items):
     clash with the restored ones) when transactional tests use serialized rollback, so it is
     applied to all of them here."""
     for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(_skip_without_chromium)
         marker = item.get_closest_marker("django_db")
         names = set(getattr(item, "fixturenames", ()))
         if (marker and marker.kwargs.get("transaction")) or {"live_server", "transactional_db"} & names:
@@ -151,16 +153,18 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-def _require_chromium():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CRM_REQUIRE_SERVICES"):
-            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is not installed")
+# Browser tests are skipped where chromium is missing, except when the run requires real services
+# (CI): there the browser fixture fails loudly instead.
+_skip_without_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CRM_REQUIRE_SERVICES"),
+    reason=f"{CHROMIUM} is not installed (apt-get install chromium)",
+)
 
 
 @pytest.fixture(scope="session")
 def browser():
-    _require_chromium()
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

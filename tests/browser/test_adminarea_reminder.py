@@ -5,7 +5,6 @@ new version."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 
 import pytest
@@ -14,10 +13,11 @@ from django.utils import timezone
 
 from contacts.models import FollowUp, JurisdictionPack, MessageTemplate, OutboundMessage
 from contacts.services_followup import followups_plan
+from tests.brokers import TEST_REDIS_URL, requires_redis
 from tests.factories import CaseFactory, ContactPointFactory, DebtorFactory
 
 # Serialized rollback reloads the seeded templates and rules that a transactional test flushes.
-pytestmark = [pytest.mark.browser, pytest.mark.celery, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.celery, requires_redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 NEW_LINE = "Le ofrecemos también un plan de pagos a su medida."
 
@@ -36,13 +36,7 @@ def celery_worker():
 
     from collections_crm.celery import app
 
-    url = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        redis.Redis.from_url(url).ping()
-    except redis.RedisError:
-        if os.environ.get("CRM_REQUIRE_SERVICES"):
-            pytest.fail(f"Redis is not reachable at {url}")
-        pytest.skip(f"Redis is not reachable at {url}")
+    url = TEST_REDIS_URL
     redis.Redis.from_url(url).flushdb()
     saved = {"broker_url": app.conf.broker_url, "task_always_eager": app.conf.task_always_eager,
              "broker_transport_options": app.conf.broker_transport_options}
