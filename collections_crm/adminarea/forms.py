@@ -4,6 +4,7 @@ from django import forms
 from django.forms import inlineformset_factory, modelformset_factory
 from django.utils.translation import gettext_lazy as _
 
+from cases.choices import Channel, Objective
 from contacts.models import (
     Cadence,
     CadenceStep,
@@ -15,7 +16,7 @@ from contacts.models import (
     Technique,
 )
 
-from .models import PlanGuardrails, Playbook
+from .models import LANGUAGES, PlanGuardrails, Playbook
 from .services import CATALOGUE_FIELDS, GUARDRAIL_FIELDS, PACK_FIELDS
 
 
@@ -47,6 +48,16 @@ class TemplateTextForm(forms.Form):
         if channel not in ("email", "letter"):
             # Only e-mails and letters have a subject line.
             del self.fields["subject"]
+
+
+class TemplateCreateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    objective = forms.ChoiceField(label=_("Objective"), choices=Objective.choices)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    language = forms.ChoiceField(label=_("Language"), choices=LANGUAGES)
+    subject = forms.CharField(label=_("Subject"), max_length=200, required=False,
+                              help_text=_("E-mails and letters only; leave empty for other channels."))
+    body = forms.CharField(label=_("Body"), max_length=10000, widget=forms.Textarea(attrs={"rows": 12}))
 
 
 class TechniqueForm(forms.ModelForm):

@@ -123,6 +123,29 @@ def followup_settings_update(*, actor, data: dict[str, Any], now: dt.datetime | 
     return obj
 
 
+def template_create(*, actor, name: str, objective: str, channel: str, language: str, subject: str, body: str,
+                    now: dt.datetime | None = None) -> MessageTemplate:
+    """A new message template with its first version. Invalid text or a name already used for
+    the same objective, channel and language is refused field by field; nothing is written then."""
+    from contacts.services import template_save_version
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        obj = MessageTemplate(name=name.strip(), objective=objective, channel=channel, language=language, active=True)
+        try:
+            obj.full_clean(validate_unique=True, validate_constraints=True)
+        except ValidationError as exc:
+            if "__all__" in exc.message_dict:
+                raise ValidationError({"name": _("A template with this name already exists for this objective, channel and language.")}) from exc
+            raise
+        obj.save()
+        audit_record(actor=actor, action="template.created", obj=obj, before=None,
+                     after={"name": obj.name, "objective": objective, "channel": channel, "language": language}, at=now)
+        template_save_version(actor=actor, template_id=obj.pk, subject=subject, body=body, now=now)
+    obj.refresh_from_db()
+    return obj
+
+
 def template_set_active(*, actor, template_id: int, active: bool, now: dt.datetime | None = None) -> MessageTemplate:
     now = now or timezone.now()
     with transaction.atomic():

@@ -7,6 +7,7 @@ app_name = "adminarea"
 urlpatterns = [
     path("", views.home, name="home"),
     path("templates/", views.template_list, name="templates"),
+    path("templates/new/", views.template_new, name="template_new"),
     path("templates/<int:template_id>/", views.template_edit, name="template_edit"),
     path("templates/<int:template_id>/preview/", views.template_preview, name="template_preview"),
     path("templates/<int:template_id>/history/", views.template_history, name="template_history"),

@@ -33,6 +33,7 @@ from .forms import (
     RuleFormSet,
     StepFormSet,
     TechniqueForm,
+    TemplateCreateForm,
     TemplateTextForm,
     WhyForm,
 )
@@ -83,6 +84,25 @@ def _preview(template, *, subject: str, body: str, case) -> dict:
     if template.channel in ("sms", "whatsapp"):
         context["sms_chars"], context["sms_segments"] = sms_segments(rendered_body)
     return context
+
+
+@admin_only
+def template_new(request):
+    if request.method == "POST":
+        form = TemplateCreateForm(request.POST)
+        if form.is_valid():
+            try:
+                template = services.template_create(actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                messages.success(request, _("Template created as version 1. Cadence steps can use it now."))
+                return redirect("adminarea:template_edit", template_id=template.pk)
+    else:
+        form = TemplateCreateForm(initial={k: request.GET.get(k) for k in ("objective", "channel", "language") if request.GET.get(k)})
+    return render(request, "adminarea/template_new.html", {"form": form, "placeholders": PLACEHOLDERS.items()})
 
 
 @admin_only
