@@ -285,8 +285,10 @@ def case_contact_points(*, case: Case) -> list[ContactPoint]:
     return points
 
 
-def case_preparation(*, case: Case, today: dt.date, recent: int = 5) -> dict:
-    """Seed 004, "leave nothing to chance": what the agent should know before calling."""
+def case_preparation(*, case: Case, today: dt.date, language: str = "es", recent: int = 5) -> dict:
+    """Seed 004, "leave nothing to chance": what the agent should know before calling, with the
+    admins' playbook for the case's objective and the debtor's last excuse, in ``language``."""
+    from collections_crm.adminarea.selectors import playbook_for
     from contacts.models import ContactAttempt
 
     attempts = ContactAttempt.objects.filter(case=case).select_related("excuse_category").order_by("-occurred_at", "-id")
@@ -316,7 +318,11 @@ def case_preparation(*, case: Case, today: dt.date, recent: int = 5) -> dict:
         plan=plan,
         today=today,
     )
+    last_excuse = next((a.excuse_category_id for a in statements if a.excuse_category_id), None)
+    playbook = playbook_for(objective=case.objective, language=language, excuse_category_id=last_excuse)
     return {
+        "playbook": playbook,
+        "playbook_points": [line.strip(" -•\t") for line in playbook.talking_points.splitlines() if line.strip(" -•\t")] if playbook else [],
         "statements": statements,
         "techniques": with_techniques,
         "promise_counts": promise_counts,
@@ -364,3 +370,29 @@ def case_timeline(*, case: Case, kind: str = "", page: int | str = 1, per_page: 
     }
     users = User.objects.in_bulk(user_ids) if user_ids else {}
     return page_obj, describe_entries(entries, users)
+
+
+def plan_inbox_for_user(*, user: User, today: dt.date, page: int | str = 1, per_page: int = 25):
+    """Proposed payment plans on cases ``user`` may act on, oldest first, each with the reasons
+    it exceeds the admins' guardrails (empty: the agent may agree it once the debtor accepts)."""
+    from django.core.paginator import Paginator
+
+    from collections_crm.adminarea.guardrails import Limits, plan_needs_approval
+    from collections_crm.adminarea.models import PlanGuardrails
+
+    plans = (
+        PaymentPlan.objects.filter(status=PlanStatus.PROPOSED,
+                                   case__in=Case.objects.filter(case_visibility_q(user, for_write=True)).values("pk"))
+        .select_related("case__debtor", "case__creditor", "case__assigned_agent", "created_by")
+        .order_by("created_at", "id")
+    )
+    page_obj = Paginator(plans, per_page).get_page(page)
+    limits = Limits.from_model(PlanGuardrails.current())
+    rows = [
+        {"plan": plan, "reasons": plan_needs_approval(
+            limits=limits, balance=plan.case.balance, total_amount=plan.total_amount, discount_amount=plan.discount_amount,
+            instalment_count=plan.instalment_count, frequency=plan.frequency, first_due_date=plan.first_due_date, today=today)}
+        for plan in page_obj
+    ]
+    return page_obj, rows
+

@@ -110,7 +110,7 @@ def why_case(*, case: Case, now: dt.datetime) -> dict:
 def playbook_for(*, objective: str, language: str, excuse_category_id: int | None = None) -> Playbook | None:
     """The talking points an agent should follow: the playbook for the objective and the
     debtor's excuse if there is one, else the objective's generic playbook (seed 004)."""
-    candidates = Playbook.objects.filter(objective=objective, language=language, active=True)
+    candidates = Playbook.objects.select_related("excuse_category").filter(objective=objective, language=language, active=True)
     if excuse_category_id:
         specific = candidates.filter(excuse_category_id=excuse_category_id).first()
         if specific:

@@ -426,3 +426,24 @@ def test_team_scope_shows_teammates_cases_only_when_the_policy_allows(login, age
     assert found() == {mine.pk}
     assert found(scope="team") == {mine.pk, theirs.pk}
     assert foreign.pk not in found(scope="team")
+
+
+@pytest.mark.django_db
+def test_preparation_shows_the_admins_playbook_for_the_objective_and_last_excuse(login, agent):
+    from collections_crm.adminarea.models import Playbook
+
+    no_funds = ExcuseCategory.objects.get(code="no_funds")
+    Playbook.objects.filter(objective="get_commitment", language="es").delete()  # the seeded ones
+    Playbook.objects.create(objective="get_commitment", excuse_category=no_funds, language="es",
+                                       title="Sin fondos: fecha concreta", talking_points="- Pregunte cuándo cobra\n\n- Pida una fecha")
+    Playbook.objects.create(objective="get_commitment", language="es", title="Compromiso genérico",
+                            talking_points="Pida un compromiso")
+    case = CaseFactory(assigned_agent=agent, objective="get_commitment")
+    client = login(agent)
+    with translation.override("es"):
+        page = client.get(detail(case), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Compromiso genérico" in page and "Sin fondos" not in page
+    ContactAttemptFactory(case=case, excuse_category=no_funds, statement_kind="excuse")
+    page = client.get(detail(case), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Sin fondos: fecha concreta" in page
+    assert "<li>Pregunte cuándo cobra</li><li>Pida una fecha</li>" in page
