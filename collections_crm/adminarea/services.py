@@ -40,6 +40,7 @@ EXCUSE_FIELDS = CATALOGUE_FIELDS + ["suggested_objective", "is_barrier"]
 PLAYBOOK_FIELDS = ["objective", "excuse_category_id", "language", "title", "talking_points", "active"]
 FOLLOWUP_SETTINGS_FIELDS = ["promise_grace_days", "reminder_days_before", "reminder_channel", "reminder_template_id",
                             "missed_instalments_to_default"]
+CREDITOR_FIELDS = ["code", "name", "kind", "currency", "active"]
 GUARDRAIL_FIELDS = ["min_instalment", "max_instalments", "max_term_months", "max_discount_percent"]
 
 
@@ -430,3 +431,16 @@ def _policies_apply(*, actor, data: dict[str, Any], now: dt.datetime, problems: 
         except ValidationError as exc:
             raise PolicyInvalid([Problem(None, None, m) for m in exc.messages])
     return changed
+
+
+# --- Creditors ---------------------------------------------------------------------------------
+
+def creditor_save(*, actor, creditor_id: int | None, data: dict[str, Any], now: dt.datetime | None = None):
+    from cases.models import Creditor
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        obj = Creditor.objects.select_for_update().get(pk=creditor_id) if creditor_id else Creditor()
+        _save_audited(actor=actor, obj=obj, fields=CREDITOR_FIELDS, data=data, action="creditor", now=now)
+    return obj
+

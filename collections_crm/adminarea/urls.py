@@ -30,4 +30,13 @@ urlpatterns = [
     path("catalogues/excuses/<int:excuse_id>/", views.excuse_edit, name="excuse_edit"),
     path("catalogues/playbooks/new/", views.playbook_edit, name="playbook_new"),
     path("catalogues/playbooks/<int:playbook_id>/", views.playbook_edit, name="playbook_edit"),
+    path("users/", views.user_list, name="users"),
+    path("users/new/", views.user_new, name="user_new"),
+    path("users/<int:user_id>/", views.user_edit, name="user_edit"),
+    path("teams/", views.team_list, name="teams"),
+    path("teams/new/", views.team_edit, name="team_new"),
+    path("teams/<int:team_id>/", views.team_edit, name="team_edit"),
+    path("creditors/", views.creditor_list, name="creditors"),
+    path("creditors/new/", views.creditor_edit, name="creditor_new"),
+    path("creditors/<int:creditor_id>/", views.creditor_edit, name="creditor_edit"),
 ]
