@@ -152,9 +152,16 @@ def aging_due_date_q(bucket: str, today: dt.date) -> Q:
     return Q()
 
 
+# Above this many matching debtors the search keeps the match as a subquery instead of a list.
+SEARCH_DEBTOR_LIST_LIMIT = 20_000
+
+
 def case_search_q(term: str) -> Q:
-    """Name (contains), identity document, reference, phone or e-mail (exact after normalising,
-    so the indexes on document, reference and contact value serve it)."""
+    """Name (contains), identity document, reference, phone or e-mail (exact after normalising).
+    The matching debtors are looked up first through their own indexes (a trigram index serves
+    the name substring on PostgreSQL); a selective term then becomes a short list of debtor ids,
+    so any queue, up to the whole portfolio, is filtered by index instead of by scanning cases.
+    An unselective term (hundreds of thousands of "García") keeps the subquery: still correct."""
     from debtors.validators import normalise_document, normalise_phone
 
     term = term.strip()
@@ -165,12 +172,13 @@ def case_search_q(term: str) -> Q:
         values.add(normalise_phone(term))
     except ValidationError:
         pass
-    # Correlated on the case's debtor, so a queue of a thousand cases probes a thousand debtors
-    # by primary key instead of scanning every debtor's name.
-    by_debtor = Exists(Debtor.objects.filter(pk=OuterRef("debtor_id")).filter(
-        Q(name__icontains=term) | Q(document_number=normalise_document(term))))
-    by_contact = Exists(ContactPoint.objects.filter(debtor_id=OuterRef("debtor_id"), value__in=values))
-    return Q(reference__iexact=term) | by_debtor | by_contact
+    debtors = Debtor.objects.filter(Q(name__icontains=term) | Q(document_number=normalise_document(term))).values_list("pk", flat=True)
+    contacts = ContactPoint.objects.filter(value__in=values).values_list("debtor_id", flat=True)
+    ids = set(debtors[: SEARCH_DEBTOR_LIST_LIMIT + 1]) | set(contacts[: SEARCH_DEBTOR_LIST_LIMIT + 1])
+    by_reference = Q(reference__iexact=term)
+    if len(ids) <= SEARCH_DEBTOR_LIST_LIMIT:
+        return by_reference | Q(debtor_id__in=ids) if ids else by_reference
+    return by_reference | Q(debtor_id__in=debtors) | Q(debtor_id__in=contacts)
 
 
 def agent_sees_team(user: User) -> bool:

@@ -96,8 +96,10 @@ def test_queue_shows_only_my_open_cases_in_priority_order(login, agent, teammate
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("list_limit", [20_000, 0])  # debtor ids as a list, and the subquery fallback
 @pytest.mark.parametrize("term", ["reference", "document", "phone", "email", "name"])
-def test_queue_search_finds_by_each_identifier(login, agent, term):
+def test_queue_search_finds_by_each_identifier(login, agent, term, list_limit, monkeypatch):
+    monkeypatch.setattr("cases.selectors.SEARCH_DEBTOR_LIST_LIMIT", list_limit)
     target = CaseFactory(assigned_agent=agent)
     other = CaseFactory(assigned_agent=agent)
     phone = ContactPointFactory(debtor=target.debtor, value="+34612345678")
@@ -113,6 +115,16 @@ def test_queue_search_finds_by_each_identifier(login, agent, term):
     rows = login(agent).get(reverse("cases:queue"), {"q": query}).context["rows"]
     found = [case.pk for case, _contact in rows]
     assert target.pk in found and other.pk not in found or term == "name" and target.pk in found
+
+
+@pytest.mark.django_db
+def test_admin_finds_a_debtor_in_the_whole_portfolio_by_name_substring(login, admin_user, agent, outsider):
+    mine = CaseFactory(assigned_agent=agent, debtor__name="Rosalía Montenegro Ibáñez")
+    theirs = CaseFactory(assigned_agent=outsider, debtor__name="Pedro Montenegro Sanz")
+    CaseFactory(assigned_agent=agent, debtor__name="Luis Pérez Gil")
+    CaseFactory(assigned_agent=agent, debtor__name="Ana Montenegro Ruiz", status="paid", balance=0)  # closed: not in the queue
+    rows = login(admin_user).get(reverse("cases:queue"), {"q": "ontenegr"}).context["rows"]
+    assert sorted(case.pk for case, _contact in rows) == sorted([mine.pk, theirs.pk])
 
 
 @pytest.mark.django_db
