@@ -109,3 +109,14 @@ def test_agents_have_no_inbox_but_act_on_their_case_page(login, agent):
     response = client.post(reverse("cases:plan_agree", args=[case.pk, plan.pk]), {"next": "https://evil.example.com/"})
     assert response.status_code == 302 and response.url == reverse("cases:detail", args=[case.pk])
     assert PaymentPlan.objects.get(pk=plan.pk).status == "active"
+
+
+def test_the_timeline_tells_approval_and_cancellation(login, agent, supervisor):
+    case = make_case(agent)
+    plan = propose(agent, case, count=18)
+    plan_agree(actor=supervisor, plan_id=plan.pk)
+    plan_cancel(actor=agent, plan_id=plan.pk, reason="Ha perdido el empleo")
+    page = login(agent).get(reverse("cases:detail", args=[case.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    reasons = AuditLog.objects.get(action="plan.approved").after["beyond_guardrails"]  # in the approver's language
+    assert "Proposed plan approved beyond the guardrails" in page and reasons[0] in page
+    assert "Payment plan cancelled" in page and "Ha perdido el empleo" in page
