@@ -136,3 +136,18 @@ def test_login_opens_in_the_users_language(client, password):
     response = client.post(reverse("login"), {"username": "emma", "password": password})
     assert response.cookies["django_language"].value == "en"
     assert "Open cases" in client.get(reverse("home")).content.decode()
+
+
+def test_django_admin_shows_domain_data_read_only(client, case):
+    from collections_crm.accounts.models import User
+
+    root = User.objects.create_superuser(username="root", password="x-very-long-password", role=Role.ADMIN)
+    client.force_login(root)
+    assert client.get("/django-admin/cases/case/").status_code == 200
+    assert client.get(f"/django-admin/cases/case/{case.pk}/change/").status_code == 200  # view only
+    response = client.post(f"/django-admin/cases/case/{case.pk}/change/", {"balance": "1.00"})
+    assert response.status_code == 403
+    assert client.get("/django-admin/debtors/debtor/add/").status_code == 403
+    assert client.post(f"/django-admin/accounts/user/{root.pk}/delete/", {"post": "yes"}).status_code == 403
+    case.refresh_from_db()
+    assert case.balance != 1
