@@ -466,6 +466,14 @@ def plan_create(
     return plan
 
 
+def _lock_plan(plan_id: int, expected_version: int | None) -> tuple[Case, PaymentPlan]:
+    """Lock the plan's case (as every case change does), then the plan."""
+    case_id = PaymentPlan.objects.filter(pk=plan_id).values_list("case_id", flat=True).first()
+    if case_id is None:
+        raise ValidationError(_("This payment plan does not exist."))
+    return _lock_case(case_id, expected_version), PaymentPlan.objects.select_for_update().get(pk=plan_id)
+
+
 def plan_agree(*, actor: User | None, plan_id: int, expected_version: int | None = None,
                now: dt.datetime | None = None) -> PaymentPlan:
     """The debtor agreed a proposed plan: it becomes live and the case moves to "payment plan".
@@ -473,11 +481,7 @@ def plan_agree(*, actor: User | None, plan_id: int, expected_version: int | None
     the approver is recorded."""
     now = now or timezone.now()
     with transaction.atomic():
-        case_id = PaymentPlan.objects.filter(pk=plan_id).values_list("case_id", flat=True).first()
-        if case_id is None:
-            raise ValidationError(_("This payment plan does not exist."))
-        case = _lock_case(case_id, expected_version)
-        plan = PaymentPlan.objects.select_for_update().get(pk=plan_id)
+        case, plan = _lock_plan(plan_id, expected_version)
         if plan.status != PlanStatus.PROPOSED:
             raise ValidationError(_("Only a proposed plan can be agreed; this one is %(status)s.") % {"status": plan.get_status_display()})
         if not case.is_open:
@@ -508,11 +512,7 @@ def plan_cancel(*, actor: User | None, plan_id: int, reason: str, expected_versi
     if not reason:
         raise ValidationError({"reason": _("Say why the plan is cancelled.")})
     with transaction.atomic():
-        case_id = PaymentPlan.objects.filter(pk=plan_id).values_list("case_id", flat=True).first()
-        if case_id is None:
-            raise ValidationError(_("This payment plan does not exist."))
-        case = _lock_case(case_id, expected_version)
-        plan = PaymentPlan.objects.select_for_update().get(pk=plan_id)
+        case, plan = _lock_plan(plan_id, expected_version)
         if plan.status not in (PlanStatus.PROPOSED, PlanStatus.ACTIVE):
             raise ValidationError(_("This plan is already %(status)s.") % {"status": plan.get_status_display()})
         old = plan.status

@@ -344,32 +344,30 @@ def _back(request, case):
     return redirect("cases:detail", case_id=case.pk)
 
 
-@role_required(*ALL_ROLES)
-@require_POST
-def case_plan_agree(request, case_id: int, plan_id: int):
+def _plan_action(request, case_id: int, plan_id: int, run, success: str):
+    """Agree or cancel one of the case's plans, then back to where the user was."""
     case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
     if not case.plans.filter(pk=plan_id).exists():
         raise Http404
     try:
-        plan_agree(actor=request.user, plan_id=plan_id)
+        run()
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, _("Plan %(ref)s agreed: it is live now.") % {"ref": case.reference})
+        messages.success(request, success % {"ref": case.reference})
     return _back(request, case)
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_plan_agree(request, case_id: int, plan_id: int):
+    return _plan_action(request, case_id, plan_id, lambda: plan_agree(actor=request.user, plan_id=plan_id),
+                        _("Plan %(ref)s agreed: it is live now."))
 
 
 @role_required(*ALL_ROLES)
 @require_POST
 def case_plan_cancel(request, case_id: int, plan_id: int):
-    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
-    if not case.plans.filter(pk=plan_id).exists():
-        raise Http404
-    try:
-        plan_cancel(actor=request.user, plan_id=plan_id, reason=request.POST.get("reason", ""))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("Plan %(ref)s cancelled.") % {"ref": case.reference})
-    return _back(request, case)
-
+    return _plan_action(request, case_id, plan_id,
+                        lambda: plan_cancel(actor=request.user, plan_id=plan_id, reason=request.POST.get("reason", "")),
+                        _("Plan %(ref)s cancelled."))
