@@ -178,12 +178,20 @@ class RollMonthly(FactBase):
 
 
 class RebuildState(models.Model):
-    """Where the periodic rebuild got to, so a missed run is caught up on the next one."""
+    """Where the periodic rebuild got to, so a missed run is caught up on the next one.
+
+    ``marks``: the highest id of each watched table (and of the audit trail) when the last
+    successful run started; the next run reads what came after. ``running_since``: the claim of
+    the run in progress (one at a time)."""
 
     name = models.CharField(max_length=40, unique=True)
     built_through = models.DateField(null=True)
     finished_at = models.DateTimeField(null=True)
     seconds = models.FloatField(default=0)
+    mode = models.CharField(max_length=12, blank=True)
+    marks = models.JSONField(default=dict, blank=True)
+    steps = models.JSONField(default=dict, blank=True)
+    running_since = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} {self.built_through}"
