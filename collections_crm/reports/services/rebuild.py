@@ -44,6 +44,7 @@ from ..models import (
     RollMonthly,
     TechniqueDaily,
 )
+from ..rollups import rollups_rebuild
 from ..selectors import day_start
 
 logger = logging.getLogger(__name__)
@@ -531,6 +532,8 @@ def _full(first: dt.date, today: dt.date, now: dt.datetime, timer: _Timer) -> No
     for month in months_between(add_months(first, -1), add_months(today, -1)):
         with transaction.atomic(), timer("rolls"):
             _rebuild_roll(month, today)
+    with transaction.atomic(), timer("rollups"):
+        rollups_rebuild(None)
 
 
 def _incremental(dirty: Dirty, today: dt.date, now: dt.datetime, timer: _Timer) -> None:
@@ -554,6 +557,8 @@ def _incremental(dirty: Dirty, today: dt.date, now: dt.datetime, timer: _Timer) 
     for month in sorted(dirty.rolls):
         with transaction.atomic(), timer("rolls"):
             _rebuild_roll(month, today, dirty.rolls[month])
+    with transaction.atomic(), timer("rollups"):
+        rollups_rebuild(dirty.days())
     # The stock as of now (ageing moves with the calendar, overdue with the clock).
     with transaction.atomic(), timer("snapshot"):
         _rebuild_snapshot(today, now)
@@ -596,7 +601,7 @@ def facts_rebuild(*, now: dt.datetime | None = None, full: bool = False) -> Rebu
         RebuildState.objects.filter(pk=state.pk).update(
             built_through=today, finished_at=timezone.now(), seconds=seconds, marks=marks, mode=mode, steps=steps,
         )
-        logger.info("dashboard facts %s rebuild from %s: %d keys in %.1fs %s", mode, first, keys, seconds, steps)
+        logger.info("dashboard facts %s rebuild: %d keys in %.1fs %s", mode, keys, seconds, steps)
         return RebuildResult(first, today, seconds, mode, keys, steps)
     finally:
         _release(STATE_NAME)
