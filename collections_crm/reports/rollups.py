@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import F, QuerySet, Sum
 
 from .models import AttemptDaily, DailyRollup, MoneyDaily, PromiseDaily, TechniqueDaily
@@ -54,6 +55,29 @@ def rollup_for(model, dims: Iterable[str]) -> str | None:
     return None
 
 
+ALL_MEASURES = [f.column for f in DailyRollup._meta.concrete_fields if f.name in {m for ms in MEASURES.values() for m in ms}]
+
+
+def _insert_select(name: str, model, grouping: tuple[str, ...], days: list[dt.date] | None) -> None:
+    """INSERT INTO the rollup SELECT the fact sums, in the database (no rows through Python)."""
+    mapping = slots(grouping)
+    column = {d: model._meta.get_field(d).column for d in grouping}
+    by_slot = {slot: column[d] for d, slot in mapping.items()}
+    select = ["%s", "day", "creditor_id"]
+    select += [by_slot.get("int1", "NULL"), by_slot.get("int2", "NULL"), by_slot.get("text1", "''"), by_slot.get("text2", "''")]
+    select += [f"COALESCE(SUM({m}), 0)" if m in MEASURES[model] else "0" for m in ALL_MEASURES]
+    where, params = "", [name]
+    if days is not None:
+        where = f"WHERE day IN ({', '.join(['%s'] * len(days))})"
+        params += days
+    sql = (
+        f"INSERT INTO {DailyRollup._meta.db_table} (source, day, creditor_id, int1, int2, text1, text2, {', '.join(ALL_MEASURES)}) "
+        f"SELECT {', '.join(select)} FROM {model._meta.db_table} {where} GROUP BY day, creditor_id{''.join(', ' + column[d] for d in grouping)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def rollups_rebuild(days: Iterable[dt.date] | None) -> None:
     """Recompute the rollups of ``days`` (``None``: every day) from the facts. Call inside the
     transaction that changed the facts of those days."""
@@ -61,19 +85,9 @@ def rollups_rebuild(days: Iterable[dt.date] | None) -> None:
     if days is not None and not days:
         return
     for chunk in ([None] if days is None else [days[i:i + 200] for i in range(0, len(days), 200)]):
-        rollups = DailyRollup.objects.all() if chunk is None else DailyRollup.objects.filter(day__in=chunk)
-        rollups.delete()
-        rows = []
+        (DailyRollup.objects.all() if chunk is None else DailyRollup.objects.filter(day__in=chunk)).delete()
         for name, (model, grouping) in ROLLUPS.items():
-            facts = model.objects.all() if chunk is None else model.objects.filter(day__in=chunk)
-            mapping = slots(grouping)
-            for r in facts.values("day", "creditor_id", *grouping).annotate(**{f"s_{m}": Sum(m) for m in MEASURES[model]}).order_by():
-                rows.append(DailyRollup(
-                    source=name, day=r["day"], creditor_id=r["creditor_id"],
-                    **{slot: r[dim] for dim, slot in mapping.items()},
-                    **{m: r[f"s_{m}"] or 0 for m in MEASURES[model]},
-                ))
-        DailyRollup.objects.bulk_create(rows, batch_size=5000)
+            _insert_select(name, model, grouping, chunk)
 
 
 def fact_sums(scope, model, by: Iterable[str] = (), **sums: str) -> QuerySet | list[dict]:
