@@ -363,11 +363,30 @@ def _roll_months_from(day: dt.date, today: dt.date) -> list[dt.date]:
     return months_between(first, last) if first <= last else []
 
 
-def changes_since(marks: dict[str, int], today: dt.date) -> Dirty:
+# When each watched row was written (close enough: the services stamp "now").
+WRITTEN_AT = {"attempt": "created_at", "promise": "created_at", "payment": "created_at", "refusal": "at", "case": "created_at", "audit": "at"}
+
+
+def _since_q(marks: dict) -> dict[str, Q]:
+    """Rows above each mark, and the recent rows just below it: a transaction that took its id
+    before the last run read the table but committed after it is read now (ids are handed out
+    in order, not committed in order). Reading a row twice is harmless."""
+    overlap = getattr(settings, "REPORTS_REBUILD_ID_OVERLAP", 1000)
+    started = dt.datetime.fromisoformat(marks["started"]) if marks.get("started") else None
+    result = {}
+    for name in WATCHED:
+        mark = marks.get(name, 0)
+        q = Q(id__gt=mark)
+        if started is not None and overlap:
+            q |= Q(id__gt=max(0, mark - overlap), **{f"{WRITTEN_AT[name]}__gte": started - CLAIM_STALE})
+        result[name] = q
+    return result
+
+
+def changes_since(marks: dict, today: dt.date) -> Dirty:
     """The fact keys that rows inserted (id above the mark) or changed (audit rows above the
     mark) since the last run can have moved. A superset: recomputing a key is idempotent."""
-    overlap = getattr(settings, "REPORTS_REBUILD_ID_OVERLAP", 1000)
-    since = {name: max(0, marks.get(name, 0) - overlap) for name in WATCHED}
+    since = _since_q(marks)
     dirty = Dirty()
     window = dt.timedelta(days=effect_window_days())
     # case id -> local days of events (promises, payments) that change what followed its attempts
@@ -380,16 +399,16 @@ def changes_since(marks: dict[str, int], today: dt.date) -> Dirty:
     recredited: set[int] = set()
 
     for day, agent in (
-        ContactAttempt.objects.filter(id__gt=since["attempt"]).annotate(day=TruncDate("occurred_at"))
+        ContactAttempt.objects.filter(since["attempt"]).annotate(day=TruncDate("occurred_at"))
         .values_list("day", "agent_id").distinct().order_by()
     ):
         dirty.activity[day].add(agent)
 
     changed_promises = set(
-        int(pk) for pk in AuditLog.objects.filter(id__gt=since["audit"], object_type="cases.promisetopay").values_list("object_id", flat=True)
+        int(pk) for pk in AuditLog.objects.filter(since["audit"], object_type="cases.promisetopay").values_list("object_id", flat=True)
     )
     promise_rows = list(
-        PromiseToPay.objects.filter(id__gt=since["promise"]).annotate(day=TruncDate("created_at"))
+        PromiseToPay.objects.filter(since["promise"]).annotate(day=TruncDate("created_at"))
         .values_list("day", "created_by_id", "case_id")
     )
     for ids in _chunks(changed_promises):
@@ -398,20 +417,20 @@ def changes_since(marks: dict[str, int], today: dt.date) -> Dirty:
         dirty.promises[day].add(agent)
         events[case_id].append(day)
 
-    for day, agent, case_id in Payment.objects.filter(id__gt=since["payment"]).values_list("received_on", "case__assigned_agent_id", "case_id"):
+    for day, agent, case_id in Payment.objects.filter(since["payment"]).values_list("received_on", "case__assigned_agent_id", "case_id"):
         dirty.owned[day].add(agent)
         events[case_id].append(day)
         for month in _roll_months_from(day, today):
             dirty.rolls[month].add(agent)
 
     for day, agent in (
-        ContactRefusal.objects.filter(id__gt=since["refusal"]).annotate(day=TruncDate("at"))
+        ContactRefusal.objects.filter(since["refusal"]).annotate(day=TruncDate("at"))
         .values_list("day", "case__assigned_agent_id").distinct().order_by()
     ):
         dirty.owned[day].add(agent)
 
     for case_id, at, before, after in (
-        AuditLog.objects.filter(id__gt=since["audit"], object_type="cases.case", case_id__isnull=False)
+        AuditLog.objects.filter(since["audit"], object_type="cases.case", case_id__isnull=False)
         .values_list("case_id", "at", "before", "after")
     ):
         before, after = before or {}, after or {}
@@ -425,7 +444,7 @@ def changes_since(marks: dict[str, int], today: dt.date) -> Dirty:
             former[case_id].add(before["assigned_agent_id"])
         if "creditor_id" in changed:
             recredited.add(case_id)
-    new_cases = set(Case.objects.filter(id__gt=since["case"]).values_list("id", flat=True))
+    new_cases = set(Case.objects.filter(since["case"]).values_list("id", flat=True))
     roll_cases |= new_cases
 
     # Everything owned by a new or changed case, for its agent now and its former agents; the
@@ -580,7 +599,7 @@ def facts_rebuild(*, now: dt.datetime | None = None, full: bool = False) -> Rebu
         started = time.monotonic()
         state = RebuildState.objects.get(name=STATE_NAME)
         # Taken before reading: rows written during this run are read again by the next one.
-        marks = _max_ids()
+        marks = {**_max_ids(), "started": timezone.now().isoformat()}
         timer = _Timer()
         if full or state.built_through is None or not state.marks:
             first = min(_earliest_data_day(today), today)
