@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 
 from .models import AttemptDaily, DailyRollup, MoneyDaily, PromiseDaily, TechniqueDaily
 
@@ -78,9 +78,39 @@ def _insert_select(name: str, model, grouping: tuple[str, ...], days: list[dt.da
         cursor.execute(sql, params)
 
 
+MONTHLY = "@month"
+
+
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _rebuild_months(months: Iterable[dt.date]) -> None:
+    """Month rows (``source@month``, day = the month's first day): the sums of the month's day
+    rows, so that a long period reads a few rows per agent instead of one per day."""
+    for month in sorted(set(months)):
+        DailyRollup.objects.filter(source__endswith=MONTHLY, day=month).delete()
+        rows = (
+            DailyRollup.objects.filter(day__gte=month, day__lt=_next_month(month))
+            .exclude(source__endswith=MONTHLY)
+            .values("source", "creditor_id", "int1", "int2", "text1", "text2")
+            .annotate(**{f"s_{m}": Sum(m) for m in ALL_MEASURES})
+            .order_by()
+        )
+        DailyRollup.objects.bulk_create([
+            DailyRollup(source=r["source"] + MONTHLY, day=month, creditor_id=r["creditor_id"], int1=r["int1"], int2=r["int2"],
+                        text1=r["text1"], text2=r["text2"], **{m: r[f"s_{m}"] for m in ALL_MEASURES})
+            for r in rows
+        ], batch_size=5000)
+
+
 def rollups_rebuild(days: Iterable[dt.date] | None) -> None:
-    """Recompute the rollups of ``days`` (``None``: every day) from the facts. Call inside the
-    transaction that changed the facts of those days."""
+    """Recompute the rollups of ``days`` (``None``: every day) from the facts, and the month
+    rows of their months. Call inside the transaction that changed the facts of those days."""
     days = None if days is None else sorted(set(days))
     if days is not None and not days:
         return
@@ -88,6 +118,27 @@ def rollups_rebuild(days: Iterable[dt.date] | None) -> None:
         (DailyRollup.objects.all() if chunk is None else DailyRollup.objects.filter(day__in=chunk)).delete()
         for name, (model, grouping) in ROLLUPS.items():
             _insert_select(name, model, grouping, chunk)
+    if days is None:
+        days = DailyRollup.objects.values_list("day", flat=True).distinct().order_by()
+    _rebuild_months({_month_start(d) for d in days})
+
+
+def _period_q(name: str, first: dt.date, last: dt.date) -> Q:
+    """Rollup rows covering ``first``..``last``: month rows for the whole months inside it, day
+    rows for the days at either end."""
+    start = first if first.day == 1 else _next_month(first)
+    months = []
+    while _next_month(start) - dt.timedelta(days=1) <= last:
+        months.append(start)
+        start = _next_month(start)
+    if not months:
+        return Q(source=name, day__gte=first, day__lte=last)
+    q = Q(source=name + MONTHLY, day__in=months)
+    if first < months[0]:
+        q |= Q(source=name, day__gte=first, day__lt=months[0])
+    if start <= last:
+        q |= Q(source=name, day__gte=start, day__lte=last)
+    return q
 
 
 def fact_sums(scope, model, by: Iterable[str] = (), **sums: str) -> QuerySet | list[dict]:
@@ -100,7 +151,10 @@ def fact_sums(scope, model, by: Iterable[str] = (), **sums: str) -> QuerySet | l
     if name is None:
         qs = model.objects.filter(scope.fact_q())
     else:
-        qs = DailyRollup.objects.filter(source=name, day__gte=scope.date_from, day__lte=scope.date_to)
+        if "day" in by:
+            qs = DailyRollup.objects.filter(source=name, day__gte=scope.date_from, day__lte=scope.date_to)
+        else:
+            qs = DailyRollup.objects.filter(_period_q(name, scope.date_from, scope.date_to))
         if scope.creditor_id:
             qs = qs.filter(creditor_id=scope.creditor_id)
     aggregates = {alias: Sum(measure) for alias, measure in sums.items()}
