@@ -313,7 +313,8 @@ CRM_PAGE_SIZE = env.int("CRM_PAGE_SIZE", default=25)
 # Dashboard: an interaction "led to" a promise or money when it followed within this many days.
 REPORTS_EFFECT_WINDOW_DAYS = env.int("REPORTS_EFFECT_WINDOW_DAYS", default=14)
 # The periodic rebuild reads rows above its id marks, and re-reads up to this many ids below them
-# that were written in the last hour (a transaction may commit after a later one was read).
+# that were written in the 5 minutes before its last run (a transaction may commit after a later
+# one was read).
 REPORTS_REBUILD_ID_OVERLAP = env.int("REPORTS_REBUILD_ID_OVERLAP", default=1000)
 REPORTS_BULK_REASSIGN_MAX = env.int("REPORTS_BULK_REASSIGN_MAX", default=2000)
 # Portfolio and payment files: refused above these sizes with a clear message.

@@ -89,14 +89,14 @@ def _next_month(day: dt.date) -> dt.date:
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
-def _rebuild_months(months: Iterable[dt.date]) -> None:
+def _rebuild_months(months: Iterable[dt.date], sources: Iterable[str]) -> None:
     """Month rows (``source@month``, day = the month's first day): the sums of the month's day
     rows, so that a long period reads a few rows per agent instead of one per day."""
+    sources = list(sources)
     for month in sorted(set(months)):
-        DailyRollup.objects.filter(source__endswith=MONTHLY, day=month).delete()
+        DailyRollup.objects.filter(source__in=[s + MONTHLY for s in sources], day=month).delete()
         rows = (
-            DailyRollup.objects.filter(day__gte=month, day__lt=_next_month(month))
-            .exclude(source__endswith=MONTHLY)
+            DailyRollup.objects.filter(source__in=sources, day__gte=month, day__lt=_next_month(month))
             .values("source", "creditor_id", "int1", "int2", "text1", "text2")
             .annotate(**{f"s_{m}": Sum(m) for m in ALL_MEASURES})
             .order_by()
@@ -108,19 +108,22 @@ def _rebuild_months(months: Iterable[dt.date]) -> None:
         ], batch_size=5000)
 
 
-def rollups_rebuild(days: Iterable[dt.date] | None) -> None:
-    """Recompute the rollups of ``days`` (``None``: every day) from the facts, and the month
-    rows of their months. Call inside the transaction that changed the facts of those days."""
+def rollups_rebuild(days: Iterable[dt.date] | None, model=None) -> None:
+    """Recompute the rollups of ``model``'s facts (``None``: every fact table) for ``days``
+    (``None``: every day), and the month rows of their months. Call inside the transaction that
+    changed the facts of those days."""
     days = None if days is None else sorted(set(days))
     if days is not None and not days:
         return
+    sources = [name for name, (source_model, _g) in ROLLUPS.items() if model is None or source_model is model]
     for chunk in ([None] if days is None else [days[i:i + 200] for i in range(0, len(days), 200)]):
-        (DailyRollup.objects.all() if chunk is None else DailyRollup.objects.filter(day__in=chunk)).delete()
-        for name, (model, grouping) in ROLLUPS.items():
-            _insert_select(name, model, grouping, chunk)
+        rollups = DailyRollup.objects.filter(source__in=sources)
+        (rollups if chunk is None else rollups.filter(day__in=chunk)).delete()
+        for name in sources:
+            _insert_select(name, *ROLLUPS[name], chunk)
     if days is None:
-        days = DailyRollup.objects.values_list("day", flat=True).distinct().order_by()
-    _rebuild_months({_month_start(d) for d in days})
+        days = DailyRollup.objects.filter(source__in=sources).values_list("day", flat=True).distinct().order_by()
+    _rebuild_months({_month_start(d) for d in days}, sources)
 
 
 def _period_q(name: str, first: dt.date, last: dt.date) -> Q:

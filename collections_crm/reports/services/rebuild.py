@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case as SqlCase
 from django.db.models import CharField, Count, DecimalField, Exists, F, Max, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.fields.json import KT
@@ -35,6 +35,7 @@ from contacts.models import ContactAttempt, ContactRefusal
 from ..metrics import CLOSED, add_months, days_between, due_date_range_for_bucket, month_end, month_start, months_between
 from ..models import (
     AttemptDaily,
+    DailyRollup,
     MoneyDaily,
     ObjectiveMoveDaily,
     PortfolioSnapshot,
@@ -324,6 +325,8 @@ def _earliest_data_day(today: dt.date) -> dt.date:
 WATCHED = {"attempt": ContactAttempt, "promise": PromiseToPay, "payment": Payment, "refusal": ContactRefusal, "case": Case, "audit": AuditLog}
 # Case fields whose change moves a case's roll rates or money (by the case's agent).
 CASE_FIGURE_FIELDS = {"assigned_agent_id", "balance", "status", "closed_at", "original_amount", "fees", "due_date", "placed_at", "creditor_id"}
+# Rows written this long before the last run started may have committed after it read them.
+LATE_COMMIT = dt.timedelta(minutes=5)
 # A claim older than this is a crashed run: the next one takes over.
 CLAIM_STALE = dt.timedelta(hours=1)
 
@@ -378,7 +381,7 @@ def _since_q(marks: dict) -> dict[str, Q]:
         mark = marks.get(name, 0)
         q = Q(id__gt=mark)
         if started is not None and overlap:
-            q |= Q(id__gt=max(0, mark - overlap), **{f"{WRITTEN_AT[name]}__gte": started - CLAIM_STALE})
+            q |= Q(id__gt=max(0, mark - overlap), **{f"{WRITTEN_AT[name]}__gte": started - LATE_COMMIT})
         result[name] = q
     return result
 
@@ -489,6 +492,21 @@ def changes_since(marks: dict, today: dt.date) -> Dirty:
     return dirty
 
 
+# Small tables rewritten in good part at every run (the big daily facts change a few keys and
+# are left to autovacuum: vacuuming them scans their whole indexes).
+CHURNED_TABLES = (DailyRollup, PortfolioSnapshot, RollMonthly)
+
+
+def _vacuum() -> None:
+    """Every run deletes and inserts rows of the churned tables: on PostgreSQL, clear the dead
+    ones and refresh the planner's statistics at once rather than when autovacuum gets to it (the
+    dashboard's reads otherwise wade through them). Only outside a transaction (not in tests)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {', '.join(connection.ops.quote_name(m._meta.db_table) for m in CHURNED_TABLES)}")
+
+
 def _claim(name: str) -> bool:
     """Take the rebuild for this process: one run at a time (a row claimed in the database, so
     it holds across worker processes and hosts). A claim left by a crashed run goes stale."""
@@ -577,7 +595,11 @@ def _incremental(dirty: Dirty, today: dt.date, now: dt.datetime, timer: _Timer) 
         with transaction.atomic(), timer("rolls"):
             _rebuild_roll(month, today, dirty.rolls[month])
     with transaction.atomic(), timer("rollups"):
-        rollups_rebuild(dirty.days())
+        # Each fact table's company-wide sums, for the days its facts were recomputed.
+        rollups_rebuild(dirty.activity, AttemptDaily)
+        rollups_rebuild(dirty.activity, TechniqueDaily)
+        rollups_rebuild(dirty.promises, PromiseDaily)
+        rollups_rebuild(dirty.owned, MoneyDaily)
     # The stock as of now (ageing moves with the calendar, overdue with the clock).
     with transaction.atomic(), timer("snapshot"):
         _rebuild_snapshot(today, now)
@@ -615,6 +637,8 @@ def facts_rebuild(*, now: dt.datetime | None = None, full: bool = False) -> Rebu
             _incremental(dirty, today, now, timer)
             first = min(dirty.days() | {state.built_through})
             mode, keys = "incremental", dirty.keys()
+        with timer("vacuum"):
+            _vacuum()
         seconds = round(time.monotonic() - started, 3)
         steps = {k: round(v, 3) for k, v in timer.steps.items()}
         RebuildState.objects.filter(pk=state.pk).update(
