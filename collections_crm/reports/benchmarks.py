@@ -27,7 +27,7 @@ from .services import facts_rebuild
 def simulate_changes(ctx: BenchContext, *, cases: int, seed: int = 6) -> int:
     """A busy stretch of a working day on ``cases`` random cases: an interaction on each (with a
     technique), a promise on half of them, a payment on a quarter, a tenth reassigned to another
-    agent and a tenth of the pending promises kept, each change with its audit row as the services
+    agent, and as many pending promises due in the last week kept, each change with its audit row as the services
     write them. Returns how many rows were written."""
     rng = random.Random(seed)
     now = ctx.now
@@ -63,7 +63,9 @@ def simulate_changes(ctx: BenchContext, *, cases: int, seed: int = 6) -> int:
             Case.objects.filter(pk=pk).update(assigned_agent_id=new)
             audit.append(AuditLog(at=now, action="case.assigned", object_type="cases.case", object_id=str(pk), case_id=pk,
                                   before={"assigned_agent_id": agent}, after={"assigned_agent_id": new}))
-        kept = list(PromiseToPay.objects.filter(status="pending").order_by("-id").values_list("id", "case_id")[: max(1, cases // 10)])
+        # The promises settled today are those falling due about now.
+        due = PromiseToPay.objects.filter(status="pending", due_date__gte=now.date() - dt.timedelta(days=7), due_date__lte=now.date())
+        kept = list(due.order_by("-due_date", "id").values_list("id", "case_id")[: max(1, cases // 10)])
         PromiseToPay.objects.filter(id__in=[k for k, _c in kept]).update(status="kept", resolved_at=now)
         for pk, case_id in kept:
             audit.append(AuditLog(at=now, action="promise.kept", object_type="cases.promisetopay", object_id=str(pk), case_id=case_id,
