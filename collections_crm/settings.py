@@ -317,8 +317,10 @@ CRM_NOTES_MAX_LENGTH = 4000
 CRM_PAGE_SIZE = env.int("CRM_PAGE_SIZE", default=25)
 # Dashboard: an interaction "led to" a promise or money when it followed within this many days.
 REPORTS_EFFECT_WINDOW_DAYS = env.int("REPORTS_EFFECT_WINDOW_DAYS", default=14)
-# Days the periodic rebuild always redoes (promises and payments still change recent outcomes).
-REPORTS_REBUILD_LOOKBACK_DAYS = env.int("REPORTS_REBUILD_LOOKBACK_DAYS", default=45)
+# The periodic rebuild reads rows above its id marks, and re-reads up to this many ids below them
+# that were written in the 5 minutes before its last run (a transaction may commit after a later
+# one was read).
+REPORTS_REBUILD_ID_OVERLAP = env.int("REPORTS_REBUILD_ID_OVERLAP", default=1000)
 REPORTS_BULK_REASSIGN_MAX = env.int("REPORTS_BULK_REASSIGN_MAX", default=2000)
 # Portfolio and payment files: refused above these sizes with a clear message.
 CRM_IMPORT_MAX_BYTES = env.int("CRM_IMPORT_MAX_BYTES", default=300 * 1024 * 1024)

@@ -4,6 +4,8 @@ import datetime as dt
 
 from django import forms
 from django.db.models import Q
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import Objective, PromiseStatus
@@ -17,6 +19,20 @@ from .selectors import DRILL_KINDS, TECHNIQUE_CUTS, agents_for_user, teams_for_u
 MAX_RANGE_DAYS = 731
 
 
+class FastSelect(forms.Select):
+    """A select whose options are written in Python: an admin's filter lists a thousand agents,
+    and one template render per option costs a tenth of a second on every dashboard page."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        options = format_html_join(
+            "", '<option value="{}"{}>{}</option>',
+            ((option["value"], " selected" if option["selected"] else "", option["label"])
+             for _group, choices, _index in widget["optgroups"] for option in choices),
+        )
+        return format_html('<select name="{}"{}>{}</select>', widget["name"], flatatt(widget["attrs"]), options)
+
+
 class AgentChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: User) -> str:
         return obj.display_name()
@@ -26,9 +42,11 @@ class FilterForm(forms.Form):
     """The dashboard's filters. Team and agent choices are only those the user may see, so a
     supervisor cannot ask for another team's figures (an unknown choice is a field error)."""
 
-    creditor = forms.ModelChoiceField(label=_("Creditor"), queryset=Creditor.objects.all(), required=False, empty_label=_("All creditors"))
-    team = forms.ModelChoiceField(label=_("Team"), queryset=None, required=False, empty_label=_("All my teams"))
-    agent = AgentChoiceField(label=_("Agent"), queryset=None, required=False, empty_label=_("All agents"))
+    creditor = forms.ModelChoiceField(
+        label=_("Creditor"), queryset=Creditor.objects.all(), required=False, empty_label=_("All creditors"), widget=FastSelect,
+    )
+    team = forms.ModelChoiceField(label=_("Team"), queryset=None, required=False, empty_label=_("All my teams"), widget=FastSelect)
+    agent = AgentChoiceField(label=_("Agent"), queryset=None, required=False, empty_label=_("All agents"), widget=FastSelect)
     date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     cut = forms.ChoiceField(

@@ -177,13 +177,60 @@ class RollMonthly(FactBase):
         indexes = [models.Index(fields=["agent", "month"], name="rep_roll_agent_idx"), models.Index(fields=["month"], name="rep_roll_month_idx")]
 
 
+class DailyRollup(models.Model):
+    """Company-wide sums of a daily fact table, every agent together, at the grain of one of the
+    dashboard's groupings (``source``: ``"attempt:objective"`` is AttemptDaily summed by day,
+    creditor and objective). The whole-company view (admins, no team or agent chosen) reads these
+    instead of summing a thousand agents' rows; they are rebuilt from the facts with them, so
+    the figures are the same sums.
+
+    The grouping's values sit in two integer slots (agent, technique, excuse) and two text slots
+    (objective, promise status), in the order ``rollups.ROLLUPS`` names them."""
+
+    source = models.CharField(max_length=40)
+    day = models.DateField()
+    creditor = models.ForeignKey("cases.Creditor", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    int1 = models.BigIntegerField(null=True)
+    int2 = models.BigIntegerField(null=True)
+    text1 = models.CharField(max_length=20, blank=True)
+    text2 = models.CharField(max_length=20, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    right_party = models.PositiveIntegerField(default=0)
+    led_promise = models.PositiveIntegerField(default=0)
+    led_kept = models.PositiveIntegerField(default=0)
+    led_money = models.PositiveIntegerField(default=0)
+    interactions = models.PositiveIntegerField(default=0)
+    case_days = models.PositiveIntegerField(default=0)
+    promises = models.PositiveIntegerField(default=0)
+    amount = models.DecimalField(default=0, **MONEY)
+    amount_paid = models.DecimalField(default=0, **MONEY)
+    placed_cases = models.PositiveIntegerField(default=0)
+    placed_amount = models.DecimalField(default=0, **MONEY)
+    payments = models.PositiveIntegerField(default=0)
+    collected = models.DecimalField(default=0, **MONEY)
+
+    class Meta:
+        indexes = [models.Index(fields=["source", "day", "creditor"], name="rep_rollup_source_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.day} creditor={self.creditor_id}"
+
+
 class RebuildState(models.Model):
-    """Where the periodic rebuild got to, so a missed run is caught up on the next one."""
+    """Where the periodic rebuild got to, so a missed run is caught up on the next one.
+
+    ``marks``: the highest id of each watched table (and of the audit trail) when the last
+    successful run started; the next run reads what came after. ``running_since``: the claim of
+    the run in progress (one at a time)."""
 
     name = models.CharField(max_length=40, unique=True)
     built_through = models.DateField(null=True)
     finished_at = models.DateTimeField(null=True)
     seconds = models.FloatField(default=0)
+    mode = models.CharField(max_length=12, blank=True)
+    marks = models.JSONField(default=dict, blank=True)
+    steps = models.JSONField(default=dict, blank=True)
+    running_since = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} {self.built_through}"

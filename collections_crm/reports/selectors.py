@@ -44,6 +44,7 @@ from .models import (
     TeamPriority,
     TechniqueDaily,
 )
+from .rollups import fact_sums
 
 ZERO = Decimal("0.00")
 
@@ -134,7 +135,8 @@ def _sum(qs: QuerySet, *fields: str) -> dict:
 
 
 def portfolio_figures(scope: Scope) -> dict:
-    money = _sum(MoneyDaily.objects.filter(scope.fact_q()), "placed_cases", "placed_amount", "payments", "collected")
+    totals = fact_sums(scope, MoneyDaily, (), placed_cases="placed_cases", placed_amount="placed_amount", payments="payments", collected="collected")[0]
+    money = {k: v or 0 for k, v in totals.items()}
     snapshot = PortfolioSnapshot.objects.filter(scope.agent_q())
     stock = _sum(snapshot, "cases", "balance", "no_next_step", "overdue")
     by_bucket = {b: {"bucket": b, "cases": 0, "balance": ZERO} for b in BUCKET_CODES}
@@ -198,12 +200,7 @@ def recovery_over_time(scope: Scope) -> list[dict]:
     """Per month: placed, collected, and the liquidation rate = collected in the month divided
     by the balance open at the end of the previous month."""
     months = months_between(scope.date_from, scope.date_to)
-    rows = (
-        MoneyDaily.objects.filter(scope.fact_q())
-        .values("day")
-        .annotate(placed=Sum("placed_amount"), collected_sum=Sum("collected"))
-        .order_by()
-    )
+    rows = fact_sums(scope, MoneyDaily, ["day"], placed="placed_amount", collected_sum="collected")
     per_month = defaultdict(lambda: {"placed": ZERO, "collected": ZERO})
     for r in rows:
         bucket = per_month[month_start(r["day"])]
@@ -245,19 +242,16 @@ def _promise_row(counts: dict[str, int], amounts: dict[str, Decimal], paid: Deci
 def promise_figures(scope: Scope) -> dict:
     """Promises made in the period, their status now; kept rate = kept / resolved (kept,
     partially kept or broken), so that promises still pending do not count as failures."""
-    rows = (
-        PromiseDaily.objects.filter(scope.fact_q())
-        .values("agent_id", "objective", "status")
-        .annotate(n=Sum("promises"), amount_sum=Sum("amount"), paid=Sum("amount_paid"))
-        .order_by()
-    )
+    sums = {"n": "promises", "amount_sum": "amount", "paid": "amount_paid"}
     groups: dict[tuple, dict] = defaultdict(lambda: {"counts": defaultdict(int), "amounts": defaultdict(lambda: ZERO), "paid": ZERO})
-    for r in rows:
-        for key in (("total", None), ("agent", r["agent_id"]), ("objective", r["objective"])):
-            g = groups[key]
-            g["counts"][r["status"]] += r["n"]
-            g["amounts"][r["status"]] += r["amount_sum"]
-            g["paid"] += r["paid"]
+    # Two groupings (each has a company-wide rollup); the total is the sum of either.
+    for dim, keys in (("agent_id", ("agent",)), ("objective", ("objective", "total"))):
+        for r in fact_sums(scope, PromiseDaily, [dim, "status"], **sums):
+            for kind in keys:
+                g = groups[(kind, None if kind == "total" else r[dim])]
+                g["counts"][r["status"]] += r["n"]
+                g["amounts"][r["status"]] += r["amount_sum"]
+                g["paid"] += r["paid"]
     rowify = {key: _promise_row(g["counts"], g["amounts"], g["paid"]) for key, g in groups.items()}
     agents = _agent_names({k[1] for k in rowify if k[0] == "agent"})
     return {
@@ -284,12 +278,12 @@ def activity_figures(scope: Scope) -> dict:
     per_agent: dict = defaultdict(lambda: {"attempts": 0, "right_party": 0, "promises": 0, "collected": ZERO, "no_next_step": 0, "overdue": 0})
     per_day: dict = defaultdict(lambda: {"attempts": 0, "right_party": 0, "promises": 0, "collected": ZERO})
     for key, target in (("agent_id", per_agent), ("day", per_day)):
-        for r in AttemptDaily.objects.filter(scope.fact_q()).values(key).annotate(n=Sum("attempts"), rpc=Sum("right_party")).order_by():
+        for r in fact_sums(scope, AttemptDaily, [key], n="attempts", rpc="right_party"):
             target[r[key]]["attempts"] += r["n"]
             target[r[key]]["right_party"] += r["rpc"]
-        for r in PromiseDaily.objects.filter(scope.fact_q()).values(key).annotate(n=Sum("promises")).order_by():
+        for r in fact_sums(scope, PromiseDaily, [key], n="promises"):
             target[r[key]]["promises"] += r["n"]
-        for r in MoneyDaily.objects.filter(scope.fact_q()).values(key).annotate(amount=Sum("collected")).order_by():
+        for r in fact_sums(scope, MoneyDaily, [key], amount="collected"):
             target[r[key]]["collected"] += r["amount"]
     for r in PortfolioSnapshot.objects.filter(scope.agent_q()).values("agent_id").annotate(a=Sum("no_next_step"), b=Sum("overdue")).order_by():
         per_agent[r["agent_id"]]["no_next_step"] += r["a"]
@@ -309,13 +303,11 @@ def objective_figures(scope: Scope) -> dict:
     stock = {r["objective"]: r for r in PortfolioSnapshot.objects.filter(scope.agent_q()).values("objective").annotate(n=Sum("cases"), amount=Sum("balance")).order_by()}
     attempts = {
         r["objective"]: r
-        for r in AttemptDaily.objects.filter(scope.fact_q()).values("objective")
-        .annotate(n=Sum("attempts"), p=Sum("led_promise"), k=Sum("led_kept"), m=Sum("led_money")).order_by()
+        for r in fact_sums(scope, AttemptDaily, ["objective"], n="attempts", p="led_promise", k="led_kept", m="led_money")
     }
     kept = {
         r["objective"]: r
-        for r in PromiseDaily.objects.filter(scope.fact_q()).values("objective")
-        .annotate(paid=Sum("amount_paid"), n=Sum("promises")).order_by()
+        for r in fact_sums(scope, PromiseDaily, ["objective"], paid="amount_paid", n="promises")
     }
     rows = []
     for o in Objective:
@@ -354,12 +346,9 @@ def technique_effectiveness(scope: Scope, cut: str = "technique") -> dict:
     promise, a kept promise and money within the effect window, with 95 % Wilson intervals.
     Rows with too few interactions are listed last and not ranked."""
     extra = TECHNIQUE_CUTS.get(cut, [])
-    rows = (
-        TechniqueDaily.objects.filter(scope.fact_q())
-        .values("technique_id", *extra)
-        .annotate(n=Sum("interactions"), cases=Sum("case_days"), p=Sum("led_promise"), k=Sum("led_kept"), m=Sum("led_money"))
-        .order_by()
-    )
+    rows = list(fact_sums(
+        scope, TechniqueDaily, ["technique_id", *extra], n="interactions", cases="case_days", p="led_promise", k="led_kept", m="led_money",
+    ))
     techniques = {t.pk: t for t in Technique.objects.all()}
     objective_labels = dict(Objective.choices)
     excuses = {e.pk: e.name for e in ExcuseCategory.objects.all()} if cut == "excuse" else {}

@@ -55,10 +55,14 @@ class Linker:
     def __init__(self, filters: dict[str, str]):
         self.filters = {k: v for k, v in filters.items() if v not in (None, "")}
         self.base = reverse("reports:drill")
+        # A whole company's tables have thousands of links: the filters are encoded once.
+        self.prefix = f"{self.base}?{urlencode(self.filters)}&" if self.filters else f"{self.base}?"
 
     def __call__(self, kind: str, **params) -> str:
-        query = {**self.filters, "kind": kind, **{k: v for k, v in params.items() if v not in (None, "")}}
-        return f"{self.base}?{urlencode(query)}"
+        params = {k: v for k, v in params.items() if v not in (None, "")}
+        if params.keys() & self.filters.keys():
+            return f"{self.base}?{urlencode({**self.filters, 'kind': kind, **params})}"
+        return f"{self.prefix}{urlencode({'kind': kind, **params})}"
 
 
 def _pct_cells(prefix: str, p) -> dict:

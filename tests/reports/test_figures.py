@@ -157,6 +157,6 @@ def test_rebuild_is_idempotent_and_catches_up(portfolio):
     again = {m.__name__: sorted(m.objects.values_list(*[f.attname for f in m._meta.concrete_fields if f.name != "id"]), key=str) for m in tables}
     assert first == again
     assert AttemptDaily.objects.filter(day=dt.date(2026, 2, 20)).exists()
-    # A run a week later covers the days in between (lookback), not only "today".
+    # A run a week later catches up everything written since the last one.
     result = facts_rebuild(now=NOW + dt.timedelta(days=7))
     assert result.first_day <= TODAY and result.last_day == TODAY + dt.timedelta(days=7)

@@ -180,3 +180,21 @@ def test_team_priorities_and_members(client, built, supervisor, team, other_team
     assert AuditLog.objects.filter(action="user.team_changed", object_id=str(built.C.pk)).count() == 1
     client.force_login(built.A)
     assert client.get(reverse("reports:teams")).status_code == 403
+
+
+def test_agents_export_only_their_own_figures_and_cannot_act(client, built, supervisor):
+    """An agent's exports hold their own rows only (whatever filter they add); reassigning and
+    recalculating are refused to agents, and recalculating to supervisors too."""
+    client.force_login(built.A)
+    response = client.get(f"{reverse('reports:export', args=['activity', 'csv'])}?{MARCH}&agent={built.B.pk}")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[1:]
+    assert [r[0] for r in rows] == [built.A.display_name()]
+    response = client.get(f"{reverse('reports:export', args=['cases', 'csv'])}?{MARCH}&kind=open")
+    assert sorted(r[0] for r in list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[1:]) == ["C1", "C2"]
+    before = AuditLog.objects.count()
+    assert client.post(f"{reverse('reports:reassign')}?{MARCH}&kind=open", {"agent": built.A.pk, "case_ids": [built.c3.pk]}).status_code == 403
+    assert Case.objects.get(pk=built.c3.pk).assigned_agent == built.B and AuditLog.objects.count() == before
+    assert client.post(reverse("reports:rebuild")).status_code == 403
+    client.force_login(supervisor)
+    assert client.post(reverse("reports:rebuild")).status_code == 403

@@ -1,10 +1,13 @@
 """Rebuild of the pre-aggregated dashboard facts from the operational tables.
 
-Idempotent by construction: each step deletes the rows of the days (or months, or snapshot
-date) it covers and inserts them again inside one transaction, so a second run, a run that
-overlaps the previous one, or a full rebuild give the same rows. Recent days are always redone
-(``REPORTS_REBUILD_LOOKBACK_DAYS``) because their outcomes still change: a promise made
-yesterday may be kept next week, a payment may arrive within the effect window.
+Idempotent by construction: each step deletes the rows of the keys it covers (a day or month,
+and a set of agents) and inserts them again inside one transaction, so a second run, a run that
+repeats keys, or a full rebuild give the same rows. The periodic run is incremental: it finds
+the keys that changed since the previous run from id watermarks on the operational tables (new
+rows) and on the audit trail (changed rows: a promise kept, a case reassigned or closed), so it
+costs what changed, not the history. Outcomes of past interactions still change (a promise made
+yesterday may be kept next week): those events name the case, and the interactions in its
+effect window are redone.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case as SqlCase
-from django.db.models import CharField, Count, DecimalField, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import CharField, Count, DecimalField, Exists, F, Max, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
@@ -29,9 +32,10 @@ from cases.models import Case, Payment, PromiseToPay
 from collections_crm.audit.models import AuditLog
 from contacts.models import ContactAttempt, ContactRefusal
 
-from ..metrics import CLOSED, add_months, days_between, due_date_range_for_bucket, month_end, months_between
+from ..metrics import CLOSED, add_months, days_between, due_date_range_for_bucket, month_end, month_start, months_between
 from ..models import (
     AttemptDaily,
+    DailyRollup,
     MoneyDaily,
     ObjectiveMoveDaily,
     PortfolioSnapshot,
@@ -41,11 +45,14 @@ from ..models import (
     RollMonthly,
     TechniqueDaily,
 )
+from ..rollups import rollups_rebuild
 from ..selectors import day_start
 
 logger = logging.getLogger(__name__)
 
 STATE_NAME = "dashboard"
+# A set of agent ids (``None`` in it: rows without an agent), or ``None``: every agent.
+Agents = frozenset | set | None
 MONEY_FIELD = DecimalField(max_digits=16, decimal_places=2)
 ZERO = Decimal("0.00")
 
@@ -83,10 +90,27 @@ def _outcome_annotations(*, case_ref: str, at_ref: str, day: dt.date) -> dict:
     }
 
 
-def _rebuild_attempts(day: dt.date) -> None:
+def agents_q(field: str, agents: Agents) -> Q:
+    """Rows whose ``field`` (an agent id) is one of ``agents`` (``None`` in the set: no agent).
+    ``agents=None`` means every agent."""
+    if agents is None:
+        return Q()
+    q = Q(**{f"{field}__in": sorted(a for a in agents if a is not None)})
+    if None in agents:
+        q |= Q(**{f"{field}__isnull": True})
+    return q
+
+
+def _replace(model, period: Q, agents: Agents, facts: list) -> None:
+    """Delete the facts of ``period`` and ``agents`` and insert the recomputed ones."""
+    model.objects.filter(period, agents_q("agent_id", agents)).delete()
+    model.objects.bulk_create(facts, batch_size=2000)
+
+
+def _rebuild_attempts(day: dt.date, agents: Agents = None) -> None:
     start, end = day_start(day), day_start(day + dt.timedelta(days=1))
     rows = (
-        ContactAttempt.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+        ContactAttempt.objects.filter(agents_q("agent_id", agents), occurred_at__gte=start, occurred_at__lt=end)
         .annotate(**_outcome_annotations(case_ref="case_id", at_ref="occurred_at", day=day))
         .values("agent_id", "case__creditor_id", "objective")
         .annotate(
@@ -105,15 +129,16 @@ def _rebuild_attempts(day: dt.date) -> None:
         )
         for r in rows
     ]
-    AttemptDaily.objects.filter(day=day).delete()
-    AttemptDaily.objects.bulk_create(facts, batch_size=2000)
+    _replace(AttemptDaily, Q(day=day), agents, facts)
 
 
-def _rebuild_techniques(day: dt.date) -> None:
+def _rebuild_techniques(day: dt.date, agents: Agents = None) -> None:
     start, end = day_start(day), day_start(day + dt.timedelta(days=1))
     through = ContactAttempt.techniques.through
     rows = (
-        through.objects.filter(contactattempt__occurred_at__gte=start, contactattempt__occurred_at__lt=end)
+        through.objects.filter(
+            agents_q("contactattempt__agent_id", agents), contactattempt__occurred_at__gte=start, contactattempt__occurred_at__lt=end
+        )
         .annotate(**_outcome_annotations(case_ref="contactattempt__case_id", at_ref="contactattempt__occurred_at", day=day))
         .values(
             "technique_id", "contactattempt__agent_id", "contactattempt__case__creditor_id",
@@ -137,14 +162,13 @@ def _rebuild_techniques(day: dt.date) -> None:
         )
         for r in rows
     ]
-    TechniqueDaily.objects.filter(day=day).delete()
-    TechniqueDaily.objects.bulk_create(facts, batch_size=2000)
+    _replace(TechniqueDaily, Q(day=day), agents, facts)
 
 
-def _rebuild_money(first: dt.date, last: dt.date) -> None:
+def _rebuild_money(first: dt.date, last: dt.date, agents: Agents = None) -> None:
     merged: dict[tuple, dict] = defaultdict(lambda: {"placed_cases": 0, "placed_amount": ZERO, "payments": 0, "collected": ZERO})
     placed = (
-        Case.objects.filter(placed_at__gte=first, placed_at__lte=last)
+        Case.objects.filter(agents_q("assigned_agent_id", agents), placed_at__gte=first, placed_at__lte=last)
         .values("placed_at", "assigned_agent_id", "creditor_id")
         .annotate(n=Count("id"), amount=Sum(F("original_amount") + F("fees"), output_field=MONEY_FIELD))
         .order_by()
@@ -153,7 +177,7 @@ def _rebuild_money(first: dt.date, last: dt.date) -> None:
         fact = merged[(r["placed_at"], r["assigned_agent_id"], r["creditor_id"])]
         fact["placed_cases"], fact["placed_amount"] = r["n"], r["amount"]
     paid = (
-        Payment.objects.filter(received_on__gte=first, received_on__lte=last)
+        Payment.objects.filter(agents_q("case__assigned_agent_id", agents), received_on__gte=first, received_on__lte=last)
         .values("received_on", "case__assigned_agent_id", "case__creditor_id")
         .annotate(n=Count("id"), amount=Sum("amount"))
         .order_by()
@@ -162,13 +186,12 @@ def _rebuild_money(first: dt.date, last: dt.date) -> None:
         fact = merged[(r["received_on"], r["case__assigned_agent_id"], r["case__creditor_id"])]
         fact["payments"], fact["collected"] = r["n"], r["amount"]
     facts = [MoneyDaily(day=day, agent_id=agent, creditor_id=creditor, **values) for (day, agent, creditor), values in merged.items()]
-    MoneyDaily.objects.filter(day__gte=first, day__lte=last).delete()
-    MoneyDaily.objects.bulk_create(facts, batch_size=2000)
+    _replace(MoneyDaily, Q(day__gte=first, day__lte=last), agents, facts)
 
 
-def _rebuild_promises(first: dt.date, last: dt.date) -> None:
+def _rebuild_promises(first: dt.date, last: dt.date, agents: Agents = None) -> None:
     rows = (
-        PromiseToPay.objects.filter(created_at__gte=day_start(first), created_at__lt=day_start(last + dt.timedelta(days=1)))
+        PromiseToPay.objects.filter(agents_q("created_by_id", agents), created_at__gte=day_start(first), created_at__lt=day_start(last + dt.timedelta(days=1)))
         .annotate(day=TruncDate("created_at"), goal=Coalesce("contact_attempt__objective", "case__objective"))
         .values("day", "created_by_id", "case__creditor_id", "goal", "status")
         .annotate(n=Count("id"), amount=Sum("amount"), paid=Sum("amount_paid"))
@@ -181,11 +204,10 @@ def _rebuild_promises(first: dt.date, last: dt.date) -> None:
         )
         for r in rows
     ]
-    PromiseDaily.objects.filter(day__gte=first, day__lte=last).delete()
-    PromiseDaily.objects.bulk_create(facts, batch_size=2000)
+    _replace(PromiseDaily, Q(day__gte=first, day__lte=last), agents, facts)
 
 
-def _rebuild_objective_moves(first: dt.date, last: dt.date) -> None:
+def _rebuild_objective_moves(first: dt.date, last: dt.date, agents: Agents = None) -> None:
     """Objective changes are in the audit trail (every service writes the before/after)."""
     rows = list(
         AuditLog.objects.filter(
@@ -197,7 +219,7 @@ def _rebuild_objective_moves(first: dt.date, last: dt.date) -> None:
     )
     owners = dict(
         (pk, (agent, creditor))
-        for pk, agent, creditor in Case.objects.filter(pk__in={r[1] for r in rows}).values_list("pk", "assigned_agent_id", "creditor_id")
+        for pk, agent, creditor in Case.objects.filter(agents_q("assigned_agent_id", agents), pk__in={r[1] for r in rows}).values_list("pk", "assigned_agent_id", "creditor_id")
     )
     counts: dict[tuple, int] = defaultdict(int)
     for day, case_id, src, dst in rows:
@@ -207,13 +229,12 @@ def _rebuild_objective_moves(first: dt.date, last: dt.date) -> None:
         ObjectiveMoveDaily(day=day, agent_id=agent, creditor_id=creditor, from_objective=src, to_objective=dst, moves=n)
         for (day, agent, creditor, src, dst), n in counts.items()
     ]
-    ObjectiveMoveDaily.objects.filter(day__gte=first, day__lte=last).delete()
-    ObjectiveMoveDaily.objects.bulk_create(facts, batch_size=2000)
+    _replace(ObjectiveMoveDaily, Q(day__gte=first, day__lte=last), agents, facts)
 
 
-def _rebuild_refusals(first: dt.date, last: dt.date) -> None:
+def _rebuild_refusals(first: dt.date, last: dt.date, agents: Agents = None) -> None:
     rows = (
-        ContactRefusal.objects.filter(at__gte=day_start(first), at__lt=day_start(last + dt.timedelta(days=1)))
+        ContactRefusal.objects.filter(agents_q("case__assigned_agent_id", agents), at__gte=day_start(first), at__lt=day_start(last + dt.timedelta(days=1)))
         .annotate(day=TruncDate("at"))
         .values("day", "case__assigned_agent_id", "case__creditor_id", "reason", "channel")
         .annotate(n=Count("id"))
@@ -224,8 +245,7 @@ def _rebuild_refusals(first: dt.date, last: dt.date) -> None:
                      reason=r["reason"], channel=r["channel"], refusals=r["n"])
         for r in rows
     ]
-    RefusalDaily.objects.filter(day__gte=first, day__lte=last).delete()
-    RefusalDaily.objects.bulk_create(facts, batch_size=2000)
+    _replace(RefusalDaily, Q(day__gte=first, day__lte=last), agents, facts)
 
 
 def _rebuild_snapshot(today: dt.date, now: dt.datetime) -> None:
@@ -253,7 +273,7 @@ def _rebuild_snapshot(today: dt.date, now: dt.datetime) -> None:
     PortfolioSnapshot.objects.bulk_create(facts, batch_size=2000)
 
 
-def _rebuild_roll(month: dt.date, today: dt.date) -> None:
+def _rebuild_roll(month: dt.date, today: dt.date, agents: Agents = None) -> None:
     """Where the cases open at the end of ``month`` were one month later (or today, for the
     month in progress). Balance is the balance at the first month end: today's balance plus
     what was received since."""
@@ -267,7 +287,7 @@ def _rebuild_roll(month: dt.date, today: dt.date) -> None:
     )
     closed_by_then = Q(closed_at__isnull=False, closed_at__lt=day_start(second_end + dt.timedelta(days=1)))
     rows = (
-        Case.objects.filter(placed_at__lte=first_end)
+        Case.objects.filter(agents_q("assigned_agent_id", agents), placed_at__lte=first_end)
         .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=day_start(first_end + dt.timedelta(days=1))))
         .annotate(
             src=bucket_expression("due_date", first_end),
@@ -285,8 +305,7 @@ def _rebuild_roll(month: dt.date, today: dt.date) -> None:
         )
         for r in rows
     ]
-    RollMonthly.objects.filter(month=month).delete()
-    RollMonthly.objects.bulk_create(facts, batch_size=2000)
+    _replace(RollMonthly, Q(month=month), agents, facts)
 
 
 def _earliest_data_day(today: dt.date) -> dt.date:
@@ -300,41 +319,332 @@ def _earliest_data_day(today: dt.date) -> dt.date:
     return min([c for c in candidates if c] or [today])
 
 
+# --- What changed since the last run ------------------------------------------------------
+
+# Operational tables watched for new rows (by id), and the audit trail for changes to rows.
+WATCHED = {"attempt": ContactAttempt, "promise": PromiseToPay, "payment": Payment, "refusal": ContactRefusal, "case": Case, "audit": AuditLog}
+# Case fields whose change moves a case's roll rates or money (by the case's agent).
+CASE_FIGURE_FIELDS = {"assigned_agent_id", "balance", "status", "closed_at", "original_amount", "fees", "due_date", "placed_at", "creditor_id"}
+# Rows written this long before the last run started may have committed after it read them.
+LATE_COMMIT = dt.timedelta(minutes=5)
+# A claim older than this is a crashed run: the next one takes over.
+CLAIM_STALE = dt.timedelta(hours=1)
+
+
+def _max_ids() -> dict[str, int]:
+    return {name: model.objects.aggregate(m=Max("id"))["m"] or 0 for name, model in WATCHED.items()}
+
+
+@dataclass
+class Dirty:
+    """Keys to recompute: period -> agents (a set of agent ids, ``None`` in it for rows without
+    an agent). ``activity``: attempts and techniques by who made them; ``promises``: by who
+    recorded them; ``owned``: money, refusals and objective moves by the case's agent;
+    ``rolls``: month -> agents."""
+
+    activity: dict[dt.date, set] = field(default_factory=lambda: defaultdict(set))
+    promises: dict[dt.date, set] = field(default_factory=lambda: defaultdict(set))
+    owned: dict[dt.date, set] = field(default_factory=lambda: defaultdict(set))
+    rolls: dict[dt.date, set] = field(default_factory=lambda: defaultdict(set))
+
+    def keys(self) -> int:
+        return sum(len(a) if a is not None else 1 for d in (self.activity, self.promises, self.owned, self.rolls) for a in d.values())
+
+    def days(self) -> set[dt.date]:
+        return set(self.activity) | set(self.promises) | set(self.owned)
+
+
+def _chunks(values, size: int = 5000):
+    values = list(values)
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def _roll_months_from(day: dt.date, today: dt.date) -> list[dt.date]:
+    """Roll months (where a move starts) whose figures depend on a case as of ``day``."""
+    first, last = add_months(month_start(day), -1), add_months(month_start(today), -1)
+    return months_between(first, last) if first <= last else []
+
+
+# When each watched row was written (close enough: the services stamp "now").
+WRITTEN_AT = {"attempt": "created_at", "promise": "created_at", "payment": "created_at", "refusal": "at", "case": "created_at", "audit": "at"}
+
+
+def _since_q(marks: dict) -> dict[str, Q]:
+    """Rows above each mark, and the recent rows just below it: a transaction that took its id
+    before the last run read the table but committed after it is read now (ids are handed out
+    in order, not committed in order). Reading a row twice is harmless."""
+    overlap = getattr(settings, "REPORTS_REBUILD_ID_OVERLAP", 1000)
+    started = dt.datetime.fromisoformat(marks["started"]) if marks.get("started") else None
+    result = {}
+    for name in WATCHED:
+        mark = marks.get(name, 0)
+        q = Q(id__gt=mark)
+        if started is not None and overlap:
+            q |= Q(id__gt=max(0, mark - overlap), **{f"{WRITTEN_AT[name]}__gte": started - LATE_COMMIT})
+        result[name] = q
+    return result
+
+
+def changes_since(marks: dict, today: dt.date) -> Dirty:
+    """The fact keys that rows inserted (id above the mark) or changed (audit rows above the
+    mark) since the last run can have moved. A superset: recomputing a key is idempotent."""
+    since = _since_q(marks)
+    dirty = Dirty()
+    window = dt.timedelta(days=effect_window_days())
+    # case id -> local days of events (promises, payments) that change what followed its attempts
+    events: dict[int, list[dt.date]] = defaultdict(list)
+    # case id -> agents who owned it before a reassignment
+    former: dict[int, set] = defaultdict(set)
+    # case id -> first day it changed; cases whose roll rates can move; cases moved to another creditor
+    case_changes: dict[int, dt.date] = {}
+    roll_cases: set[int] = set()
+    recredited: set[int] = set()
+
+    for day, agent in (
+        ContactAttempt.objects.filter(since["attempt"]).annotate(day=TruncDate("occurred_at"))
+        .values_list("day", "agent_id").distinct().order_by()
+    ):
+        dirty.activity[day].add(agent)
+
+    changed_promises = set(
+        int(pk) for pk in AuditLog.objects.filter(since["audit"], object_type="cases.promisetopay").values_list("object_id", flat=True)
+    )
+    promise_rows = list(
+        PromiseToPay.objects.filter(since["promise"]).annotate(day=TruncDate("created_at"))
+        .values_list("day", "created_by_id", "case_id")
+    )
+    for ids in _chunks(changed_promises):
+        promise_rows += PromiseToPay.objects.filter(id__in=ids).annotate(day=TruncDate("created_at")).values_list("day", "created_by_id", "case_id")
+    for day, agent, case_id in promise_rows:
+        dirty.promises[day].add(agent)
+        events[case_id].append(day)
+
+    for day, agent, case_id in Payment.objects.filter(since["payment"]).values_list("received_on", "case__assigned_agent_id", "case_id"):
+        dirty.owned[day].add(agent)
+        events[case_id].append(day)
+        for month in _roll_months_from(day, today):
+            dirty.rolls[month].add(agent)
+
+    for day, agent in (
+        ContactRefusal.objects.filter(since["refusal"]).annotate(day=TruncDate("at"))
+        .values_list("day", "case__assigned_agent_id").distinct().order_by()
+    ):
+        dirty.owned[day].add(agent)
+
+    for case_id, at, before, after in (
+        AuditLog.objects.filter(since["audit"], object_type="cases.case", case_id__isnull=False)
+        .values_list("case_id", "at", "before", "after")
+    ):
+        before, after = before or {}, after or {}
+        changed = set(after) | set(before)
+        day = timezone.localdate(at)
+        if "objective" in changed or CASE_FIGURE_FIELDS & changed:
+            case_changes[case_id] = min(case_changes.get(case_id, day), day)
+        if CASE_FIGURE_FIELDS & changed:
+            roll_cases.add(case_id)
+        if "assigned_agent_id" in before:
+            former[case_id].add(before["assigned_agent_id"])
+        if "creditor_id" in changed:
+            recredited.add(case_id)
+    new_cases = set(Case.objects.filter(since["case"]).values_list("id", flat=True))
+    roll_cases |= new_cases
+
+    # Everything owned by a new or changed case, for its agent now and its former agents; the
+    # promises on it (a promise without an interaction counts for the case's objective).
+    for ids in _chunks(set(case_changes) | new_cases):
+        cases = dict(Case.objects.filter(id__in=ids).values_list("id", "assigned_agent_id"))
+        placed = dict(Case.objects.filter(id__in=ids).values_list("id", "placed_at"))
+        days: dict[int, set] = defaultdict(set)
+        for case_id, day in Payment.objects.filter(case_id__in=ids).values_list("case_id", "received_on"):
+            days[case_id].add(day)
+        for case_id, day in ContactRefusal.objects.filter(case_id__in=ids).annotate(day=TruncDate("at")).values_list("case_id", "day"):
+            days[case_id].add(day)
+        for case_id, at in AuditLog.objects.filter(case_id__in=ids, object_type="cases.case", after__has_key="objective").values_list("case_id", "at"):
+            days[case_id].add(timezone.localdate(at))
+        for day, agent in PromiseToPay.objects.filter(case_id__in=ids).annotate(day=TruncDate("created_at")).values_list("day", "created_by_id"):
+            dirty.promises[day].add(agent)
+        for pk, agent in cases.items():
+            agents = {agent} | former[pk]
+            for day in {placed[pk]} | days[pk]:
+                dirty.owned[day].update(agents)
+            if pk in roll_cases:
+                for month in _roll_months_from(placed[pk], today):
+                    dirty.rolls[month].update(agents)
+    # Interactions count for the case's creditor.
+    for ids in _chunks(recredited):
+        for day, agent in ContactAttempt.objects.filter(case_id__in=ids).annotate(day=TruncDate("occurred_at")).values_list("day", "agent_id"):
+            dirty.activity[day].add(agent)
+
+    # Attempts whose effect window saw a new or changed promise or payment.
+    for ids in _chunks(events):
+        spans = {pk: (min(days) - window, max(days)) for pk, days in ((pk, events[pk]) for pk in ids) if days}
+        if not spans:
+            continue
+        low = day_start(min(s[0] for s in spans.values()))
+        for case_id, occurred, agent in (
+            ContactAttempt.objects.filter(case_id__in=list(spans), occurred_at__gte=low).values_list("case_id", "occurred_at", "agent_id")
+        ):
+            day = timezone.localdate(occurred)
+            first, last = spans[case_id]
+            if first <= day <= last:
+                dirty.activity[day].add(agent)
+    return dirty
+
+
+# Small tables rewritten in good part at every run (the big daily facts change a few keys and
+# are left to autovacuum: vacuuming them scans their whole indexes).
+CHURNED_TABLES = (DailyRollup, PortfolioSnapshot, RollMonthly)
+
+
+def _vacuum() -> None:
+    """Every run deletes and inserts rows of the churned tables: on PostgreSQL, clear the dead
+    ones and refresh the planner's statistics at once rather than when autovacuum gets to it (the
+    dashboard's reads otherwise wade through them). Only outside a transaction (not in tests)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {', '.join(connection.ops.quote_name(m._meta.db_table) for m in CHURNED_TABLES)}")
+
+
+def _claim(name: str) -> bool:
+    """Take the rebuild for this process: one run at a time (a row claimed in the database, so
+    it holds across worker processes and hosts). A claim left by a crashed run goes stale."""
+    now = timezone.now()
+    RebuildState.objects.get_or_create(name=name)
+    claimed = RebuildState.objects.filter(name=name).filter(Q(running_since__isnull=True) | Q(running_since__lt=now - CLAIM_STALE))
+    return bool(claimed.update(running_since=now))
+
+
+def _release(name: str) -> None:
+    RebuildState.objects.filter(name=name).update(running_since=None)
+
+
 @dataclass
 class RebuildResult:
-    first_day: dt.date
+    first_day: dt.date | None
     last_day: dt.date
     seconds: float
+    mode: str = "full"
+    keys: int = 0
+    steps: dict = field(default_factory=dict)
 
 
-def facts_rebuild(*, now: dt.datetime | None = None, full: bool = False) -> RebuildResult:
-    """Bring every fact table up to date. Without ``full`` it redoes the lookback window and
-    catches up any days missed since the last successful run."""
-    now = now or timezone.now()
-    today = timezone.localdate(now)
-    started = time.monotonic()
-    state, _created = RebuildState.objects.get_or_create(name=STATE_NAME)
-    lookback = today - dt.timedelta(days=getattr(settings, "REPORTS_REBUILD_LOOKBACK_DAYS", 45))
-    if full or state.built_through is None:
-        first = _earliest_data_day(today)
-    else:
-        first = min(lookback, state.built_through + dt.timedelta(days=1))
-    first = min(first, today)
+class _Timer:
+    def __init__(self):
+        self.steps: dict[str, float] = defaultdict(float)
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _Step:
+            def __enter__(self):
+                self.start = time.monotonic()
+
+            def __exit__(self, *exc):
+                timer.steps[name] += time.monotonic() - self.start
+
+        return _Step()
+
+
+def _full(first: dt.date, today: dt.date, now: dt.datetime, timer: _Timer) -> None:
     for day in days_between(first, today):
         with transaction.atomic():
-            _rebuild_attempts(day)
-            _rebuild_techniques(day)
+            with timer("attempts"):
+                _rebuild_attempts(day)
+            with timer("techniques"):
+                _rebuild_techniques(day)
     with transaction.atomic():
-        _rebuild_money(first, today)
-        _rebuild_promises(first, today)
-        _rebuild_objective_moves(first, today)
-        _rebuild_refusals(first, today)
-        _rebuild_snapshot(today, now)
+        with timer("money"):
+            _rebuild_money(first, today)
+        with timer("promises"):
+            _rebuild_promises(first, today)
+        with timer("objective moves"):
+            _rebuild_objective_moves(first, today)
+        with timer("refusals"):
+            _rebuild_refusals(first, today)
+        with timer("snapshot"):
+            _rebuild_snapshot(today, now)
     # A month's roll needs the end of the following month, so start one month earlier.
     for month in months_between(add_months(first, -1), add_months(today, -1)):
-        with transaction.atomic():
+        with transaction.atomic(), timer("rolls"):
             _rebuild_roll(month, today)
-    seconds = round(time.monotonic() - started, 3)
-    RebuildState.objects.filter(pk=state.pk).update(built_through=today, finished_at=timezone.now(), seconds=seconds)
-    logger.info("dashboard facts rebuilt: %d days in %.1fs", (today - first).days + 1, seconds)
-    return RebuildResult(first, today, seconds)
+    with transaction.atomic(), timer("rollups"):
+        rollups_rebuild(None)
+
+
+def _incremental(dirty: Dirty, today: dt.date, now: dt.datetime, timer: _Timer) -> None:
+    for day in sorted(dirty.activity):
+        with transaction.atomic():
+            with timer("attempts"):
+                _rebuild_attempts(day, dirty.activity[day])
+            with timer("techniques"):
+                _rebuild_techniques(day, dirty.activity[day])
+    for day in sorted(dirty.promises):
+        with transaction.atomic(), timer("promises"):
+            _rebuild_promises(day, day, dirty.promises[day])
+    for day in sorted(dirty.owned):
+        with transaction.atomic():
+            with timer("money"):
+                _rebuild_money(day, day, dirty.owned[day])
+            with timer("objective moves"):
+                _rebuild_objective_moves(day, day, dirty.owned[day])
+            with timer("refusals"):
+                _rebuild_refusals(day, day, dirty.owned[day])
+    for month in sorted(dirty.rolls):
+        with transaction.atomic(), timer("rolls"):
+            _rebuild_roll(month, today, dirty.rolls[month])
+    with transaction.atomic(), timer("rollups"):
+        # Each fact table's company-wide sums, for the days its facts were recomputed.
+        rollups_rebuild(dirty.activity, AttemptDaily)
+        rollups_rebuild(dirty.activity, TechniqueDaily)
+        rollups_rebuild(dirty.promises, PromiseDaily)
+        rollups_rebuild(dirty.owned, MoneyDaily)
+    # The stock as of now (ageing moves with the calendar, overdue with the clock).
+    with transaction.atomic(), timer("snapshot"):
+        _rebuild_snapshot(today, now)
+
+
+def facts_rebuild(*, now: dt.datetime | None = None, full: bool = False) -> RebuildResult | None:
+    """Bring every fact table up to date; ``None`` when another run holds the claim.
+
+    The periodic run is incremental: it recomputes only the keys (day or month, and agent) that
+    rows inserted or changed since its last run can have moved, found from id watermarks on the
+    operational tables and on the audit trail. A run after downtime catches up the same way.
+    ``full`` (and the first run) recompute every day since the earliest data."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    if not _claim(STATE_NAME):
+        logger.info("dashboard facts: another run is in progress, skipped")
+        return None
+    try:
+        started = time.monotonic()
+        state = RebuildState.objects.get(name=STATE_NAME)
+        # Taken before reading: rows written during this run are read again by the next one.
+        marks = {**_max_ids(), "started": timezone.now().isoformat()}
+        timer = _Timer()
+        if full or state.built_through is None or not state.marks:
+            first = min(_earliest_data_day(today), today)
+            _full(first, today, now, timer)
+            mode, keys = "full", 0
+        else:
+            with timer("changes"):
+                dirty = changes_since(state.marks, today)
+            if state.built_through < today:
+                # Calendar days passed: the months whose roll ends "today" move for everyone.
+                for month in months_between(add_months(month_start(state.built_through), -1), add_months(month_start(today), -1)):
+                    dirty.rolls[month] = None
+            _incremental(dirty, today, now, timer)
+            first = min(dirty.days() | {state.built_through})
+            mode, keys = "incremental", dirty.keys()
+        with timer("vacuum"):
+            _vacuum()
+        seconds = round(time.monotonic() - started, 3)
+        steps = {k: round(v, 3) for k, v in timer.steps.items()}
+        RebuildState.objects.filter(pk=state.pk).update(
+            built_through=today, finished_at=timezone.now(), seconds=seconds, marks=marks, mode=mode, steps=steps,
+        )
+        logger.info("dashboard facts %s rebuild: %d keys in %.1fs %s", mode, keys, seconds, steps)
+        return RebuildResult(first, today, seconds, mode, keys, steps)
+    finally:
+        _release(STATE_NAME)
