@@ -442,5 +442,10 @@ def creditor_save(*, actor, creditor_id: int | None, data: dict[str, Any], now: 
     with transaction.atomic():
         obj = Creditor.objects.select_for_update().get(pk=creditor_id) if creditor_id else Creditor()
         _save_audited(actor=actor, obj=obj, fields=CREDITOR_FIELDS, data=data, action="creditor", now=now)
+    from django.core.cache import cache
+
+    from collections_crm.reports.selectors import CURRENCIES_CACHE_KEY
+
+    cache.delete(CURRENCIES_CACHE_KEY)  # the dashboard's currency choice
     return obj
 

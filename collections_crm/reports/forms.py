@@ -14,7 +14,7 @@ from collections_crm.accounts.models import Role, User
 from contacts.models import ExcuseCategory, Technique
 
 from .metrics import BUCKET_CODES, BUCKET_LABELS, CLOSED, add_months, month_start
-from .selectors import DRILL_KINDS, TECHNIQUE_CUTS, agents_for_user, teams_for_user
+from .selectors import DRILL_KINDS, TECHNIQUE_CUTS, agents_for_user, portfolio_currencies, teams_for_user
 
 MAX_RANGE_DAYS = 731
 
@@ -45,6 +45,7 @@ class FilterForm(forms.Form):
     creditor = forms.ModelChoiceField(
         label=_("Creditor"), queryset=Creditor.objects.all(), required=False, empty_label=_("All creditors"), widget=FastSelect,
     )
+    currency = forms.ChoiceField(label=_("Currency"), required=False, choices=[])
     team = forms.ModelChoiceField(label=_("Team"), queryset=None, required=False, empty_label=_("All my teams"), widget=FastSelect)
     agent = AgentChoiceField(label=_("Agent"), queryset=None, required=False, empty_label=_("All agents"), widget=FastSelect)
     date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -57,6 +58,12 @@ class FilterForm(forms.Form):
     def __init__(self, *args, user: User, today: dt.date, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
+        currencies = portfolio_currencies()
+        if len(currencies) > 1:
+            # Money is never added across currencies: one currency at a time.
+            self.fields["currency"].choices = [(c, c) for c in currencies]
+        else:
+            del self.fields["currency"]
         self.fields["team"].queryset = teams_for_user(user)
         self.fields["agent"].queryset = agents_for_user(user)
         if user.is_crm_admin:

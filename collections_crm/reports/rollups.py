@@ -158,8 +158,8 @@ def fact_sums(scope, model, by: Iterable[str] = (), **sums: str) -> QuerySet | l
             qs = DailyRollup.objects.filter(source=name, day__gte=scope.date_from, day__lte=scope.date_to)
         else:
             qs = DailyRollup.objects.filter(_period_q(name, scope.date_from, scope.date_to))
-        if scope.creditor_id:
-            qs = qs.filter(creditor_id=scope.creditor_id)
+        if scope.creditor_ids is not None:
+            qs = qs.filter(creditor_id__in=scope.creditor_ids)
     aggregates = {alias: Sum(measure) for alias, measure in sums.items()}
     if not by:
         return [qs.aggregate(**aggregates)]

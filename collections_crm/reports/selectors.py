@@ -8,13 +8,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.core.cache import cache
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import CaseStatus, Channel, Objective, Outcome, PromiseStatus
-from cases.models import Case, Payment, PromiseToPay
+from cases.models import Case, Creditor, Payment, PromiseToPay
 from cases.selectors import case_visibility_q
 from collections_crm.accounts.models import Role, Team, User
 from collections_crm.audit.models import AuditLog
@@ -70,6 +71,19 @@ def agents_for_user(user: User) -> QuerySet[User]:
     return agents.none()
 
 
+CURRENCIES_CACHE_KEY = "reports:currencies"
+
+
+def portfolio_currencies() -> list[str]:
+    """The currencies of the creditors, the one with the most creditors first (cached: saving a
+    creditor clears it)."""
+    def load() -> list[str]:
+        rows = Creditor.objects.values("currency").annotate(n=Count("id")).order_by("-n", "currency")
+        return [r["currency"] for r in rows] or ["EUR"]
+
+    return cache.get_or_set(CURRENCIES_CACHE_KEY, load, 300)
+
+
 @dataclass
 class Scope:
     """A slice of the portfolio: the filters, already narrowed to what the user may see."""
@@ -78,6 +92,11 @@ class Scope:
     date_from: dt.date
     date_to: dt.date
     creditor_id: int | None = None
+    # The creditors whose figures count: None for all; the chosen one; or, when the portfolio
+    # holds several currencies, every creditor in the chosen currency (money is never added
+    # across currencies; a creditor's cases are in its currency).
+    creditor_ids: list[int] | None = None
+    currency: str = "EUR"
     # None: every agent. Otherwise the agents whose figures count.
     agent_ids: list[int] | None = None
     # Unassigned cases (and system-made interactions) belong to the portfolio of whoever hands
@@ -93,8 +112,8 @@ class Scope:
             q = Q(**{f"{name}__in": self.agent_ids})
             if self.include_unassigned:
                 q |= Q(**{f"{name}__isnull": True})
-        if with_creditor and self.creditor_id:
-            q &= Q(creditor_id=self.creditor_id)
+        if with_creditor and self.creditor_ids is not None:
+            q &= Q(creditor_id__in=self.creditor_ids)
         return q
 
     def fact_q(self, date_field: str = "day") -> Q:
@@ -103,11 +122,21 @@ class Scope:
 
 def scope_for_user(
     *, user: User, today: dt.date, date_from: dt.date, date_to: dt.date, creditor_id: int | None = None,
-    team: Team | None = None, agent: User | None = None,
+    team: Team | None = None, agent: User | None = None, currency: str | None = None,
 ) -> Scope:
     """Narrow the requested filters to what ``user`` may see. The form already limited the
     team and agent choices; this is the rule itself (deny by default)."""
-    scope = Scope(user=user, date_from=date_from, date_to=date_to, creditor_id=creditor_id, today=today)
+    currencies = portfolio_currencies()
+    if creditor_id is not None:
+        creditor_ids = [creditor_id]
+        currency = Creditor.objects.filter(pk=creditor_id).values_list("currency", flat=True).first() or currencies[0]
+    elif len(currencies) > 1:
+        currency = currency if currency in currencies else currencies[0]
+        creditor_ids = list(Creditor.objects.filter(currency=currency).values_list("pk", flat=True))
+    else:
+        currency, creditor_ids = currencies[0], None
+    scope = Scope(user=user, date_from=date_from, date_to=date_to, creditor_id=creditor_id, creditor_ids=creditor_ids,
+                  currency=currency, today=today)
     if user.is_crm_admin:
         scope.agent_ids = None
     elif user.role == Role.SUPERVISOR:
@@ -429,7 +458,7 @@ def drill_cases(scope: Scope, *, kind: str, params: dict, now: dt.datetime) -> Q
     start, end = _day_bounds(scope)
     # Interactions and promises count for who made them; everything else for the case's agent.
     by_actor = kind in ("attempts", "technique", "promises")
-    cases = cases.filter(creditor_id=scope.creditor_id) if scope.creditor_id else cases
+    cases = cases.filter(creditor_id__in=scope.creditor_ids) if scope.creditor_ids is not None else cases
     if not by_actor:
         cases = cases.filter(scope.agent_q("assigned_agent_id", with_creditor=False))
     objective = params.get("objective")

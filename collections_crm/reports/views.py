@@ -53,9 +53,11 @@ def _filters(request):
     scope = scope_for_user(
         user=request.user, today=today, date_from=data["date_from"], date_to=data["date_to"],
         creditor_id=data["creditor"].pk if data.get("creditor") else None, team=data.get("team"), agent=data.get("agent"),
+        currency=data.get("currency") or None,
     )
     params = {
         "creditor": data["creditor"].pk if data.get("creditor") else "",
+        "currency": scope.currency if "currency" in form.fields else "",
         "team": data["team"].pk if data.get("team") else "",
         "agent": data["agent"].pk if data.get("agent") else "",
         "date_from": data["date_from"].isoformat(), "date_to": data["date_to"].isoformat(),

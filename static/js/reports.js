@@ -7,7 +7,7 @@
   const t = document.getElementById("chart-i18n").dataset;
   const blue = "#1f4e79", green = "#2e8b57", orange = "#e08a1e", red = "#c0392b", grey = "#9aa5b1", teal = "#17a2b8";
   const bucketColours = ["#4caf50", "#cddc39", "#ffc107", "#ff9800", "#f4511e", "#b71c1c"];
-  const money = (v) => new Intl.NumberFormat(document.documentElement.lang || "es", {maximumFractionDigits: 0}).format(v) + " €";
+  const money = (v) => new Intl.NumberFormat(document.documentElement.lang || "es", {maximumFractionDigits: 0}).format(v) + " " + (t.currency || "€");
   Chart.defaults.font.size = 12;
   Chart.defaults.maintainAspectRatio = false;
   Chart.defaults.animation = false;

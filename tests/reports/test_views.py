@@ -68,8 +68,9 @@ def test_drill_down_lists_the_cases_behind_a_figure(client, built, supervisor, d
     url = reverse("reports:drill")
     # Queries: session, user, the supervisor's agent ids (scope), count, the reassign form's
     # agents (count + rows), one page of cases with debtor/creditor/agent joined, and the session
-    # save (savepoint, update, release). None of them grows with the number of cases.
-    with django_assert_max_num_queries(10):
+    # save (savepoint, update, release), the creditors' currencies (cached after). None of them
+    # grows with the number of cases.
+    with django_assert_max_num_queries(11):
         response = client.get(f"{url}?{MARCH}&kind=open")
     assert [c.reference for c in response.context["page"]] == ["C3", "C1", "C2", "C6"]  # by balance
     assert f'href="{reverse("cases:detail", args=[built.c3.pk])}"' in response.content.decode()
@@ -198,3 +199,29 @@ def test_agents_export_only_their_own_figures_and_cannot_act(client, built, supe
     assert client.post(reverse("reports:rebuild")).status_code == 403
     client.force_login(supervisor)
     assert client.post(reverse("reports:rebuild")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_money_is_shown_one_currency_at_a_time(client, admin_user):
+    from decimal import Decimal
+
+    from collections_crm.reports.services import facts_rebuild
+    from tests.factories import CaseFactory, CreditorFactory
+
+    euros = CreditorFactory(code="eur-bank", currency="EUR")
+    dollars = CreditorFactory(code="usd-bank", currency="USD")
+    CaseFactory(creditor=euros, currency="EUR", original_amount=Decimal("100"), balance=Decimal("100"))
+    CaseFactory(creditor=euros, currency="EUR", original_amount=Decimal("40"), balance=Decimal("40"))
+    CaseFactory(creditor=dollars, currency="USD", original_amount=Decimal("7000"), balance=Decimal("7000"))
+    facts_rebuild(full=True)
+    client.force_login(admin_user)
+    url = reverse("reports:dashboard")
+    response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.context["scope"].currency == "EUR"  # a tie between creditors: alphabetical
+    assert response.context["portfolio"]["outstanding"] == Decimal("140.00")
+    response = client.get(url, {"currency": "USD"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.context["portfolio"]["outstanding"] == Decimal("7000.00")
+    assert "7,000.00 $" in response.content.decode()
+    # A creditor's own currency wins over the currency asked for.
+    response = client.get(url, {"currency": "USD", "creditor": euros.pk}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.context["scope"].currency == "EUR" and response.context["portfolio"]["outstanding"] == Decimal("140.00")

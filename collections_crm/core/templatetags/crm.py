@@ -14,6 +14,11 @@ _SYMBOLS = {"EUR": "€", "USD": "$", "MXN": "MX$", "GBP": "£"}
 
 
 @register.filter
+def currency_symbol(currency: str) -> str:
+    return _SYMBOLS.get(currency or "EUR", currency)
+
+
+@register.filter
 def money(value, currency: str = "EUR") -> str:
     if value in (None, ""):
         return "—"

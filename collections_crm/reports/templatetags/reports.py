@@ -17,10 +17,16 @@ def _pct(value) -> str:
 
 @register.filter
 def cell(value, kind: str) -> str:
+    return cell_in(value, kind)
+
+
+@register.simple_tag
+def cell_in(value, kind: str, currency: str = "EUR") -> str:
+    """A cell formatted by its kind; money in the slice's currency."""
     if value is None or value == "":
         return "—"
     if kind == "money":
-        return money(value)
+        return money(value, currency)
     if kind == "int":
         return intcomma(value)
     if kind == "pct":
