@@ -481,8 +481,16 @@ def _apply_portfolio_batch(job: ImportJob, stage: Stage, *, now: dt.datetime) ->
     return counts
 
 
-def run_portfolio(job: ImportJob, *, now: dt.datetime, strategy: str, on_progress: Callable[[float], None]) -> dict[str, int]:
-    """All three phases for a debtors-and-cases file. Returns the job's counters."""
+def drop_stage(job_id: int) -> None:
+    """The staging table a dead worker left behind (a new run recreates it anyway)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS imports_stage_{int(job_id)}")
+
+
+def run_portfolio(job: ImportJob, *, now: dt.datetime, strategy: str, on_progress: Callable[[float], None],
+                  finish: Callable[[dict[str, int]], None]) -> dict[str, int]:
+    """All three phases for a debtors-and-cases file. Returns the job's counters. ``finish(counts)``
+    runs inside the apply transaction (it records the outcome on the job and may raise to undo it all)."""
     stage = Stage(job, PORTFOLIO_STAGE_COLUMNS, use_copy=strategy == "copy")
     stage.create()
     clock = time.perf_counter()
@@ -495,9 +503,10 @@ def run_portfolio(job: ImportJob, *, now: dt.datetime, strategy: str, on_progres
         rejected = ImportRowError.objects.filter(job=job).values("line").distinct().count()
         counts = {"total": total, "rejected": rejected, "created": 0, "updated": 0, "unchanged": 0}
         checked_at = time.perf_counter()
-        if not (rejected and job.all_or_nothing):
-            with transaction.atomic():
+        with transaction.atomic():
+            if not (rejected and job.all_or_nothing):
                 counts.update(apply_portfolio(job, stage, now=now, strategy=strategy))
+            finish(counts)
         log.info("import %s (%s): %d rows; read and staged in %.1fs, checked in %.1fs, applied in %.1fs", job.pk, strategy,
                  total, staged_at - clock, checked_at - staged_at, time.perf_counter() - checked_at)
         return counts
@@ -511,7 +520,8 @@ PAYMENT_STAGE_COLUMNS = [
 ]
 
 
-def run_payments(job: ImportJob, *, now: dt.datetime, strategy: str, on_progress: Callable[[float], None]) -> dict[str, int]:
+def run_payments(job: ImportJob, *, now: dt.datetime, strategy: str, on_progress: Callable[[float], None],
+                 finish: Callable[[dict[str, int]], None]) -> dict[str, int]:
     """A bank or provider file: each row is posted with payment_post (it settles promises and
     instalments and closes paid cases), keyed so that the same row imported twice posts once."""
     import hashlib
@@ -538,6 +548,8 @@ def run_payments(job: ImportJob, *, now: dt.datetime, strategy: str, on_progress
         rejected_lines = set(ImportRowError.objects.filter(job=job).values_list("line", flat=True))
         counts = {"total": total, "rejected": len(rejected_lines), "created": 0, "updated": 0, "unchanged": 0}
         if rejected_lines and job.all_or_nothing:
+            with transaction.atomic():
+                finish(counts)
             return counts
         failures: list[ImportRowError] = []
         # The n-th identical row of the file gets the n-th key: two equal payments on one day stay two.
@@ -566,11 +578,19 @@ def run_payments(job: ImportJob, *, now: dt.datetime, strategy: str, on_progress
                 counts["created" if payment.created_at == now else "unchanged"] += 1
                 if index % 500 == 0:
                     on_progress(0.5 + 0.5 * index / len(rows))
-            if failures and job.all_or_nothing:
+            undo = bool(failures and job.all_or_nothing)
+            if undo:
                 transaction.set_rollback(True)
                 counts.update(created=0, unchanged=0)
-        ImportRowError.objects.bulk_create(failures)
-        counts["rejected"] += len({f.line for f in failures})
+            else:
+                ImportRowError.objects.bulk_create(failures)
+                counts["rejected"] += len({f.line for f in failures})
+                finish(counts)
+        if undo:
+            with transaction.atomic():
+                ImportRowError.objects.bulk_create(failures)
+                counts["rejected"] += len({f.line for f in failures})
+                finish(counts)
         return counts
     finally:
         stage.drop()
