@@ -13,6 +13,7 @@ from django.utils import translation
 from openpyxl import Workbook
 
 from cases.models import Case, Payment
+from cases.selectors import case_timeline
 from collections_crm.audit.models import AuditLog
 from collections_crm.imports.models import ImportRowError, ImportStatus
 from debtors.models import ContactPoint, Debtor
@@ -87,6 +88,10 @@ def test_messy_file_report_lists_every_rejected_row(upload, run_job, creditor, a
     assert {(a.object_id, a.case_id, a.after["line"], a.after["import_job"]) for a in audit.filter(action="case.created")} == {
         (str(c.pk), c.pk, line, job.pk) for c, line in ((first, 2), (cases["EXP-002"], 3), (cases["EXP-007"], 10))}
     assert not audit.filter(action__in=["debtor.created", "contact_point.added"]).exists()
+    with translation.override("en"):
+        _page, timeline = case_timeline(case=cases["EXP-007"])
+        assert [(e.action, str(e.title), e.summary) for e in timeline] == [
+            ("case.created", "Case created", f"Created by import #{job.pk}, line 10")]
     batch = audit.get(action="import.records_created")
     assert (batch.object_type, batch.object_id, batch.case_id) == ("imports.importjob", str(job.pk), None)
     assert (batch.after["file"], batch.after["creditor_id"]) == ("cartera.csv", creditor.pk)
