@@ -1,16 +1,32 @@
 """Load a parsed file into the database.
 
 Three phases, each bounded in memory:
-1. Stream the file, validate each row (rows.py) and write good rows to a staging table
-   (PostgreSQL: COPY into an UNLOGGED table; elsewhere: batched INSERTs) and bad rows to
-   ImportRowError, in batches, committed as they go.
+1. Stream the file, validate each row (rows.py; for CSV portfolios a per-file compiled
+   validator that gives exactly portfolio_row's results) and write good rows to a staging table
+   (PostgreSQL: one streamed COPY per chunk of 50,000 rows into an UNLOGGED table, so the server
+   stores a chunk while Python validates the next rows; elsewhere: batched INSERTs) and bad rows
+   to ImportRowError, chunk by chunk, committed as they go (a re-run deletes them first).
 2. Set-based checks against the file itself and the database (a reference twice in the file,
    a reference that belongs to another debtor, a balance above the debt, a closed case); the
    rejected lines leave the staging table.
 3. One transaction applies the rest: upsert debtors by document, contact points, cases by
-   creditor + reference (new cases created, changed balances updated), with an audit row for
-   every record written. PostgreSQL does it with a few INSERT … SELECT statements; the
-   row-batch path does the same with the ORM, 2,000 rows at a time. Both give the same result.
+   creditor + reference (new cases created, changed balances updated), and records the job's
+   outcome (fenced by its attempt number: a run that lost its lease undoes everything).
+   PostgreSQL does it with a few INSERT … SELECT statements; the row-batch path does the same
+   with the ORM, 2,000 rows at a time. Both give the same result.
+
+Audit, decided with figures (200,000 new debtor+case rows, PostgreSQL 15, 2 cores, loaded
+machine): the apply step took 20.6 s with a full audit row per debtor, contact point and case
+(600,000 jsonb rows, 5 indexes on audit_auditlog), 13.2 s with one row per case only and 13.3 s
+with none (the noise of the machine hides the slim per-case row; alone, measured on the case
+insert, it costs about a quarter: 5.8 s against 4.3 s). So:
+- Records CREATED by an import are audited through the import: one "import.records_created"
+  row per job names the file (name, sha256), the creditor, the user and, per kind, the count
+  and the ids created (runs of consecutive ids, normally one run per kind).
+- Each created case still gets a slim "case.created" row ({"import_job": N, "line": L}): its
+  timeline says "Created by import #N, line L", and the follow-up planner finds the import's
+  cases through these rows. Its field values are those of the file's line (the file is kept).
+- Every CHANGE of an existing record (a balance update) keeps its own row with before/after.
 """
 
 from __future__ import annotations
