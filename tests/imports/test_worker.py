@@ -165,7 +165,7 @@ def test_a_worker_killed_mid_run_loses_the_job_and_another_imports_it_once(tmp_p
         try:
             wait_for(lambda: ImportJob.objects.get(pk=job.pk).finished, timeout=240, what="second run finished")
         finally:
-            _stop(second, second_log)
+            _stop(second, second_log, kill=True)  # not waiting for it to plan the 60,000 new cases
     job.refresh_from_db()
     assert (job.status, job.attempts, job.rows_created, job.rows_rejected) == (ImportStatus.DONE, 2, rows, 0)
     assert Case.objects.filter(creditor=creditor).count() == rows
