@@ -11,3 +11,4 @@ class CasesConfig(AppConfig):
         from collections_crm.core.context_processors import register_nav
 
         register_nav("cases:queue", _("My queue"), "list-task", (Role.AGENT, Role.SUPERVISOR, Role.ADMIN))
+        register_nav("cases:plan_inbox", _("Plans to agree"), "calendar-check", (Role.SUPERVISOR, Role.ADMIN))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import statistics
 import time
 
@@ -14,6 +15,7 @@ from collections_crm.audit.models import AuditLog
 from collections_crm.core.bench import BenchContext, Figure, benchmark, median_ms
 from contacts.models import ContactAttempt
 
+from .choices import CaseStatus
 from .models import Case
 
 SAMPLE_CASES = 20
@@ -65,6 +67,19 @@ def queue_page(ctx: BenchContext) -> list[Figure]:
     supervisor = User.objects.get(username="bench-supervisor-0")
     sup_client = _client_for(supervisor)
     figures.append(("queue page (supervisor, whole team) median", median_ms(lambda: sup_client.get("/cases/")), "ms"))
+    # An inbound call: the admin looks the debtor up in the whole portfolio.
+    admin = User.objects.filter(role="admin").first()
+    admin_client = _client_for(admin)
+    open_cases = Case.objects.filter(status__in=CaseStatus.open_values())
+    sample = open_cases.select_related("debtor").order_by("pk")[open_cases.count() // 2]
+    phone = sample.debtor.contact_points.filter(kind="phone").values_list("value", flat=True).first() or ""
+    surname = sample.debtor.name.split()[-1]
+    for label, term in (("full name", sample.debtor.name), ("surname substring", surname[1:]), ("phone", phone),
+                        ("reference", sample.reference)):
+        page = admin_client.get("/cases/", {"q": term}).content.decode()
+        hits = re.search(r'data-testid="queue-count">([^<]*)<', page).group(1)
+        figures.append((f"whole-portfolio search by {label} (admin, {hits} hits) median",
+                        median_ms(lambda t=term: admin_client.get("/cases/", {"q": t})), "ms"))
     return figures
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from .choices import (
@@ -115,6 +116,8 @@ class Case(models.Model):
             # Portfolio by creditor and aging: WHERE creditor_id=? AND status=? AND due_date ...
             models.Index(fields=["creditor", "status", "due_date"], name="case_creditor_status_idx"),
             models.Index(fields=["debtor"], name="case_debtor_idx"),
+            # Search by reference in any case: WHERE UPPER(reference) = UPPER(?)
+            models.Index(Upper("reference"), name="case_reference_upper_idx"),
         ]
 
     def __str__(self) -> str:

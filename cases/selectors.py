@@ -9,9 +9,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case as DbCase
-from django.db.models import Count, DecimalField, Exists, F, IntegerField, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Sum, Value, When
 from django.db.models.expressions import OrderBy
-from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -66,15 +65,18 @@ def case_summary_for_user(*, user: User, now, today) -> dict:
 
 
 def _case_summary(*, user: User, now, today) -> dict:
+    """Counts over the open cases, and money per currency (a portfolio may hold euros and
+    dollars: they are never added together). One grouped scan of the open cases."""
     visible = Case.objects.filter(case_visibility_q(user))
     open_cases = visible.filter(status__in=CaseStatus.open_values())
-    money = DecimalField(max_digits=16, decimal_places=2)
-    figures = open_cases.aggregate(
+    by_currency = list(open_cases.values("currency").annotate(
         open_count=Count("id"),
-        outstanding=Coalesce(Sum("balance"), Value(0), output_field=money),
+        outstanding=Sum("balance"),
         due_now=Count("id", filter=Q(next_action_at__lte=now, status__in=CaseStatus.workable_values())),
         never_contacted=Count("id", filter=Q(last_contact_at__isnull=True)),
-    )
+    ).order_by("-outstanding"))
+    figures = {key: sum(row[key] for row in by_currency) for key in ("open_count", "due_now", "never_contacted")}
+    figures["outstanding"] = [{"currency": row["currency"], "total": row["outstanding"]} for row in by_currency]
     # Narrow to the few promises that matter first (partial index on pending due dates).
     due_today = Q(status=PromiseStatus.PENDING, due_date=today)
     broken_recently = Q(status=PromiseStatus.BROKEN, resolved_at__gte=now - dt.timedelta(days=7))
@@ -85,9 +87,10 @@ def _case_summary(*, user: User, now, today) -> dict:
             promises_broken_recently=Count("id", filter=broken_recently),
         )
     )
-    figures["collected_month"] = Payment.objects.filter(
-        case__in=visible, received_on__gte=today.replace(day=1)
-    ).aggregate(total=Coalesce(Sum("amount"), Value(0), output_field=money))["total"]
+    figures["collected_month"] = list(
+        Payment.objects.filter(case__in=visible, received_on__gte=today.replace(day=1))
+        .values(currency=F("case__currency")).annotate(total=Sum("amount")).order_by("-total")
+    )
     return figures
 
 
@@ -152,9 +155,16 @@ def aging_due_date_q(bucket: str, today: dt.date) -> Q:
     return Q()
 
 
+# Above this many matching debtors the search keeps the match as a subquery instead of a list.
+SEARCH_DEBTOR_LIST_LIMIT = 20_000
+
+
 def case_search_q(term: str) -> Q:
-    """Name (contains), identity document, reference, phone or e-mail (exact after normalising,
-    so the indexes on document, reference and contact value serve it)."""
+    """Name (contains), identity document, reference, phone or e-mail (exact after normalising).
+    The matching debtors are looked up first through their own indexes (a trigram index serves
+    the name substring on PostgreSQL); a selective term then becomes a short list of debtor ids,
+    so any queue, up to the whole portfolio, is filtered by index instead of by scanning cases.
+    An unselective term (hundreds of thousands of "García") keeps the subquery: still correct."""
     from debtors.validators import normalise_document, normalise_phone
 
     term = term.strip()
@@ -165,12 +175,13 @@ def case_search_q(term: str) -> Q:
         values.add(normalise_phone(term))
     except ValidationError:
         pass
-    # Correlated on the case's debtor, so a queue of a thousand cases probes a thousand debtors
-    # by primary key instead of scanning every debtor's name.
-    by_debtor = Exists(Debtor.objects.filter(pk=OuterRef("debtor_id")).filter(
-        Q(name__icontains=term) | Q(document_number=normalise_document(term))))
-    by_contact = Exists(ContactPoint.objects.filter(debtor_id=OuterRef("debtor_id"), value__in=values))
-    return Q(reference__iexact=term) | by_debtor | by_contact
+    debtors = Debtor.objects.filter(Q(name__icontains=term) | Q(document_number=normalise_document(term))).values_list("pk", flat=True)
+    contacts = ContactPoint.objects.filter(value__in=values).values_list("debtor_id", flat=True)
+    ids = set(debtors[: SEARCH_DEBTOR_LIST_LIMIT + 1]) | set(contacts[: SEARCH_DEBTOR_LIST_LIMIT + 1])
+    by_reference = Q(reference__iexact=term)
+    if len(ids) <= SEARCH_DEBTOR_LIST_LIMIT:
+        return by_reference | Q(debtor_id__in=ids) if ids else by_reference
+    return by_reference | Q(debtor_id__in=debtors) | Q(debtor_id__in=contacts)
 
 
 def agent_sees_team(user: User) -> bool:
@@ -285,8 +296,10 @@ def case_contact_points(*, case: Case) -> list[ContactPoint]:
     return points
 
 
-def case_preparation(*, case: Case, today: dt.date, recent: int = 5) -> dict:
-    """Seed 004, "leave nothing to chance": what the agent should know before calling."""
+def case_preparation(*, case: Case, today: dt.date, language: str = "es", recent: int = 5) -> dict:
+    """Seed 004, "leave nothing to chance": what the agent should know before calling, with the
+    admins' playbook for the case's objective and the debtor's last excuse, in ``language``."""
+    from collections_crm.adminarea.selectors import playbook_for
     from contacts.models import ContactAttempt
 
     attempts = ContactAttempt.objects.filter(case=case).select_related("excuse_category").order_by("-occurred_at", "-id")
@@ -316,7 +329,11 @@ def case_preparation(*, case: Case, today: dt.date, recent: int = 5) -> dict:
         plan=plan,
         today=today,
     )
+    last_excuse = next((a.excuse_category_id for a in statements if a.excuse_category_id), None)
+    playbook = playbook_for(objective=case.objective, language=language, excuse_category_id=last_excuse)
     return {
+        "playbook": playbook,
+        "playbook_points": [line.strip(" -•\t") for line in playbook.talking_points.splitlines() if line.strip(" -•\t")] if playbook else [],
         "statements": statements,
         "techniques": with_techniques,
         "promise_counts": promise_counts,
@@ -364,3 +381,29 @@ def case_timeline(*, case: Case, kind: str = "", page: int | str = 1, per_page: 
     }
     users = User.objects.in_bulk(user_ids) if user_ids else {}
     return page_obj, describe_entries(entries, users)
+
+
+def plan_inbox_for_user(*, user: User, today: dt.date, page: int | str = 1, per_page: int = 25):
+    """Proposed payment plans on cases ``user`` may act on, oldest first, each with the reasons
+    it exceeds the admins' guardrails (empty: the agent may agree it once the debtor accepts)."""
+    from django.core.paginator import Paginator
+
+    from collections_crm.adminarea.guardrails import Limits, plan_needs_approval
+    from collections_crm.adminarea.models import PlanGuardrails
+
+    plans = (
+        PaymentPlan.objects.filter(status=PlanStatus.PROPOSED,
+                                   case__in=Case.objects.filter(case_visibility_q(user, for_write=True)).values("pk"))
+        .select_related("case__debtor", "case__creditor", "case__assigned_agent", "created_by")
+        .order_by("created_at", "id")
+    )
+    page_obj = Paginator(plans, per_page).get_page(page)
+    limits = Limits.from_model(PlanGuardrails.current())
+    rows = [
+        {"plan": plan, "reasons": plan_needs_approval(
+            limits=limits, balance=plan.case.balance, total_amount=plan.total_amount, discount_amount=plan.discount_amount,
+            instalment_count=plan.instalment_count, frequency=plan.frequency, first_due_date=plan.first_due_date, today=today)}
+        for plan in page_obj
+    ]
+    return page_obj, rows
+

@@ -466,6 +466,68 @@ def plan_create(
     return plan
 
 
+def plan_agree(*, actor: User | None, plan_id: int, expected_version: int | None = None,
+               now: dt.datetime | None = None) -> PaymentPlan:
+    """The debtor agreed a proposed plan: it becomes live and the case moves to "payment plan".
+    A plan beyond the admins' guardrails needs a supervisor or admin: an agent is refused, and
+    the approver is recorded."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        case_id = PaymentPlan.objects.filter(pk=plan_id).values_list("case_id", flat=True).first()
+        if case_id is None:
+            raise ValidationError(_("This payment plan does not exist."))
+        case = _lock_case(case_id, expected_version)
+        plan = PaymentPlan.objects.select_for_update().get(pk=plan_id)
+        if plan.status != PlanStatus.PROPOSED:
+            raise ValidationError(_("Only a proposed plan can be agreed; this one is %(status)s.") % {"status": plan.get_status_display()})
+        if not case.is_open:
+            raise ValidationError(_("This case is closed."))
+        instalments = list(plan.instalments.order_by("number").values_list("due_date", "amount"))
+        beyond = _plan_beyond_guardrails(case, plan.total_amount, plan.frequency, instalments, timezone.localdate(now))
+        if beyond and getattr(actor, "role", None) == Role.AGENT:
+            raise ValidationError([_("This plan needs a supervisor's approval."), *beyond])
+        plan.status = PlanStatus.ACTIVE
+        plan.approved_by = actor if beyond and getattr(actor, "pk", None) else None
+        plan.save(update_fields=["status", "approved_by"])
+        audit_record(actor=actor, action="plan.approved" if beyond else "plan.agreed", obj=plan,
+                     before={"status": PlanStatus.PROPOSED}, after={"status": PlanStatus.ACTIVE, "beyond_guardrails": beyond}, at=now)
+        before = snapshot(case, CASE_AUDIT_FIELDS)
+        if case.status in (CaseStatus.NEW, CaseStatus.ACTIVE, CaseStatus.PROMISED):
+            case.status = CaseStatus.PLAN
+        _save_case(case, before, actor=actor, action="case.plan_recorded", now=now)
+        case_replan(case=case, actor=actor, now=now)
+    return plan
+
+
+def plan_cancel(*, actor: User | None, plan_id: int, reason: str, expected_version: int | None = None,
+                now: dt.datetime | None = None) -> PaymentPlan:
+    """Withdraw a proposed plan (rejected by the supervisor or the debtor) or cancel a live one.
+    Payments already made stay; the case goes back to active and is re-planned."""
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why the plan is cancelled.")})
+    with transaction.atomic():
+        case_id = PaymentPlan.objects.filter(pk=plan_id).values_list("case_id", flat=True).first()
+        if case_id is None:
+            raise ValidationError(_("This payment plan does not exist."))
+        case = _lock_case(case_id, expected_version)
+        plan = PaymentPlan.objects.select_for_update().get(pk=plan_id)
+        if plan.status not in (PlanStatus.PROPOSED, PlanStatus.ACTIVE):
+            raise ValidationError(_("This plan is already %(status)s.") % {"status": plan.get_status_display()})
+        old = plan.status
+        plan.status = PlanStatus.CANCELLED
+        plan.save(update_fields=["status"])
+        audit_record(actor=actor, action="plan.cancelled", obj=plan, before={"status": old},
+                     after={"status": PlanStatus.CANCELLED, "reason": reason[:500]}, at=now)
+        before = snapshot(case, CASE_AUDIT_FIELDS)
+        if case.status == CaseStatus.PLAN:
+            case.status = CaseStatus.ACTIVE
+        _save_case(case, before, actor=actor, action="case.plan_cancelled", now=now)
+        case_replan(case=case, actor=actor, now=now)
+    return plan
+
+
 def _plan_beyond_guardrails(case: Case, total_amount: Decimal, frequency: str, instalments, today: dt.date) -> list[str]:
     """Why the plan exceeds what an agent may grant alone (admin-edited guardrails). Plans made
     here forgive nothing (the balance stays owed), so only count, size and term are checked."""

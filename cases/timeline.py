@@ -26,6 +26,9 @@ ACTIONS = {
     "instalment.paid": (_("Instalment paid"), "cash-stack", "payment"),
     "plan.created": (_("Payment plan agreed"), "calendar-range", "plan"),
     "plan.proposed": (_("Payment plan proposed"), "calendar-range", "plan"),
+    "plan.agreed": (_("Proposed plan agreed by the debtor"), "calendar-check", "plan"),
+    "plan.approved": (_("Proposed plan approved beyond the guardrails"), "calendar-check", "plan"),
+    "plan.cancelled": (_("Payment plan cancelled"), "calendar-x", "danger"),
     "plan.completed": (_("Payment plan completed"), "calendar-check", "payment"),
     "plan.defaulted": (_("Payment plan defaulted"), "calendar-x", "danger"),
     "barrier.opened": (_("Barrier opened"), "cone-striped", "barrier"),
@@ -96,6 +99,10 @@ def _summary(action: str, after: dict) -> str:
         return _("%(total)s in %(n)s instalments, %(freq)s, from %(date)s") % {
             "total": _fmt(after.get("total_amount"), "total_amount"), "n": after.get("instalment_count"),
             "freq": dict(PlanFrequency.choices).get(after.get("frequency"), ""), "date": _fmt(after.get("first_due_date"))}
+    if action == "plan.approved":
+        return "; ".join(after.get("beyond_guardrails") or [])
+    if action == "plan.cancelled":
+        return str(after.get("reason") or "")
     if action == "barrier.opened":
         what = str(dict(BarrierKind.choices).get(after.get("kind"), after.get("kind") or ""))
         return f"{what}: {after['description']}" if after.get("description") else what

@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
@@ -28,6 +29,7 @@ from .selectors import (
     case_preparation,
     case_queue_page,
     case_timeline,
+    plan_inbox_for_user,
     user_can_write_case,
 )
 from .services import (
@@ -40,6 +42,8 @@ from .services import (
     case_set_status,
     case_take_next,
     payment_post,
+    plan_agree,
+    plan_cancel,
     plan_create,
     plan_schedule,
     promise_record,
@@ -126,7 +130,7 @@ def _workspace_context(request, case, *, active: str = "interaction", bound=None
         "today": timezone.localdate(now),
         "debtor_contact": case_contact_statuses(cases=[case], now=now)[case.pk],
         "points": case_contact_points(case=case),
-        "prep": case_preparation(case=case, today=timezone.localdate(now)),
+        "prep": case_preparation(case=case, today=timezone.localdate(now), language=(request.LANGUAGE_CODE or "es")[:2]),
         "timeline_page": timeline_page,
         "timeline": timeline,
         "timeline_kinds": [(code, label) for code, (label, _q) in TIMELINE_KINDS.items()],
@@ -322,4 +326,50 @@ def case_reassign(request, case_id: int):
         case_assign(actor=request.user, case_id=case.pk, agent=data["agent"], expected_version=data["version"])
 
     return _case_action(request, case_id, "reassign", run, _("Case reassigned."))
+
+
+# --- Payment plans awaiting agreement or approval ----------------------------------------------
+
+
+@role_required(*STAFF_ROLES)
+def plan_inbox(request):
+    page, rows = plan_inbox_for_user(user=request.user, today=timezone.localdate(), page=request.GET.get("page", 1))
+    return render(request, "cases/plan_inbox.html", {"page": page, "rows": rows})
+
+
+def _back(request, case):
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("cases:detail", case_id=case.pk)
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_plan_agree(request, case_id: int, plan_id: int):
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    if not case.plans.filter(pk=plan_id).exists():
+        raise Http404
+    try:
+        plan_agree(actor=request.user, plan_id=plan_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Plan %(ref)s agreed: it is live now.") % {"ref": case.reference})
+    return _back(request, case)
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_plan_cancel(request, case_id: int, plan_id: int):
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    if not case.plans.filter(pk=plan_id).exists():
+        raise Http404
+    try:
+        plan_cancel(actor=request.user, plan_id=plan_id, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Plan %(ref)s cancelled.") % {"ref": case.reference})
+    return _back(request, case)
 

@@ -64,7 +64,12 @@ class Debtor(models.Model):
         indexes = [
             # Search by name prefix in the queue and the API.
             models.Index(fields=["name"], name="debtor_name_idx"),
+            # Search by identity document alone: WHERE document_number = ? (the unique index
+            # leads with the document type).
+            models.Index(fields=["document_number"], name="debtor_document_number_idx"),
         ]
+        # On PostgreSQL, migration 0002 adds debtor_name_trgm_idx: a trigram GIN index on
+        # UPPER(name) that serves the substring search WHERE UPPER(name) LIKE UPPER('%…%').
 
     def __str__(self) -> str:
         return self.name

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.forms import inlineformset_factory, modelformset_factory
 from django.utils.translation import gettext_lazy as _
 
+from cases.choices import Channel, Objective
+from cases.models import Creditor
+from collections_crm.accounts.models import Role, Team, User
 from contacts.models import (
     Cadence,
     CadenceStep,
@@ -15,7 +20,7 @@ from contacts.models import (
     Technique,
 )
 
-from .models import PlanGuardrails, Playbook
+from .models import LANGUAGES, PlanGuardrails, Playbook
 from .services import CATALOGUE_FIELDS, GUARDRAIL_FIELDS, PACK_FIELDS
 
 
@@ -47,6 +52,16 @@ class TemplateTextForm(forms.Form):
         if channel not in ("email", "letter"):
             # Only e-mails and letters have a subject line.
             del self.fields["subject"]
+
+
+class TemplateCreateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    objective = forms.ChoiceField(label=_("Objective"), choices=Objective.choices)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    language = forms.ChoiceField(label=_("Language"), choices=LANGUAGES)
+    subject = forms.CharField(label=_("Subject"), max_length=200, required=False,
+                              help_text=_("E-mails and letters only; leave empty for other channels."))
+    body = forms.CharField(label=_("Body"), max_length=10000, widget=forms.Textarea(attrs={"rows": 12}))
 
 
 class TechniqueForm(forms.ModelForm):
@@ -139,3 +154,67 @@ class ImportForm(forms.Form):
 
 class WhyForm(forms.Form):
     case = forms.IntegerField(label=_("Case id"), min_value=1)
+
+
+# --- People and creditors ----------------------------------------------------------------------
+
+class UserForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["username", "first_name", "last_name", "email", "role", "team", "language", "is_active"]
+        help_texts = {"team": _("Agents only: supervisors lead teams (Teams), admins see everything."),
+                      "is_active": _("Inactive users cannot log in; their history stays.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].required = False
+
+
+class NewUserForm(UserForm):
+    password1 = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label=_("Password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    class Meta(UserForm.Meta):
+        fields = [f for f in UserForm.Meta.fields if f != "is_active"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", _("The two passwords differ."))
+        return data
+
+
+class SetPasswordForm(forms.Form):
+    password1 = forms.CharField(label=_("New password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label=_("New password again"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", _("The two passwords differ."))
+        return data
+
+
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["name", "supervisor", "agents_see_team_cases"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["supervisor"].queryset = User.objects.filter(role=Role.SUPERVISOR, is_active=True)
+
+
+class CreditorForm(forms.ModelForm):
+    class Meta:
+        model = Creditor
+        fields = ["code", "name", "kind", "currency", "active"]
+        help_texts = {"code": _("Short identifier used in imports and the API (letters, digits, hyphens)."),
+                      "currency": _("ISO 4217 code, e.g. EUR, USD, MXN.")}
+
+    def clean_currency(self):
+        value = (self.cleaned_data.get("currency") or "").strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise forms.ValidationError(_("Use a three-letter ISO 4217 code, e.g. EUR."))
+        return value
+

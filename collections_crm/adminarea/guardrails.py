@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 CENT = Decimal("0.01")
@@ -53,10 +54,10 @@ def plan_needs_approval(
     # A single payment of everything is always acceptable, however small.
     instalment = (total_amount / max(instalment_count, 1)).quantize(CENT, ROUND_HALF_UP)
     if instalment_count > 1 and instalment < limits.min_instalment:
-        reasons.append(_("Instalments of %(amount)s are below the minimum of %(min)s.") % {"amount": instalment, "min": limits.min_instalment})
+        reasons.append(_("Instalments of %(amount)s are below the minimum of %(min)s.") % {"amount": number_format(instalment, 2, use_l10n=True), "min": number_format(limits.min_instalment, 2, use_l10n=True)})
     last = last_instalment_date(first_due_date=first_due_date, instalment_count=instalment_count, frequency=frequency)
     if last > today + relativedelta(months=limits.max_term_months):
-        reasons.append(_("The plan ends on %(day)s, beyond the maximum term of %(months)d months.") % {"day": last.isoformat(), "months": limits.max_term_months})
+        reasons.append(_("The plan ends on %(day)s, beyond the maximum term of %(months)d months.") % {"day": date_format(last, "SHORT_DATE_FORMAT"), "months": limits.max_term_months})
     if balance > 0 and discount_amount > 0:
         percent = (discount_amount * 100 / balance).quantize(CENT, ROUND_HALF_UP)
         if percent > limits.max_discount_percent:

@@ -6,7 +6,7 @@ import datetime as dt
 import difflib
 import zoneinfo
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from cases.choices import CaseStatus, Channel, Objective
@@ -110,9 +110,45 @@ def why_case(*, case: Case, now: dt.datetime) -> dict:
 def playbook_for(*, objective: str, language: str, excuse_category_id: int | None = None) -> Playbook | None:
     """The talking points an agent should follow: the playbook for the objective and the
     debtor's excuse if there is one, else the objective's generic playbook (seed 004)."""
-    candidates = Playbook.objects.filter(objective=objective, language=language, active=True)
+    candidates = Playbook.objects.select_related("excuse_category").filter(objective=objective, language=language, active=True)
     if excuse_category_id:
         specific = candidates.filter(excuse_category_id=excuse_category_id).first()
         if specific:
             return specific
     return candidates.filter(excuse_category__isnull=True).first()
+
+
+# --- People and creditors ----------------------------------------------------------------------
+
+USER_SORTS = {"name": ("first_name", "last_name", "username"), "username": ("username",), "role": ("role", "username"),
+              "team": ("team__name", "username"), "open": ("-open_cases", "username")}
+
+
+def user_list(*, q: str = "", role: str = "", team: str = "", active: str = "", sort: str = "name"):
+    """Users with their team and number of open cases (one query), filtered and sorted."""
+    from collections_crm.accounts.models import User
+
+    qs = User.objects.select_related("team").annotate(
+        open_cases=Count("assigned_cases", filter=Q(assigned_cases__status__in=CaseStatus.open_values())))
+    if q:
+        qs = qs.filter(Q(username__icontains=q) | Q(first_name__icontains=q) | Q(last_name__icontains=q) | Q(email__icontains=q))
+    if role:
+        qs = qs.filter(role=role)
+    if team.isdigit():
+        qs = qs.filter(team_id=int(team))
+    if active in ("1", "0"):
+        qs = qs.filter(is_active=active == "1")
+    return qs.order_by(*USER_SORTS.get(sort, USER_SORTS["name"]))
+
+
+def team_list():
+    from collections_crm.accounts.models import Team
+
+    return Team.objects.select_related("supervisor").annotate(agent_count=Count("members")).order_by("name")
+
+
+def creditor_list():
+    from cases.models import Creditor
+
+    return Creditor.objects.annotate(open_cases=Count("cases", filter=Q(cases__status__in=CaseStatus.open_values()))).order_by("name")
+

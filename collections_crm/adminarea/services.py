@@ -40,6 +40,7 @@ EXCUSE_FIELDS = CATALOGUE_FIELDS + ["suggested_objective", "is_barrier"]
 PLAYBOOK_FIELDS = ["objective", "excuse_category_id", "language", "title", "talking_points", "active"]
 FOLLOWUP_SETTINGS_FIELDS = ["promise_grace_days", "reminder_days_before", "reminder_channel", "reminder_template_id",
                             "missed_instalments_to_default"]
+CREDITOR_FIELDS = ["code", "name", "kind", "currency", "active"]
 GUARDRAIL_FIELDS = ["min_instalment", "max_instalments", "max_term_months", "max_discount_percent"]
 
 
@@ -120,6 +121,29 @@ def followup_settings_update(*, actor, data: dict[str, Any], now: dt.datetime | 
             raise PolicyInvalid([Problem(0, "reminder_channel", _("Reminders are sent automatically: choose e-mail, SMS, letter or WhatsApp."))])
         _save_audited(actor=actor, obj=obj, fields=FOLLOWUP_SETTINGS_FIELDS, data=data, action="followup_settings", now=now)
         replan_portfolio_on_commit()
+    return obj
+
+
+def template_create(*, actor, name: str, objective: str, channel: str, language: str, subject: str, body: str,
+                    now: dt.datetime | None = None) -> MessageTemplate:
+    """A new message template with its first version. Invalid text or a name already used for
+    the same objective, channel and language is refused field by field; nothing is written then."""
+    from contacts.services import template_save_version
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        obj = MessageTemplate(name=name.strip(), objective=objective, channel=channel, language=language, active=True)
+        try:
+            obj.full_clean(validate_unique=True, validate_constraints=True)
+        except ValidationError as exc:
+            if "__all__" in exc.message_dict:
+                raise ValidationError({"name": _("A template with this name already exists for this objective, channel and language.")}) from exc
+            raise
+        obj.save()
+        audit_record(actor=actor, action="template.created", obj=obj, before=None,
+                     after={"name": obj.name, "objective": objective, "channel": channel, "language": language}, at=now)
+        template_save_version(actor=actor, template_id=obj.pk, subject=subject, body=body, now=now)
+    obj.refresh_from_db()
     return obj
 
 
@@ -407,3 +431,16 @@ def _policies_apply(*, actor, data: dict[str, Any], now: dt.datetime, problems: 
         except ValidationError as exc:
             raise PolicyInvalid([Problem(None, None, m) for m in exc.messages])
     return changed
+
+
+# --- Creditors ---------------------------------------------------------------------------------
+
+def creditor_save(*, actor, creditor_id: int | None, data: dict[str, Any], now: dt.datetime | None = None):
+    from cases.models import Creditor
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        obj = Creditor.objects.select_for_update().get(pk=creditor_id) if creditor_id else Creditor()
+        _save_audited(actor=actor, obj=obj, fields=CREDITOR_FIELDS, data=data, action="creditor", now=now)
+    return obj
+

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from cases.choices import Channel, Objective, Outcome
 from collections_crm.accounts.models import Role
+from collections_crm.audit.models import AuditLog
 from collections_crm.core.access import role_required
 from contacts.models import Cadence, ExcuseCategory, FollowUpSettings, JurisdictionPack, StrategyRule, Technique
 from contacts.services import template_save_version
@@ -24,16 +25,22 @@ from . import selectors, services
 from .checks import PolicyInvalid
 from .forms import (
     CadenceForm,
+    CreditorForm,
     ExcuseCategoryForm,
     FollowUpSettingsForm,
     GuardrailsForm,
     ImportForm,
     JurisdictionPackForm,
+    NewUserForm,
     PlaybookForm,
     RuleFormSet,
+    SetPasswordForm,
     StepFormSet,
+    TeamForm,
     TechniqueForm,
+    TemplateCreateForm,
     TemplateTextForm,
+    UserForm,
     WhyForm,
 )
 from .models import LANGUAGES, PlanGuardrails, Playbook
@@ -83,6 +90,25 @@ def _preview(template, *, subject: str, body: str, case) -> dict:
     if template.channel in ("sms", "whatsapp"):
         context["sms_chars"], context["sms_segments"] = sms_segments(rendered_body)
     return context
+
+
+@admin_only
+def template_new(request):
+    if request.method == "POST":
+        form = TemplateCreateForm(request.POST)
+        if form.is_valid():
+            try:
+                template = services.template_create(actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                messages.success(request, _("Template created as version 1. Cadence steps can use it now."))
+                return redirect("adminarea:template_edit", template_id=template.pk)
+    else:
+        form = TemplateCreateForm(initial={k: request.GET.get(k) for k in ("objective", "channel", "language") if request.GET.get(k)})
+    return render(request, "adminarea/template_new.html", {"form": form, "placeholders": PLACEHOLDERS.items()})
 
 
 @admin_only
@@ -370,3 +396,120 @@ def why(request):
         else:
             context |= {"case": case, **selectors.why_case(case=case, now=timezone.now())}
     return render(request, "adminarea/why.html", context)
+
+
+# --- People and creditors ----------------------------------------------------------------------
+
+def _form_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        form.add_error(None, exc)
+
+
+@admin_only
+def user_list(request):
+    from django.core.paginator import Paginator
+
+    from collections_crm.accounts.models import Role, Team
+
+    filters = {k: request.GET.get(k, "") for k in ("q", "role", "team", "active", "sort")}
+    page = Paginator(selectors.user_list(**filters), 50).get_page(request.GET.get("page", 1))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "adminarea/user_list.html", {
+        "page": page, "filters": filters, "roles": Role.choices, "teams": Team.objects.order_by("name"), "query": query.urlencode(),
+    })
+
+
+@admin_only
+def user_new(request):
+    from collections_crm.accounts.services import user_create
+
+    form = NewUserForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if not k.startswith("password")}
+        data["team_id"] = data.pop("team").pk if data.get("team") else None
+        try:
+            user = user_create(actor=request.user, data=data, password=form.cleaned_data["password1"])
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("User %(name)s created.") % {"name": user.username})
+            return redirect("adminarea:users")
+    return render(request, "adminarea/user_form.html", {"form": form, "title": _("New user")})
+
+
+@admin_only
+def user_edit(request, user_id: int):
+    from collections_crm.accounts.models import User
+    from collections_crm.accounts.services import user_set_password, user_update
+
+    member = get_object_or_404(User, pk=user_id)
+    form = UserForm(instance=member)
+    password_form = SetPasswordForm()
+    if request.method == "POST" and "password1" in request.POST:
+        password_form = SetPasswordForm(request.POST)
+        if password_form.is_valid():
+            try:
+                user_set_password(actor=request.user, user_id=member.pk, password=password_form.cleaned_data["password1"])
+            except ValidationError as exc:
+                _form_errors(password_form, exc)
+            else:
+                messages.success(request, _("New password set for %(name)s.") % {"name": member.username})
+                return redirect("adminarea:user_edit", user_id=member.pk)
+    elif request.method == "POST":
+        form = UserForm(request.POST, instance=User.objects.get(pk=member.pk))
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            data["team_id"] = data.pop("team").pk if data.get("team") else None
+            try:
+                user_update(actor=request.user, user_id=member.pk, data=data)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, _("User %(name)s saved.") % {"name": data["username"]})
+                return redirect("adminarea:users")
+    return render(request, "adminarea/user_form.html", {
+        "form": form, "password_form": password_form, "member": member, "title": member.display_name(),
+        "audit": AuditLog.objects.filter(object_type="accounts.user", object_id=str(member.pk)).select_related("actor").order_by("-at")[:20],
+    })
+
+
+@admin_only
+def team_list(request):
+    return render(request, "adminarea/team_list.html", {"teams": selectors.team_list()})
+
+
+@admin_only
+def team_edit(request, team_id: int | None = None):
+    from collections_crm.accounts.models import Team
+    from collections_crm.accounts.services import team_save
+
+    team = get_object_or_404(Team, pk=team_id) if team_id else None
+    return _entity_form(
+        request, form_class=TeamForm, instance=team,
+        save=lambda data: team_save(actor=request.user, team_id=team_id, data=data),
+        title=_("Team: %(name)s") % {"name": team.name} if team else _("New team"), back="adminarea:teams", success=_("Team saved."),
+    )
+
+
+@admin_only
+def creditor_list(request):
+    return render(request, "adminarea/creditor_list.html", {"creditors": selectors.creditor_list()})
+
+
+@admin_only
+def creditor_edit(request, creditor_id: int | None = None):
+    from cases.models import Creditor
+
+    creditor = get_object_or_404(Creditor, pk=creditor_id) if creditor_id else None
+    return _entity_form(
+        request, form_class=CreditorForm, instance=creditor,
+        save=lambda data: services.creditor_save(actor=request.user, creditor_id=creditor_id, data=data),
+        title=_("Creditor: %(name)s") % {"name": creditor.name} if creditor else _("New creditor"),
+        back="adminarea:creditors", success=_("Creditor saved."),
+    )
+

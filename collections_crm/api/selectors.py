@@ -47,8 +47,8 @@ def promises_for(request) -> QuerySet[PromiseToPay]:
     return PromiseToPay.objects.filter(case__in=cases_for(request))
 
 
-def plans_for(request) -> QuerySet[PaymentPlan]:
-    return PaymentPlan.objects.filter(case__in=cases_for(request)).prefetch_related("instalments")
+def plans_for(request, *, for_write: bool = False) -> QuerySet[PaymentPlan]:
+    return PaymentPlan.objects.filter(case__in=cases_for(request, for_write=for_write)).prefetch_related("instalments")
 
 
 def payments_for(request) -> QuerySet[Payment]:

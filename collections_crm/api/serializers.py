@@ -202,6 +202,10 @@ class CaseUpdateIn(serializers.Serializer):
     next_action_note = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
+class PlanCancelIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
 class CaseStatusIn(serializers.Serializer):
     status = serializers.ChoiceField(choices=CaseStatus.choices)
 

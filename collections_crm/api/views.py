@@ -348,6 +348,37 @@ class PaymentPlanDetail(ApiMixin, generics.RetrieveAPIView):
         return selectors.plans_for(self.request)
 
 
+@extend_schema_view(post=extend_schema(
+    request=None, responses={200: s.PaymentPlanSerializer, **ERRORS},
+    description="The debtor agreed a proposed plan: it goes live. A plan beyond the payment-plan guardrails needs a supervisor or admin.",
+))
+class PaymentPlanAgree(ApiMixin, generics.GenericAPIView):
+    serializer_class = s.PaymentPlanSerializer
+
+    def get_queryset(self):
+        return selectors.plans_for(self.request, for_write=True)
+
+    def post(self, request, *args, **kwargs):
+        plan = case_services.plan_agree(actor=request.user, plan_id=self.get_object().pk)
+        return self.output(self.get_queryset().get(pk=plan.pk))
+
+
+@extend_schema_view(post=extend_schema(
+    request=s.PlanCancelIn, responses={200: s.PaymentPlanSerializer, **ERRORS},
+    description="Reject a proposed plan or cancel a live one, with the reason. Payments already made stay.",
+))
+class PaymentPlanCancel(ApiMixin, generics.GenericAPIView):
+    serializer_class = s.PaymentPlanSerializer
+
+    def get_queryset(self):
+        return selectors.plans_for(self.request, for_write=True)
+
+    def post(self, request, *args, **kwargs):
+        reason = self.input(s.PlanCancelIn)["reason"]
+        plan = case_services.plan_cancel(actor=request.user, plan_id=self.get_object().pk, reason=reason)
+        return self.output(self.get_queryset().get(pk=plan.pk))
+
+
 @extend_schema_view(
     post=extend_schema(
         request=s.PaymentIn, parameters=[IDEMPOTENCY_HEADER],

@@ -9,3 +9,13 @@ document.addEventListener("keydown", function (event) {
   event.preventDefault();
   if (el.matches("input, textarea, select")) { el.focus(); } else { el.click(); }
 });
+
+// Destructive actions: a form with data-confirm="…" asks before it is submitted.
+document.addEventListener("submit", function (event) {
+  const form = event.target;
+  const question = form.getAttribute && form.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);

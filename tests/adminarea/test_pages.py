@@ -8,7 +8,7 @@ from django.urls import URLPattern, reverse
 from collections_crm.adminarea import urls as admin_urls
 from contacts.models import Cadence, ExcuseCategory, JurisdictionPack, MessageTemplate, Technique
 
-from ..factories import CaseFactory
+from ..factories import CaseFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +19,7 @@ def _all_urls() -> list[str]:
         "template_id": template.pk, "number": 1, "cadence_id": Cadence.objects.first().pk,
         "pack_id": JurisdictionPack.objects.first().pk, "technique_id": Technique.objects.first().pk,
         "excuse_id": ExcuseCategory.objects.first().pk, "playbook_id": 1,
+        "user_id": UserFactory(role="agent").pk, "team_id": TeamFactory().pk, "creditor_id": CaseFactory().creditor_id,
     }
     urls = []
     for pattern in admin_urls.urlpatterns:

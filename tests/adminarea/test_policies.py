@@ -81,6 +81,18 @@ def test_plan_needs_approval(kwargs, expected):
     assert len(plan_needs_approval(**args)) == expected
 
 
+@pytest.mark.parametrize("language, day, amount", [("es", "01/05/2027", "20,00"), ("en", "05/01/2027", "20.00")])
+def test_plan_approval_reasons_read_in_the_users_language(language, day, amount):
+    from django.utils import translation
+
+    args = {"limits": Limits(Decimal("30"), 12, 12, Decimal("10")), "balance": Decimal("1000.00"),
+            "total_amount": Decimal("200.00"), "discount_amount": Decimal("0"), "instalment_count": 10,
+            "frequency": "monthly", "first_due_date": dt.date(2026, 8, 1), "today": dt.date(2026, 1, 1)}
+    with translation.override(language):
+        reasons = " ".join(plan_needs_approval(**args))
+    assert day in reasons and amount in reasons, reasons
+
+
 # --- Services and pages ------------------------------------------------------------------------
 
 pytestmark_db = pytest.mark.django_db

@@ -142,3 +142,46 @@ def test_letter_templates_exist_for_every_objective_in_both_languages():
             for channel in ("email", "sms", "phone", "letter"):
                 assert MessageTemplate.objects.filter(objective=objective, channel=channel, language=language,
                                                       current_version__isnull=False).exists(), (objective, channel, language)
+
+
+# --- New templates ---------------------------------------------------------------------------------
+
+NEW_SMS = {"name": "SMS recordatorio corto", "objective": "remind", "channel": "sms", "language": "es", "subject": "",
+           "body": "Hola {{ debtor_name }}, su saldo es {{ amount_due }}. {{ opt_out_text }}"}
+
+
+def test_admin_creates_a_template_with_its_first_version_and_audit(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post(reverse("adminarea:template_new"), NEW_SMS)
+    template = MessageTemplate.objects.get(name="SMS recordatorio corto")
+    assert response.status_code == 302 and response.url == reverse("adminarea:template_edit", args=[template.pk])
+    assert (template.objective, template.channel, template.language, template.active) == ("remind", "sms", "es", True)
+    assert template.current_version.number == 1
+    assert template.current_version.body == NEW_SMS["body"]
+    actions = list(AuditLog.objects.filter(object_id=str(template.pk), object_type="contacts.messagetemplate")
+                   .order_by("id").values_list("action", flat=True))
+    assert actions == ["template.created", "template.version_saved"]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"body": "Hola {{ debtor_name }} {{ secret }} {{ opt_out_text }}"}, "body"),  # unknown placeholder
+    ({"body": "Hola {% debug %} {{ opt_out_text }}"}, "body"),                     # template tag injection
+    ({"body": "Hola {{ debtor_name }}"}, "body"),                                  # SMS without the opt-out line
+    ({"name": "E-mail (remind)", "channel": "email", "subject": "Aviso"}, "name"), # name already used
+    ({"channel": "fax"}, "channel"),
+])
+def test_bad_new_template_gets_a_field_error_and_writes_nothing(client, admin_user, change, field):
+    client.force_login(admin_user)
+    templates, audits = MessageTemplate.objects.count(), AuditLog.objects.count()
+    response = client.post(reverse("adminarea:template_new"), {**NEW_SMS, **change})
+    assert response.status_code == 200
+    assert response.context["form"].errors.get(field), response.context["form"].errors
+    assert MessageTemplate.objects.count() == templates
+    assert AuditLog.objects.count() == audits
+
+
+def test_only_admins_may_create_templates(client, supervisor):
+    client.force_login(supervisor)
+    assert client.get(reverse("adminarea:template_new")).status_code == 403
+    assert client.post(reverse("adminarea:template_new"), NEW_SMS).status_code == 403
+    assert not MessageTemplate.objects.filter(name=NEW_SMS["name"]).exists()

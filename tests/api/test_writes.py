@@ -177,3 +177,34 @@ def test_lists_keep_a_query_budget(api, agent, cases, django_assert_max_num_quer
     # the same, plus the contact points of the page's debtors
     with django_assert_max_num_queries(9):
         assert client.get("/api/v1/debtors/").status_code == 200
+
+
+def _proposed_plan(agent, case, count: int):
+    from cases.services import plan_create, plan_schedule
+
+    first = TODAY() + dt.timedelta(days=3)
+    rows = [(d, a) for _n, d, a in plan_schedule(total=Decimal("900.00"), count=count, frequency="monthly", first_date=first)]
+    return plan_create(actor=agent, case_id=case.pk, total_amount=Decimal("900.00"), frequency="monthly", instalments=rows, agreed=False)
+
+
+def test_plans_are_agreed_and_cancelled_through_the_api_with_the_pages_rules(api, agent, supervisor, cases):
+    case = cases["a"]
+    plan = _proposed_plan(agent, case, 18)
+    response = api(agent).post(f"/api/v1/payment-plans/{plan.pk}/agree/")
+    assert response.status_code == 400 and "supervisor" in str(response.json())
+    response = api(supervisor).post(f"/api/v1/payment-plans/{plan.pk}/agree/")
+    assert response.status_code == 200 and response.json()["status"] == "active"
+    response = api(agent).post(f"/api/v1/payment-plans/{plan.pk}/cancel/", {}, format="json")
+    assert response.status_code == 400 and "reason" in response.json()
+    response = api(agent).post(f"/api/v1/payment-plans/{plan.pk}/cancel/", {"reason": "Cambio de banco"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert AuditLog.objects.filter(object_id=str(plan.pk), action__in=["plan.approved", "plan.cancelled"]).count() == 2
+
+
+def test_a_plan_of_another_creditor_or_team_is_404(api, agent, outsider, make_token, cases, creditor_b):
+    theirs = _proposed_plan(outsider, cases["a2"], 3)
+    assert api(agent).post(f"/api/v1/payment-plans/{theirs.pk}/agree/").status_code == 404
+    _token, raw = make_token(creditor_b, can_write=True)
+    assert api(token=raw).post(f"/api/v1/payment-plans/{theirs.pk}/cancel/", {"reason": "x"}, format="json").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == "proposed"

@@ -96,8 +96,10 @@ def test_queue_shows_only_my_open_cases_in_priority_order(login, agent, teammate
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("list_limit", [20_000, 0])  # debtor ids as a list, and the subquery fallback
 @pytest.mark.parametrize("term", ["reference", "document", "phone", "email", "name"])
-def test_queue_search_finds_by_each_identifier(login, agent, term):
+def test_queue_search_finds_by_each_identifier(login, agent, term, list_limit, monkeypatch):
+    monkeypatch.setattr("cases.selectors.SEARCH_DEBTOR_LIST_LIMIT", list_limit)
     target = CaseFactory(assigned_agent=agent)
     other = CaseFactory(assigned_agent=agent)
     phone = ContactPointFactory(debtor=target.debtor, value="+34612345678")
@@ -113,6 +115,16 @@ def test_queue_search_finds_by_each_identifier(login, agent, term):
     rows = login(agent).get(reverse("cases:queue"), {"q": query}).context["rows"]
     found = [case.pk for case, _contact in rows]
     assert target.pk in found and other.pk not in found or term == "name" and target.pk in found
+
+
+@pytest.mark.django_db
+def test_admin_finds_a_debtor_in_the_whole_portfolio_by_name_substring(login, admin_user, agent, outsider):
+    mine = CaseFactory(assigned_agent=agent, debtor__name="Rosalía Montenegro Ibáñez")
+    theirs = CaseFactory(assigned_agent=outsider, debtor__name="Pedro Montenegro Sanz")
+    CaseFactory(assigned_agent=agent, debtor__name="Luis Pérez Gil")
+    CaseFactory(assigned_agent=agent, debtor__name="Ana Montenegro Ruiz", status="paid", balance=0)  # closed: not in the queue
+    rows = login(admin_user).get(reverse("cases:queue"), {"q": "ontenegr"}).context["rows"]
+    assert sorted(case.pk for case, _contact in rows) == sorted([mine.pk, theirs.pk])
 
 
 @pytest.mark.django_db
@@ -426,3 +438,24 @@ def test_team_scope_shows_teammates_cases_only_when_the_policy_allows(login, age
     assert found() == {mine.pk}
     assert found(scope="team") == {mine.pk, theirs.pk}
     assert foreign.pk not in found(scope="team")
+
+
+@pytest.mark.django_db
+def test_preparation_shows_the_admins_playbook_for_the_objective_and_last_excuse(login, agent):
+    from collections_crm.adminarea.models import Playbook
+
+    no_funds = ExcuseCategory.objects.get(code="no_funds")
+    Playbook.objects.filter(objective="get_commitment", language="es").delete()  # the seeded ones
+    Playbook.objects.create(objective="get_commitment", excuse_category=no_funds, language="es",
+                                       title="Sin fondos: fecha concreta", talking_points="- Pregunte cuándo cobra\n\n- Pida una fecha")
+    Playbook.objects.create(objective="get_commitment", language="es", title="Compromiso genérico",
+                            talking_points="Pida un compromiso")
+    case = CaseFactory(assigned_agent=agent, objective="get_commitment")
+    client = login(agent)
+    with translation.override("es"):
+        page = client.get(detail(case), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Compromiso genérico" in page and "Sin fondos" not in page
+    ContactAttemptFactory(case=case, excuse_category=no_funds, statement_kind="excuse")
+    page = client.get(detail(case), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Sin fondos: fecha concreta" in page
+    assert "<li>Pregunte cuándo cobra</li><li>Pida una fecha</li>" in page

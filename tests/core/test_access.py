@@ -59,6 +59,24 @@ def test_home_figures_follow_visibility(client, agent, teammate, outsider, super
         assert response.context["summary"]["open_count"] == count, user.username
 
 
+def test_home_money_is_never_added_across_currencies(client, agent):
+    from decimal import Decimal
+
+    from cases.services import payment_post
+
+    CaseFactory(assigned_agent=agent, currency="EUR", original_amount=Decimal("100"), balance=Decimal("100"))
+    CaseFactory(assigned_agent=agent, currency="EUR", original_amount=Decimal("50"), balance=Decimal("50"))
+    usd = CaseFactory(assigned_agent=agent, currency="USD", original_amount=Decimal("300"), balance=Decimal("300"))
+    payment_post(actor=agent, case_id=usd.pk, amount=Decimal("20"), received_on=usd.placed_at.today(), method="card")
+    client.force_login(agent)
+    response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en")
+    summary = response.context["summary"]
+    assert summary["outstanding"] == [{"currency": "USD", "total": Decimal("280.00")}, {"currency": "EUR", "total": Decimal("150.00")}]
+    assert summary["collected_month"] == [{"currency": "USD", "total": Decimal("20.00")}]
+    page = response.content.decode()
+    assert "280.00 $" in page and "150.00 €" in page
+
+
 def test_agent_cannot_open_django_admin(client, agent):
     client.force_login(agent)
     response = client.get("/django-admin/")
