@@ -110,6 +110,8 @@ def _summary(action: str, after: dict) -> str:
         return str(dict(Channel.choices).get(after["channel"], after["channel"]))
     if action.startswith("followup.") and after.get("result"):
         return str(after["result"])
+    if action == "case.created" and after.get("import_job"):
+        return _("Created by import #%(job)s, line %(line)s") % {"job": after["import_job"], "line": after.get("line", "—")}
     if action == "case.contact_restricted":
         return ", ".join(str(label) for key, label in RESTRICTIONS.items() if key in after)
     return ""

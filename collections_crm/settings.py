@@ -175,6 +175,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Follow-up engine: the database holds the schedule; this tick claims what is due.
     "followups-tick": {"task": "contacts.tick", "schedule": env.float("CRM_TICK_SECONDS", default=60.0)},
     "print-batches": {"task": "contacts.render_print_batches", "schedule": 3600.0},
+    # Imports whose worker died (no heartbeat within the lease): queued again, or failed.
+    "imports-sweep": {"task": "imports.sweep", "schedule": env.float("CRM_IMPORT_SWEEP_SECONDS", default=60.0)},
 }
 
 # --- E-mail ---------------------------------------------------------------------------------
@@ -325,6 +327,12 @@ REPORTS_BULK_REASSIGN_MAX = env.int("REPORTS_BULK_REASSIGN_MAX", default=2000)
 # Portfolio and payment files: refused above these sizes with a clear message.
 CRM_IMPORT_MAX_BYTES = env.int("CRM_IMPORT_MAX_BYTES", default=300 * 1024 * 1024)
 CRM_IMPORT_MAX_ROWS = env.int("CRM_IMPORT_MAX_ROWS", default=2_000_000)
+# A running import beats every quarter of this lease (a thread of the worker, and each chunk of
+# progress); when no beat came for a whole lease its worker is taken for dead and the sweeper
+# queues the job again (staging is rebuilt, the apply step is one transaction), up to
+# CRM_IMPORT_MAX_ATTEMPTS runs in all, then marks it failed.
+CRM_IMPORT_LEASE_SECONDS = env.int("CRM_IMPORT_LEASE_SECONDS", default=120)
+CRM_IMPORT_MAX_ATTEMPTS = env.int("CRM_IMPORT_MAX_ATTEMPTS", default=3)
 # Follow-up engine: a claimed follow-up or message is handed out again after this lease; it must
 # exceed CELERY_TASK_TIME_LIMIT so a slow task is never run twice at once.
 CRM_CLAIM_LEASE_SECONDS = env.int("CRM_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)

@@ -1,5 +1,5 @@
 """Portfolio import speed on PostgreSQL: the project's importer (COPY into a staging table,
-then set-based upserts, with validation and an audit row per record) against a plain
+then set-based upserts, with validation and the audit rows described in loader.py) against a plain
 ORM bulk_create of the same file. Peak memory is the process's resident set during the run.
 
 ``CRM_BENCH_IMPORT_ROWS`` sets the file size (default 1,000,000 debtor+case rows).
@@ -26,7 +26,7 @@ from collections_crm.core.bench import BenchContext, Figure, benchmark
 from debtors.models import ContactPoint, Debtor
 from debtors.validators import dni_for
 
-from .loader import Source, row_context
+from .loader import PHASE_SECONDS, Source, row_context
 from .models import ImportJob, ImportStatus
 from .rows import portfolio_row
 from .services import import_job_create, import_job_run
@@ -173,6 +173,7 @@ def portfolio_import(ctx: BenchContext) -> list[Figure]:
             seconds = time.perf_counter() - start
         assert done.rows_created == rows and done.rows_rejected == 0, (done.rows_created, done.rows_rejected, done.failure)
         figures += [("importer rows/s", round(rows / seconds), "rows/s"), ("importer time", round(seconds, 1), "s"),
+                    *((f"importer phase: {phase}", round(secs, 1), "s") for phase, secs in PHASE_SECONDS.items()),
                     ("importer peak RSS", mem.peak_mb, "MB"), ("importer RSS growth", mem.growth_mb, "MB")]
 
         job, _creditor = new_job("bench-import")
@@ -181,4 +182,7 @@ def portfolio_import(ctx: BenchContext) -> list[Figure]:
         seconds = time.perf_counter() - start
         assert again.rows_created == 0 and again.rows_updated == 0 and again.rows_unchanged == rows
         figures.append(("re-import of the same file (no-op) rows/s", round(rows / seconds), "rows/s"))
+        figures += [(f"re-import phase: {phase}", round(secs, 1), "s") for phase, secs in PHASE_SECONDS.items()]
+        with open("/proc/loadavg") as fh:  # figures taken on a loaded machine say so
+            figures.append(("load average (1 min) at the end", float(fh.read().split()[0]), ""))
     return figures

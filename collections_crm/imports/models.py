@@ -68,6 +68,10 @@ class ImportJob(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("created"))
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    # The lease of a running job: its worker renews heartbeat_at; ``attempts`` counts the runs and
+    # fences them (a run only writes while the job is still running under its own attempt number).
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
@@ -78,6 +82,10 @@ class ImportJob(models.Model):
             models.CheckConstraint(condition=Q(progress__lte=100), name="import_progress_percent"),
             models.CheckConstraint(condition=Q(kind__in=ImportKind.values), name="import_kind_valid"),
             models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="import_status_valid"),
+        ]
+        indexes = [
+            # The sweeper: WHERE status='running' AND heartbeat_at < ? (only running jobs are indexed)
+            models.Index(fields=["heartbeat_at"], condition=Q(status="running"), name="import_running_heartbeat_idx"),
         ]
 
     def __str__(self) -> str:

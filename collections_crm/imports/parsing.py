@@ -160,6 +160,7 @@ _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _EU_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:\.\d{3})+|\d{1,12})(?:,\d{1,2})?")
 _US_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d{1,12})(?:\.\d{1,2})?")
 CENT = Decimal("0.01")
+_TOO_LARGE = Decimal("1e12")
 
 
 def parse_amount(value, *, decimal_comma: bool) -> Decimal:
@@ -172,10 +173,18 @@ def parse_amount(value, *, decimal_comma: bool) -> Decimal:
         return Decimal(repr(value)).quantize(Decimal("0.01"))
     text = str(value)
     # Fast paths for the usual shapes ("1.234,56" or "1,234.56"); anything else is normalised below.
+    # (Thousands groups repeat without bound, so the size is checked here too: "1.000.000.000.000,00"
+    # would not fit the database's numeric(14,2) and fail the whole import.)
     if decimal_comma and _EU_AMOUNT.fullmatch(text):
-        return Decimal(text.replace(".", "").replace(",", ".")).quantize(CENT)
+        number = Decimal(text.replace(".", "").replace(",", ".")).quantize(CENT)
+        if abs(number) >= _TOO_LARGE:
+            raise ValueProblem("too_large")
+        return number
     if not decimal_comma and _US_AMOUNT.fullmatch(text):
-        return Decimal(text.replace(",", "")).quantize(CENT)
+        number = Decimal(text.replace(",", "")).quantize(CENT)
+        if abs(number) >= _TOO_LARGE:
+            raise ValueProblem("too_large")
+        return number
     text = _CURRENCY_NOISE.sub("", text)
     if not text:
         raise ValueProblem("empty")

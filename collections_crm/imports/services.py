@@ -6,11 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import threading
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -190,50 +193,147 @@ def import_job_start(*, actor, job_id: int, now: dt.datetime | None = None) -> I
     return job
 
 
-def _set_progress(job_id: int, fraction: float) -> None:
-    ImportJob.objects.filter(pk=job_id).update(progress=min(99, max(0, int(fraction * 100))))
+class LeaseLost(Exception):
+    """This run no longer owns the job (the sweeper gave it to another run): undo, write nothing."""
+
+
+def _running(job_id: int, attempt: int):
+    """The job, only while this run (attempt) still holds it."""
+    return ImportJob.objects.filter(pk=job_id, status=ImportStatus.RUNNING, attempts=attempt)
+
+
+def _set_progress(job_id: int, attempt: int, fraction: float) -> None:
+    _running(job_id, attempt).update(progress=min(99, max(0, int(fraction * 100))), heartbeat_at=timezone.now())
+
+
+class _Heartbeat:
+    """Renews the job's lease from a thread (with its own database connection) while the run
+    works, including inside the long apply transaction where progress cannot be committed. If
+    the worker process dies, the beats stop and the sweeper takes the job back. PostgreSQL only:
+    SQLite would make the thread and the run wait for each other's locks."""
+
+    def __init__(self, job_id: int, attempt: int):
+        self.job_id, self.attempt = job_id, attempt
+        self.every = max(1.0, settings.CRM_IMPORT_LEASE_SECONDS / 4)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"import-{job_id}-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        from django.db import connections
+
+        try:
+            while not self.stop.wait(self.every):
+                _running(self.job_id, self.attempt).update(heartbeat_at=timezone.now())
+        except Exception:  # noqa: BLE001 - a missed beat is the sweeper's business, not the run's
+            log.warning("Import %s: heartbeat failed", self.job_id, exc_info=True)
+        finally:
+            connections.close_all()
+
+    def __enter__(self):
+        if connection.vendor == "postgresql":
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
 
 
 def import_job_run(*, job_id: int, strategy: str | None = None, now: dt.datetime | None = None) -> ImportJob | None:
     """Run a queued import. Safe to call twice: only the caller that moves it from queued to
-    running does the work. ``strategy`` is "copy" (PostgreSQL) or "batch" (any database)."""
+    running does the work, and it writes its outcome only while it still holds the job (see
+    import_jobs_sweep). ``strategy`` is "copy" (PostgreSQL) or "batch" (any database)."""
     now = now or timezone.now()
-    if not ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(status=ImportStatus.RUNNING, started_at=now):
+    if not ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, started_at=now, heartbeat_at=now, progress=0, attempts=F("attempts") + 1,
+    ):
         return None
     job = ImportJob.objects.select_related("creditor", "created_by").get(pk=job_id)
+    attempt = job.attempts
+    if attempt > 1:  # what an earlier, interrupted run reported is redone from the start
+        ImportRowError.objects.filter(job_id=job_id).delete()
     strategy = strategy or ("copy" if connection.vendor == "postgresql" else "batch")
     run = loader.run_portfolio if job.kind == ImportKind.PORTFOLIO else loader.run_payments
+
+    def finish(counts: dict[str, int]) -> None:
+        """In the transaction that applied the file: the outcome, or undo if the lease was lost."""
+        rejected_all = counts["rejected"] and job.all_or_nothing
+        if not _running(job_id, attempt).update(
+            status=ImportStatus.REJECTED if rejected_all else ImportStatus.DONE, progress=100, finished_at=timezone.now(),
+            rows_total=counts["total"], rows_created=counts["created"], rows_updated=counts["updated"],
+            rows_unchanged=counts["unchanged"], rows_rejected=counts["rejected"],
+        ):
+            raise LeaseLost(job_id)
+        job.refresh_from_db()
+        audit_record(actor=job.created_by, action="import.finished", obj=job, at=timezone.now(), after={
+            k: counts[k] for k in ("total", "created", "updated", "unchanged", "rejected")} | {"status": job.status, "attempt": attempt})
+        if job.kind == ImportKind.PORTFOLIO and job.status == ImportStatus.DONE and (counts["created"] or counts["updated"]):
+            from .tasks import plan_imported_cases
+
+            transaction.on_commit(lambda: plan_imported_cases.delay(job_id))
+
     try:
-        with translation.override(job.language):
-            counts = run(job, now=now, strategy=strategy, on_progress=lambda f: _set_progress(job_id, f))
+        with translation.override(job.language), _Heartbeat(job_id, attempt):
+            run(job, now=now, strategy=strategy, on_progress=lambda f: _set_progress(job_id, attempt, f), finish=finish)
+    except LeaseLost:
+        log.warning("Import %s: attempt %s lost its lease; its work was undone", job_id, attempt)
+        return None
     except loader.TooManyRows as exc:
-        ImportJob.objects.filter(pk=job_id).update(
+        _running(job_id, attempt).update(
             status=ImportStatus.FAILED, finished_at=timezone.now(),
             failure=_("The file has more than %(limit)d rows; split it. Nothing was imported.") % {"limit": exc.args[0]},
         )
         return ImportJob.objects.get(pk=job_id)
     except Exception:
         log.exception("Import %s failed", job_id)  # ids only: no file content in logs
-        ImportJob.objects.filter(pk=job_id).update(
+        _running(job_id, attempt).update(
             status=ImportStatus.FAILED, failure=_("The import stopped on an unexpected error; nothing was imported."),
             finished_at=timezone.now(),
         )
         raise
-    rejected_all = counts["rejected"] and job.all_or_nothing
-    with transaction.atomic():
-        ImportJob.objects.filter(pk=job_id).update(
-            status=ImportStatus.REJECTED if rejected_all else ImportStatus.DONE, progress=100, finished_at=timezone.now(),
-            rows_total=counts["total"], rows_created=counts["created"], rows_updated=counts["updated"],
-            rows_unchanged=counts["unchanged"], rows_rejected=counts["rejected"],
-        )
-        job.refresh_from_db()
-        audit_record(actor=job.created_by, action="import.finished", obj=job, at=timezone.now(), after={
-            k: counts[k] for k in ("total", "created", "updated", "unchanged", "rejected")} | {"status": job.status})
-        if job.kind == ImportKind.PORTFOLIO and job.status == ImportStatus.DONE and (counts["created"] or counts["updated"]):
-            from .tasks import plan_imported_cases
-
-            transaction.on_commit(lambda: plan_imported_cases.delay(job_id))
     return job
+
+
+def import_jobs_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Take back the running imports whose worker stopped beating for a whole lease: queue them
+    again (staging is rebuilt and the apply step is one transaction, so a run that died left
+    nothing half-written but its partial report, which is removed), or, after
+    CRM_IMPORT_MAX_ATTEMPTS runs, mark them failed. Each job is claimed with a conditional update
+    on the beat that was found stale, so two sweepers, or a beat arriving meanwhile, never clash."""
+    from .tasks import run_import
+
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.CRM_IMPORT_LEASE_SECONDS)
+    stale = list(
+        ImportJob.objects.filter(status=ImportStatus.RUNNING)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .values_list("pk", "attempts", "heartbeat_at")
+    )
+    result = {"requeued": 0, "failed": 0}
+    for job_id, attempts, beat in stale:
+        claim = _running(job_id, attempts).filter(heartbeat_at=beat) if beat else _running(job_id, attempts).filter(heartbeat_at__isnull=True)
+        with transaction.atomic():
+            if attempts < settings.CRM_IMPORT_MAX_ATTEMPTS:
+                if not claim.update(status=ImportStatus.QUEUED, progress=0, heartbeat_at=None):
+                    continue
+                outcome, after = "requeued", {"status": ImportStatus.QUEUED, "attempt": attempts}
+                transaction.on_commit(partial(run_import.delay, job_id))
+            else:
+                job = ImportJob.objects.only("language").get(pk=job_id)
+                with translation.override(job.language):
+                    failure = _("The import stopped %(n)d times without finishing (its worker stopped responding); "
+                                "nothing was imported. Upload the file again or ask an administrator.") % {"n": attempts}
+                if not claim.update(status=ImportStatus.FAILED, finished_at=now, heartbeat_at=None, failure=failure):
+                    continue
+                outcome, after = "failed", {"status": ImportStatus.FAILED, "attempt": attempts}
+                loader.drop_stage(job_id)
+            ImportRowError.objects.filter(job_id=job_id).delete()
+            audit_record(actor=None, action=f"import.lease_expired_{outcome}", obj=ImportJob.objects.get(pk=job_id), at=now,
+                         after=after | {"last_heartbeat": beat.isoformat() if beat else None})
+        log.warning("Import %s: no heartbeat since %s, %s (attempt %s)", job_id, beat, outcome, attempts)
+        result[outcome] += 1
+    return result
 
 
 def import_job_plan_cases(*, job_id: int, batch: int = 5000) -> int:

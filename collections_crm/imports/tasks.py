@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import import_job_plan_cases, import_job_run
+from .services import import_job_plan_cases, import_job_run, import_jobs_sweep
 
 
 # A million-row file takes about a minute; the limits leave room for slow disks.
@@ -14,3 +14,8 @@ def run_import(job_id: int) -> None:
 @shared_task(name="imports.plan_cases", time_limit=1800, soft_time_limit=1740, acks_late=True)
 def plan_imported_cases(job_id: int) -> None:
     import_job_plan_cases(job_id=job_id)
+
+
+@shared_task(name="imports.sweep", time_limit=300, soft_time_limit=270)
+def sweep_imports() -> None:
+    import_jobs_sweep()

@@ -13,6 +13,7 @@ from django.utils import translation
 from openpyxl import Workbook
 
 from cases.models import Case, Payment
+from cases.selectors import case_timeline
 from collections_crm.audit.models import AuditLog
 from collections_crm.imports.models import ImportRowError, ImportStatus
 from debtors.models import ContactPoint, Debtor
@@ -81,11 +82,22 @@ def test_messy_file_report_lists_every_rejected_row(upload, run_job, creditor, a
     points = set(ContactPoint.objects.values_list("debtor__document_number", "kind", "value"))
     assert points == {(DNI1, "phone", "+34612345678"), (DNI1, "email", "jose@example.com"), (NIE, "phone", "+34712345678"),
                       (DNI3, "phone", "+34600000001")}
+    # Each new case has its own slim row (its timeline says which import and line created it); the
+    # debtors and contact points are named, by id, in one row for the whole import.
     audit = AuditLog.objects.filter(actor=admin_user)
-    assert audit.filter(action="case.created").count() == 3
-    assert audit.filter(action="debtor.created").count() == 3
-    assert audit.filter(action="contact_point.added").count() == 4
-    assert audit.get(action="case.created", object_id=str(first.pk)).after["balance"] == "1244.56"
+    assert {(a.object_id, a.case_id, a.after["line"], a.after["import_job"]) for a in audit.filter(action="case.created")} == {
+        (str(c.pk), c.pk, line, job.pk) for c, line in ((first, 2), (cases["EXP-002"], 3), (cases["EXP-007"], 10))}
+    assert not audit.filter(action__in=["debtor.created", "contact_point.added"]).exists()
+    with translation.override("en"):
+        _page, timeline = case_timeline(case=cases["EXP-007"])
+        assert [(e.action, str(e.title), e.summary) for e in timeline] == [
+            ("case.created", "Case created", f"Created by import #{job.pk}, line 10")]
+    batch = audit.get(action="import.records_created")
+    assert (batch.object_type, batch.object_id, batch.case_id) == ("imports.importjob", str(job.pk), None)
+    assert (batch.after["file"], batch.after["creditor_id"]) == ("cartera.csv", creditor.pk)
+    for kind, model, count in (("debtors", Debtor, 3), ("contact_points", ContactPoint, 4), ("cases", Case, 3)):
+        ids = [pk for first_id, last_id in batch.after[kind]["ids"] for pk in range(first_id, last_id + 1)]
+        assert batch.after[kind]["count"] == count and sorted(ids) == sorted(model.objects.values_list("pk", flat=True))
 
 
 @pytest.mark.parametrize("strategy", ["batch", pytest.param("copy", marks=only_pg)])

@@ -51,7 +51,9 @@ def test_amounts(text, decimal_comma, expected):
     "text,decimal_comma,problem",
     [("abc", True, "not_number"), ("1,2,3,4", False, "not_number"), ("12,345", True, "too_many_decimals"),
      ("1.2345", False, "too_many_decimals"), ("12.34.5", False, "not_number"), ("", True, "empty"), ("NaN", False, "not_number"),
-     ("1e400", False, "not_number"), ("9999999999999", False, "too_large")],
+     ("1e400", False, "not_number"), ("9999999999999", False, "too_large"),
+     # Thousands groups repeat without bound: the usual shapes are size-checked too (numeric(14,2) would fail the import).
+     ("1.000.000.000.000,00", True, "too_large"), ("1,000,000,000,000.00", False, "too_large")],
 )
 def test_bad_amounts(text, decimal_comma, problem):
     with pytest.raises(ValueProblem) as info:
