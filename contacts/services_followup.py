@@ -36,11 +36,13 @@ from cases.choices import (
 from cases.models import Barrier, Case, Instalment, PaymentPlan, PromiseToPay
 from collections_crm.audit.models import AuditLog
 from collections_crm.audit.services import audit_record
+from debtors.models import Debtor
 
-from . import planner, policy
+from . import bulk, planner, policy
 from .models import (
     Cadence,
     ContactAttempt,
+    ExcuseCategory,
     FollowUp,
     FollowUpPurpose,
     FollowUpSettings,
@@ -133,14 +135,22 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
     """CaseFacts per case id, and the raw case rows, in a fixed number of queries (about ten)
     whatever the number of cases: one grouped query per kind of history, served by the indexes
     on the case (measured faster than one query of correlated subqueries for big batches)."""
+    # Cases and debtors in two index scans: joined in one query, the planner hashes the whole
+    # debtor table for every batch (its cost then grows with the portfolio, not the batch).
     cases = {
         row["id"]: row
         for row in Case.objects.filter(ids_q("pk", case_ids)).values(
             "id", "status", "due_date", "created_at", "currency", "objective", "objective_reason", "next_action_at",
-            "next_action_note", "debtor_id", "debtor__timezone", "debtor__country",
-            *[f"debtor__{f}" for f in DEBTOR_FLAGS],
+            "next_action_note", "debtor_id",
         )
     }
+    debtor_fields = ["timezone", "country", *DEBTOR_FLAGS]
+    debtors = {
+        row[0]: row[1:]
+        for row in Debtor.objects.filter(ids_q("pk", {r["debtor_id"] for r in cases.values()})).values_list("id", *debtor_fields)
+    }
+    for row in cases.values():
+        row.update(zip([f"debtor__{f}" for f in debtor_fields], debtors[row["debtor_id"]], strict=True))
     ids = list(cases)
     barrier = dict(
         Barrier.objects.filter(ids_q("case_id", ids), status="open").values("case_id").annotate(at=Max("opened_at")).values_list("case_id", "at")
@@ -159,23 +169,38 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
         .order_by("due_date", "id").values_list("case_id", "due_date", "amount", "amount_paid")
     ):
         commitments.setdefault(case_id, planner.Commitment("promise", amount - paid, due))
-    for case_id, due, amount, paid in (
-        Instalment.objects.filter(ids_q("plan__case_id", ids), plan__status=PlanStatus.ACTIVE,
-                                  status__in=[InstalmentStatus.PENDING, InstalmentStatus.PARTIAL])
-        .order_by("due_date", "number").values_list("plan__case_id", "due_date", "amount", "amount_paid")
-    ):
-        current = commitments.get(case_id)
-        if current is None or due < current.due_date:
-            commitments[case_id] = planner.Commitment("instalment", amount - paid, due)
-    plan_stats = {
-        r["case_id"]: r
-        for r in PaymentPlan.objects.filter(ids_q("case_id", ids)).values("case_id").annotate(
-            n_defaulted=Count("id", filter=Q(status=PlanStatus.DEFAULTED), distinct=True), last_created=Max("created_at"),
-            last_missed=Max("instalments__due_date", filter=Q(status=PlanStatus.DEFAULTED, instalments__status=InstalmentStatus.MISSED)),
-        )
-    }
-    refusal = Q(outcome=Outcome.REFUSAL) | Q(excuse_category__suggested_objective=Objective.PRESSURE)
-    excuse = Q(outcome=Outcome.EXCUSE) | Q(statement_kind=StatementKind.EXCUSE) | Q(excuse_category__isnull=False)
+    # Plans first, then their instalments by plan id: joined, the planner scans every instalment.
+    plans = list(PaymentPlan.objects.filter(ids_q("case_id", ids)).values_list("id", "case_id", "status", "created_at"))
+    plan_case = {p[0]: p[1] for p in plans}
+    active_plans = [p[0] for p in plans if p[2] == PlanStatus.ACTIVE]
+    defaulted_plans = [p[0] for p in plans if p[2] == PlanStatus.DEFAULTED]
+    if active_plans:
+        for plan_id, due, amount, paid in (
+            Instalment.objects.filter(ids_q("plan_id", active_plans),
+                                      status__in=[InstalmentStatus.PENDING, InstalmentStatus.PARTIAL])
+            .order_by("due_date", "number").values_list("plan_id", "due_date", "amount", "amount_paid")
+        ):
+            case_id = plan_case[plan_id]
+            current = commitments.get(case_id)
+            if current is None or due < current.due_date:
+                commitments[case_id] = planner.Commitment("instalment", amount - paid, due)
+    plan_stats: dict[int, dict] = {}
+    for _plan_id, case_id, status, created in plans:
+        st = plan_stats.setdefault(case_id, {"n_defaulted": 0, "last_created": created, "last_missed": None})
+        st["n_defaulted"] += status == PlanStatus.DEFAULTED
+        st["last_created"] = max(st["last_created"], created)
+    if defaulted_plans:
+        for plan_id, missed in (
+            Instalment.objects.filter(ids_q("plan_id", defaulted_plans), status=InstalmentStatus.MISSED)
+            .values("plan_id").annotate(at=Max("due_date")).values_list("plan_id", "at")
+        ):
+            st = plan_stats[plan_case[plan_id]]
+            st["last_missed"] = max(filter(None, (st["last_missed"], missed)))
+    # The excuse categories that mean "pressure" (a small admin table), so that the attempts are
+    # aggregated without a join.
+    pressure_excuses = list(ExcuseCategory.objects.filter(suggested_objective=Objective.PRESSURE).values_list("pk", flat=True))
+    refusal = Q(outcome=Outcome.REFUSAL) | Q(excuse_category_id__in=pressure_excuses or [0])
+    excuse = Q(outcome=Outcome.EXCUSE) | Q(statement_kind=StatementKind.EXCUSE) | Q(excuse_category_id__isnull=False)
     attempt_stats = {
         r["case_id"]: r
         for r in ContactAttempt.objects.filter(ids_q("case_id", ids)).values("case_id").annotate(
@@ -314,9 +339,10 @@ def followups_plan(
         histories = contact_histories(cases=need_history, now=now) if need_history else {}
 
         cancel_ids: list[int] = []
-        new_rows: list[FollowUp] = []
+        new_rows: list[tuple] = []
         updates: list[tuple] = []
-        audits: list[AuditLog] = []
+        audits: list[tuple] = []
+        actor_id = getattr(actor, "pk", None)
         for case_id, plan in plans.items():
             row = rows[case_id]
             stats.cases += 1
@@ -335,11 +361,10 @@ def followups_plan(
                 due, moved_reason = _apply_policy(plan.step, row, rules, histories[case_id])
                 stats.moved_by_policy += bool(moved_reason and due != plan.step.due_at)
                 s = plan.step
-                new_rows.append(FollowUp(
-                    case_id=case_id, objective=s.objective, purpose=s.purpose, step=s.step, channel=s.channel, kind=s.kind,
-                    due_at=due, anchor_at=s.anchor_at, rule_id=plan.rule_id, cadence_step_id=s.cadence_step_id,
-                    reason=s.reason[:300], instructions=s.instructions[:200], is_consequence=s.is_consequence,
-                    policy_reason=moved_reason if due != s.due_at else "", created_at=now,
+                new_rows.append((
+                    case_id, s.objective, s.purpose, s.step, s.channel, s.kind, due, s.anchor_at, plan.rule_id,
+                    s.cadence_step_id, s.reason[:300], s.instructions[:200], s.is_consequence,
+                    moved_reason if due != s.due_at else "", now,
                 ))
                 next_at = due
             objective = plan.objective or row["objective"]
@@ -350,23 +375,38 @@ def followups_plan(
                 updates.append((case_id, objective, reason, next_at, note))
             if objective != row["objective"]:
                 stats.objective_changed += 1
-                audits.append(AuditLog(
-                    at=now, actor=actor if getattr(actor, "pk", None) else None, action="case.objective_changed",
-                    object_type="cases.case", object_id=str(case_id), case_id=case_id,
-                    before={"objective": row["objective"], "objective_reason": row["objective_reason"]},
-                    after={"objective": objective, "objective_reason": reason, "rule_id": plan.rule_id},
+                audits.append((
+                    now, actor_id, "case.objective_changed", "cases.case", str(case_id), case_id,
+                    {"objective": row["objective"], "objective_reason": row["objective_reason"]},
+                    {"objective": objective, "objective_reason": reason, "rule_id": plan.rule_id},
                 ))
         if cancel_ids:
             stats.cancelled = FollowUp.objects.filter(ids_q("pk", cancel_ids), status__in=LIVE).update(
                 status=FollowUpStatus.CANCELLED, completed_at=now, result=_("Replanned")
             )
-        if new_rows:
-            FollowUp.objects.bulk_create(new_rows, batch_size=2000)
-            stats.created = len(new_rows)
+        _insert(FollowUp, NEW_FOLLOWUP_FIELDS, new_rows, status=FollowUpStatus.PENDING, result="")
+        stats.created = len(new_rows)
         _cases_update(updates)
-        if audits:
-            AuditLog.objects.bulk_create(audits, batch_size=2000)
+        _insert(AuditLog, AUDIT_FIELDS, audits)
     return stats, plans
+
+
+NEW_FOLLOWUP_FIELDS = (
+    "case_id", "objective", "purpose", "step", "channel", "kind", "due_at", "anchor_at", "rule_id", "cadence_step_id",
+    "reason", "instructions", "is_consequence", "policy_reason", "created_at",
+)
+AUDIT_FIELDS = ("at", "actor_id", "action", "object_type", "object_id", "case_id", "before", "after")
+
+
+def _insert(model, fields: tuple[str, ...], rows: list[tuple], **constants) -> None:
+    """Insert engine-built rows: COPY on PostgreSQL for big batches, bulk_create otherwise."""
+    if not rows:
+        return
+    if bulk.use_copy(len(rows)):
+        columns = [model._meta.get_field(f).column for f in fields]
+        bulk.copy_rows(model._meta.db_table, [*columns, *constants], (row + tuple(constants.values()) for row in rows))
+    else:
+        model.objects.bulk_create([model(**dict(zip(fields, row, strict=True)), **constants) for row in rows], batch_size=2000)
 
 
 def _same(fu: dict, step: planner.PlannedStep) -> bool:
@@ -378,6 +418,22 @@ def _cases_update(updates: list[tuple]) -> None:
     planner's fields are derived data: the case version is not bumped, so an agent's open form
     is not invalidated by the engine)."""
     table = Case._meta.db_table
+    if bulk.use_copy(len(updates)):
+        # COPY into a session temp table, then one UPDATE … FROM (emptied first: a caller may plan
+        # twice in one transaction).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS plan_case_update "
+                "(id bigint PRIMARY KEY, objective varchar(20), reason text, next_at timestamptz, note text)"
+            )
+            cursor.execute("TRUNCATE plan_case_update")
+        bulk.copy_rows("plan_case_update", ["id", "objective", "reason", "next_at", "note"], updates)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS c SET objective = v.objective, objective_reason = v.reason, "
+                f"next_action_at = v.next_at, next_action_note = v.note FROM plan_case_update AS v WHERE c.id = v.id"
+            )
+        return
     for start in range(0, len(updates), 2000):
         chunk = updates[start:start + 2000]
         if connection.vendor == "postgresql":
