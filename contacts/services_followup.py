@@ -11,6 +11,7 @@ of thousands.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections import defaultdict
@@ -403,8 +404,13 @@ def _insert(model, fields: tuple[str, ...], rows: list[tuple], **constants) -> N
     if not rows:
         return
     if bulk.use_copy(len(rows)):
-        columns = [model._meta.get_field(f).column for f in fields]
-        bulk.copy_rows(model._meta.db_table, [*columns, *constants], (row + tuple(constants.values()) for row in rows))
+        model_fields = [model._meta.get_field(f) for f in fields]
+        json_at = [i for i, f in enumerate(model_fields) if f.get_internal_type() == "JSONField"]
+        if json_at:
+            rows = [tuple(json.dumps(v) if i in json_at and v is not None else v for i, v in enumerate(row)) for row in rows]
+        null_columns = [f.column for f in model_fields if f.null and f.get_internal_type() not in ("CharField", "TextField")]
+        bulk.copy_rows(model._meta.db_table, [*(f.column for f in model_fields), *constants],
+                       (row + tuple(constants.values()) for row in rows), null_columns=null_columns)
     else:
         model.objects.bulk_create([model(**dict(zip(fields, row, strict=True)), **constants) for row in rows], batch_size=2000)
 
@@ -427,7 +433,7 @@ def _cases_update(updates: list[tuple]) -> None:
                 "(id bigint PRIMARY KEY, objective varchar(20), reason text, next_at timestamptz, note text)"
             )
             cursor.execute("TRUNCATE plan_case_update")
-        bulk.copy_rows("plan_case_update", ["id", "objective", "reason", "next_at", "note"], updates)
+        bulk.copy_rows("plan_case_update", ["id", "objective", "reason", "next_at", "note"], updates, null_columns=["next_at"])
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS c SET objective = v.objective, objective_reason = v.reason, "

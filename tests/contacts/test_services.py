@@ -344,3 +344,41 @@ def test_portfolio_plan_is_idempotent_and_matches_single_case_plans(clock, make_
         cases[0].pk: "remind", cases[1].pk: "remove_barriers", cases[2].pk: "pressure"}
     again = engine.followups_plan_portfolio(now=WEDNESDAY)
     assert (again.created, again.kept, again.cancelled) == (0, 3, 0)
+
+
+@pytest.mark.parametrize("copy_min_rows", [0, 10_000])
+def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, agent, monkeypatch, copy_min_rows):
+    """The portfolio replan writes through COPY on PostgreSQL (threshold 0 forces it even for a
+    few rows; on SQLite the ORM path runs either way): same follow-ups, cases and audit rows,
+    with text that needs quoting (a step's instructions with quotes, tabs and a newline)."""
+    from contacts import bulk
+    from contacts.models import CadenceStep
+
+    monkeypatch.setattr(bulk, "COPY_MIN_ROWS", copy_min_rows)
+    CadenceStep.objects.filter(cadence__objective="pressure").update(instructions='Say "final"\tnotice,\nthen \\ wait')
+    engine.strategy_invalidate()
+    cases = [make_case(days_overdue=d) for d in (0, 5, 130)]
+    barrier_open(actor=agent, case_id=cases[1].pk, kind="invoice_copy", now=WEDNESDAY)
+    FollowUp.objects.all().delete()
+    Case.objects.update(objective="remind", objective_reason="", next_action_at=None, next_action_note="")
+    audits_before = AuditLog.objects.filter(action="case.objective_changed").count()
+
+    stats = engine.followups_plan_portfolio(now=WEDNESDAY, actor=agent)
+
+    assert (stats.cases, stats.created, stats.objective_changed) == (3, 3, 2)
+    rows = {fu.case_id: fu for fu in FollowUp.objects.filter(status="pending")}
+    assert set(rows) == {c.pk for c in cases}
+    pressure = rows[cases[2].pk]
+    assert (pressure.objective, pressure.rule_id is not None, pressure.completed_at, pressure.result) == (
+        "pressure", True, None, "")
+    assert pressure.instructions == 'Say "final"\tnotice,\nthen \\ wait'
+    assert rows[cases[0].pk].cadence_step_id is not None and rows[cases[0].pk].policy_reason in ("", "outside_hours")
+    case = Case.objects.get(pk=cases[2].pk)
+    assert (case.objective, case.next_action_at) == ("pressure", pressure.due_at)
+    audits = AuditLog.objects.filter(action="case.objective_changed").order_by("id")[audits_before:]
+    assert len(audits) == 2
+    assert {a.case_id for a in audits} == {cases[1].pk, cases[2].pk}
+    assert all(a.actor_id == agent.pk and a.before["objective"] == "remind" and a.after["rule_id"] for a in audits)
+    # A second run changes nothing: no write, no audit row.
+    again = engine.followups_plan_portfolio(now=WEDNESDAY, actor=agent)
+    assert (again.created, again.kept, again.cancelled, again.objective_changed) == (0, 3, 0, 0)
