@@ -320,16 +320,72 @@ def test_queue_contact_status_in_constant_queries(clock, make_case, make_debtor,
 
 
 def test_flag_lifted_case_is_picked_up_again(clock, make_case):
+    """The safety net: a case left without a plan (here: the flag lifted by a direct write that
+    bypassed the debtor services) is planned by the sweep."""
+    from debtors.models import Debtor
+
     case = make_case()
     debtor_set_flags(actor=None, debtor_id=case.debtor_id, cease_communication=True)
-    with transaction.atomic():
-        case_replan(case=Case.objects.get(pk=case.pk), actor=None, now=WEDNESDAY)
     case.refresh_from_db()
     assert live(case) == [] and "Cease communication" in case.objective_reason
     assert engine.cases_replan_forgotten(now=WEDNESDAY) == 0
-    debtor_set_flags(actor=None, debtor_id=case.debtor_id, cease_communication=False)
+    Debtor.objects.filter(pk=case.debtor_id).update(cease_communication=False)
+    Case.objects.filter(pk=case.pk).update(next_action_at=None)
     assert engine.cases_replan_forgotten(now=WEDNESDAY) == 1
     assert len(live(case)) == 1
+
+
+@pytest.mark.parametrize("flag", ["do_not_contact", "cease_communication", "attorney_represented", "deceased", "bankruptcy"])
+def test_debtor_flag_replans_all_open_cases_of_the_debtor_at_once(clock, make_case, make_debtor, agent, flag):
+    debtor = make_debtor()
+    first, second = make_case(debtor=debtor), make_case(debtor=debtor, days_overdue=130)
+    other = make_case()
+    closed = make_case(debtor=debtor)
+    Case.objects.filter(pk=closed.pk).update(status="closed")
+    FollowUp.objects.filter(case=closed).delete()
+    assert len(live(first)) == len(live(second)) == len(live(other)) == 1
+    scheduled = [fu.pk for fu in [*live(first), *live(second)]]
+
+    debtor_set_flags(actor=agent, debtor_id=debtor.pk, now=WEDNESDAY, **{flag: True})
+
+    # No sweep ran: the service itself cancelled the scheduled contacts of both open cases.
+    assert live(first) == live(second) == []
+    assert set(FollowUp.objects.filter(pk__in=scheduled).values_list("status", flat=True)) == {"cancelled"}
+    for case in (first, second):
+        case.refresh_from_db()
+        assert case.objective_reason.endswith("no collection contact") and case.next_action_at is None
+    assert len(live(other)) == 1  # another debtor's case is untouched
+    assert AuditLog.objects.filter(action="debtor.flags_changed", object_id=str(debtor.pk), actor=agent).count() == 1
+
+    debtor_set_flags(actor=agent, debtor_id=debtor.pk, now=WEDNESDAY, **{flag: False})
+    assert len(live(first)) == len(live(second)) == 1
+    assert live(closed) == []  # only open cases are planned
+
+
+def test_debtor_update_of_flags_or_zone_replans_and_other_edits_do_not(clock, make_case, make_debtor, agent):
+    from debtors.services import debtor_update
+
+    debtor = make_debtor()
+    case = make_case(debtor=debtor)
+    before = live(case)
+    debtor_update(actor=agent, debtor_id=debtor.pk, changes={"notes": "prefers mornings"}, now=WEDNESDAY)
+    assert live(case) == before
+    debtor_update(actor=agent, debtor_id=debtor.pk, changes={"attorney_represented": True}, now=WEDNESDAY)
+    assert live(case) == []
+    case.refresh_from_db()
+    assert "Represented by an attorney" in case.objective_reason
+
+
+def test_debtor_flag_change_rolls_back_with_its_replan(clock, make_case, make_debtor):
+    """The flag and the replan are one transaction: if the caller fails, neither is kept."""
+    debtor = make_debtor()
+    case = make_case(debtor=debtor)
+    scheduled = live(case)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        debtor_set_flags(actor=None, debtor_id=debtor.pk, now=WEDNESDAY, deceased=True)
+        assert live(case) == []
+        raise RuntimeError("caller failed")
+    assert live(case) == scheduled
 
 
 def test_portfolio_plan_is_idempotent_and_matches_single_case_plans(clock, make_case, agent):
