@@ -44,11 +44,13 @@ from .lookups import IdArray
 from .models import (
     Cadence,
     ContactAttempt,
+    ContactRefusal,
     ExcuseCategory,
     FollowUp,
     FollowUpPurpose,
     FollowUpSettings,
     FollowUpStatus,
+    RefusalStage,
     StepKind,
     StrategyRule,
 )
@@ -345,6 +347,7 @@ def followups_plan(
         new_rows: list[tuple] = []
         updates: list[tuple] = []
         audits: list[tuple] = []
+        moved: list[tuple] = []
         actor_id = getattr(actor, "pk", None)
         for case_id, plan in plans.items():
             row = rows[case_id]
@@ -360,10 +363,13 @@ def followups_plan(
                 stats.kept += 1
                 next_at = keep["due_at"]
             elif plan.step is not None:
-                _pack, rules = packs.for_country(row["debtor__country"])
+                pack, rules = packs.for_country(row["debtor__country"])
                 due, moved_reason = _apply_policy(plan.step, row, rules, histories[case_id])
-                stats.moved_by_policy += bool(moved_reason and due != plan.step.due_at)
                 s = plan.step
+                if moved_reason and due != s.due_at:
+                    # Moved, never dropped, and recorded like a refusal at send time.
+                    stats.moved_by_policy += 1
+                    moved.append((len(new_rows), case_id, s.channel, moved_reason, due, getattr(pack, "pk", None)))
                 new_rows.append((
                     case_id, s.objective, s.purpose, s.step, s.channel, s.kind, due, s.anchor_at, plan.rule_id,
                     s.cadence_step_id, s.reason[:300], s.instructions[:200], s.is_consequence,
@@ -387,8 +393,12 @@ def followups_plan(
             stats.cancelled = FollowUp.objects.filter(ids_q("pk", cancel_ids), status__in=LIVE).update(
                 status=FollowUpStatus.CANCELLED, completed_at=now, result=_("Replanned")
             )
-        _insert(FollowUp, NEW_FOLLOWUP_FIELDS, new_rows, status=FollowUpStatus.PENDING, result="")
+        new_ids = _insert(FollowUp, NEW_FOLLOWUP_FIELDS, new_rows, status=FollowUpStatus.PENDING, result="")
         stats.created = len(new_rows)
+        _insert(ContactRefusal, REFUSAL_FIELDS, [
+            (case_id, channel, reason, RefusalStage.SCHEDULE, now, due, pack_id, new_ids[index], actor_id)
+            for index, case_id, channel, reason, due, pack_id in moved
+        ])
         _cases_update(updates)
         _insert(AuditLog, AUDIT_FIELDS, audits)
     return stats, plans
@@ -401,20 +411,30 @@ NEW_FOLLOWUP_FIELDS = (
 AUDIT_FIELDS = ("at", "actor_id", "action", "object_type", "object_id", "case_id", "before", "after")
 
 
-def _insert(model, fields: tuple[str, ...], rows: list[tuple], **constants) -> None:
-    """Insert engine-built rows: COPY on PostgreSQL for big batches, bulk_create otherwise."""
+REFUSAL_FIELDS = ("case_id", "channel", "reason", "stage", "at", "next_allowed_at", "pack_id", "followup_id", "user_id")
+
+
+def _insert(model, fields: tuple[str, ...], rows: list[tuple], **constants) -> list[int]:
+    """Insert engine-built rows and return their ids: COPY on PostgreSQL for big batches (ids
+    taken from the table's sequence first), bulk_create otherwise."""
     if not rows:
-        return
+        return []
     if bulk.use_copy(len(rows)):
+        table = model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(rows)])
+            ids = [r[0] for r in cursor.fetchall()]
         model_fields = [model._meta.get_field(f) for f in fields]
         json_at = [i for i, f in enumerate(model_fields) if f.get_internal_type() == "JSONField"]
         if json_at:
             rows = [tuple(json.dumps(v) if i in json_at and v is not None else v for i, v in enumerate(row)) for row in rows]
         null_columns = [f.column for f in model_fields if f.null and f.get_internal_type() not in ("CharField", "TextField")]
-        bulk.copy_rows(model._meta.db_table, [*(f.column for f in model_fields), *constants],
-                       (row + tuple(constants.values()) for row in rows), null_columns=null_columns)
-    else:
-        model.objects.bulk_create([model(**dict(zip(fields, row, strict=True)), **constants) for row in rows], batch_size=2000)
+        extra = tuple(constants.values())
+        bulk.copy_rows(table, ["id", *(f.column for f in model_fields), *constants],
+                       ((pk, *row, *extra) for pk, row in zip(ids, rows, strict=True)), null_columns=null_columns)
+        return ids
+    objs = model.objects.bulk_create([model(**dict(zip(fields, row, strict=True)), **constants) for row in rows], batch_size=2000)
+    return [o.pk for o in objs]
 
 
 def _same(fu: dict, step: planner.PlannedStep) -> bool:

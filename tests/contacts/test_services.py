@@ -150,7 +150,7 @@ def test_refused_at_send_time_is_moved_and_recorded(clock, make_case):
 def test_opted_out_email_skips_the_step_and_records_why(clock, make_case, make_debtor):
     case = make_case(debtor=make_debtor(opted_out=True))
     assert run_due(WEDNESDAY) == ["skipped"]
-    assert ContactRefusal.objects.get(case=case).reason == "point_opted_out"
+    assert ContactRefusal.objects.get(case=case, stage="send").reason == "point_opted_out"
     assert not OutboundMessage.objects.exists()
     [nxt] = live(case)
     assert (nxt.objective, nxt.step, nxt.channel) == ("remind", 1, "sms")
@@ -300,7 +300,8 @@ def test_contact_check_at_call_start_records_the_refusal(clock, make_case, make_
                                       outcome="no_answer", agent=agent)
     decision = contact_check(case=case, channel="phone", now=now, actor=agent)
     assert (decision.allowed, decision.reason, decision.calls_left_week) == (False, "weekly_call_cap", 0)
-    refusal = ContactRefusal.objects.get()
+    # (The first step, scheduled at 05:00 New York, was a refusal at schedule time.)
+    refusal = ContactRefusal.objects.exclude(stage="schedule").get()
     assert (refusal.stage, refusal.user_id, refusal.pack.code) == ("call", agent.pk, "us-reg-f")
     assert contact_check(case=case, channel="email", now=now).allowed
 
@@ -403,7 +404,7 @@ def test_portfolio_plan_is_idempotent_and_matches_single_case_plans(clock, make_
 
 
 @pytest.mark.parametrize("copy_min_rows", [0, 10_000])
-def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, agent, monkeypatch, copy_min_rows):
+def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, make_debtor, agent, monkeypatch, copy_min_rows):
     """The portfolio replan writes through COPY on PostgreSQL (threshold 0 forces it even for a
     few rows; on SQLite the ORM path runs either way): same follow-ups, cases and audit rows,
     with text that needs quoting (a step's instructions with quotes, tabs and a newline)."""
@@ -415,20 +416,27 @@ def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, agent
     engine.strategy_invalidate()
     cases = [make_case(days_overdue=d) for d in (0, 5, 130)]
     barrier_open(actor=agent, case_id=cases[1].pk, kind="invoice_copy", now=WEDNESDAY)
+    us_case = make_case(debtor=make_debtor(country="US", timezone="America/New_York"), days_overdue=0)
+    cases.append(us_case)
     FollowUp.objects.all().delete()
+    ContactRefusal.objects.all().delete()
     Case.objects.update(objective="remind", objective_reason="", next_action_at=None, next_action_note="")
     audits_before = AuditLog.objects.filter(action="case.objective_changed").count()
 
     stats = engine.followups_plan_portfolio(now=WEDNESDAY, actor=agent)
 
-    assert (stats.cases, stats.created, stats.objective_changed) == (3, 3, 2)
+    assert (stats.cases, stats.created, stats.objective_changed, stats.moved_by_policy) == (4, 4, 2, 1)
     rows = {fu.case_id: fu for fu in FollowUp.objects.filter(status="pending")}
     assert set(rows) == {c.pk for c in cases}
     pressure = rows[cases[2].pk]
     assert (pressure.objective, pressure.rule_id is not None, pressure.completed_at, pressure.result) == (
         "pressure", True, None, "")
     assert pressure.instructions == 'Say "final"\tnotice,\nthen \\ wait'
-    assert rows[cases[0].pk].cadence_step_id is not None and rows[cases[0].pk].policy_reason in ("", "outside_hours")
+    assert rows[cases[0].pk].cadence_step_id is not None and rows[cases[0].pk].policy_reason == ""
+    moved = rows[us_case.pk]
+    refusal = ContactRefusal.objects.get()
+    assert (refusal.case_id, refusal.followup_id, refusal.stage, refusal.reason, refusal.next_allowed_at, refusal.user_id) == (
+        us_case.pk, moved.pk, "schedule", "outside_hours", moved.due_at, agent.pk)
     case = Case.objects.get(pk=cases[2].pk)
     assert (case.objective, case.next_action_at) == ("pressure", pressure.due_at)
     audits = AuditLog.objects.filter(action="case.objective_changed").order_by("id")[audits_before:]
@@ -437,4 +445,29 @@ def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, agent
     assert all(a.actor_id == agent.pk and a.before["objective"] == "remind" and a.after["rule_id"] for a in audits)
     # A second run changes nothing: no write, no audit row.
     again = engine.followups_plan_portfolio(now=WEDNESDAY, actor=agent)
-    assert (again.created, again.kept, again.cancelled, again.objective_changed) == (0, 3, 0, 0)
+    assert (again.created, again.kept, again.cancelled, again.objective_changed) == (0, 4, 0, 0)
+    assert ContactRefusal.objects.count() == 1
+
+
+def test_step_moved_at_schedule_time_is_recorded_as_a_refusal(clock, make_case, make_debtor, agent):
+    from collections_crm.reports.models import RefusalDaily
+    from collections_crm.reports.services import facts_rebuild
+
+    case = make_case(debtor=make_debtor(country="US", timezone="America/New_York"))
+    [fu] = live(case)
+    # 05:00 in New York: Regulation F hours move the reminder to 08:00 local (13:00 UTC).
+    assert (fu.policy_reason, fu.due_at) == ("outside_hours", dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC))
+    refusal = ContactRefusal.objects.get(case=case)
+    assert (refusal.stage, refusal.reason, refusal.channel, refusal.followup_id, refusal.next_allowed_at, refusal.at) == (
+        "schedule", "outside_hours", fu.channel, fu.pk, fu.due_at, WEDNESDAY)
+    assert refusal.pack.code == "us-reg-f"
+    # Replanning keeps the step: no second refusal for the same move.
+    with transaction.atomic():
+        case_replan(case=Case.objects.get(pk=case.pk), actor=agent, now=WEDNESDAY)
+    assert ContactRefusal.objects.filter(case=case).count() == 1
+    # A step the policy allows is not a refusal.
+    allowed = make_case()
+    assert live(allowed)[0].policy_reason == "" and not ContactRefusal.objects.filter(case=allowed).exists()
+    # The supervisor's refusal figures count it.
+    facts_rebuild(now=WEDNESDAY, full=True)
+    assert list(RefusalDaily.objects.values_list("reason", "channel", "refusals")) == [("outside_hours", fu.channel, 1)]
