@@ -19,6 +19,7 @@ from collections_crm.core.bench import BenchContext, Figure, benchmark
 from . import services_followup as engine
 from . import services_messaging as outbox
 from .models import FollowUp, OutboundMessage
+from .tasks import EXECUTE_BATCH
 
 LOOP_SAMPLE = 2000
 # Processes of the portfolio replan (followups_plan_portfolio(workers=...)); 1 measures one process.
@@ -92,9 +93,9 @@ def followup_sweeper(ctx: BenchContext) -> list[Figure]:
         claim_seconds = time.perf_counter() - start
         start = time.perf_counter()
         outcomes: dict[str, int] = {}
-        for followup_id in claimed:
-            result = engine.followup_execute(followup_id=followup_id, now=base)
-            outcomes[result] = outcomes.get(result, 0) + 1
+        for start_at in range(0, len(claimed), EXECUTE_BATCH):
+            for result in engine.followups_execute(followup_ids=claimed[start_at:start_at + EXECUTE_BATCH], now=base).values():
+                outcomes[result] = outcomes.get(result, 0) + 1
         execute_seconds = time.perf_counter() - start
         messages = list(OutboundMessage.objects.filter(followup_id__in=claimed, status="queued").values_list("pk", flat=True))
         start = time.perf_counter()
@@ -103,7 +104,7 @@ def followup_sweeper(ctx: BenchContext) -> list[Figure]:
     n = max(len(claimed), 1)
     return [
         ("sweeper claim (FOR UPDATE SKIP LOCKED + conditional update)", round(len(claimed) / max(claim_seconds, 1e-6)), "follow-ups/s"),
-        ("execute claimed follow-ups (policy, render, outbox, replan)", round(len(claimed) / execute_seconds, 1), "follow-ups/s"),
+        (f"execute claimed follow-ups in batches of {EXECUTE_BATCH} (policy, render, outbox, replan)", round(len(claimed) / execute_seconds, 1), "follow-ups/s"),
         ("executed: messages queued", outcomes.get("queued", 0), "rows"),
         ("executed: moved by the policy or skipped", n - outcomes.get("queued", 0), "rows"),
         ("send from the outbox (backend, contact attempt, replan)", round(sent / max(send_seconds, 1e-6), 1), "messages/s"),

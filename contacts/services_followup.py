@@ -583,32 +583,57 @@ def followups_reclaim_stale(*, now: dt.datetime, limit: int = 500) -> list[int]:
 
 
 def followup_execute(*, followup_id: int, now: dt.datetime) -> str:
-    """Execute one claimed automatic step: check the contact policy, render the message into the
-    outbox, mark the step done and plan the next one, all in one transaction. Safe to run twice:
-    only a row still ``running`` is executed. Returns what happened (for logs and tests)."""
+    """Execute one claimed automatic step (see followups_execute). Returns what happened."""
+    return followups_execute(followup_ids=[followup_id], now=now)[followup_id]
+
+
+def followups_execute(*, followup_ids: list[int], now: dt.datetime) -> dict[int, str]:
+    """Execute claimed automatic steps: for each, check the contact policy, render the message
+    into the outbox, mark the step done (audit row); then plan the next step of all their cases
+    at once (set-based). One transaction; each step in its own savepoint, so a step that fails
+    stays claimed (the lease hands it out again) without undoing the others. Safe to run twice:
+    only a row still ``running`` is executed. Returns what happened per id (for logs and tests)."""
     from .services_messaging import message_create
 
-    case_id = FollowUp.objects.filter(pk=followup_id).values_list("case_id", flat=True).first()
-    if case_id is None:
-        return "missing"
+    outcomes: dict[int, str] = dict.fromkeys(followup_ids, "missing")
+    case_ids = sorted(set(FollowUp.objects.filter(ids_q("pk", followup_ids)).values_list("case_id", flat=True)))
+    if not case_ids:
+        return outcomes
     with transaction.atomic():
-        # Lock order: case, then follow-up (the same order as every case service + replan).
-        case = Case.objects.select_for_update().get(pk=case_id)
-        fu = FollowUp.objects.select_for_update().get(pk=followup_id)
-        if fu.status != FollowUpStatus.RUNNING:
-            return "not-claimed"
-        outcome = message_create(followup=fu, case=case, now=now)
-        if outcome == "rescheduled":
-            fu.status, fu.claimed_at = FollowUpStatus.PENDING, None
-            fu.save(update_fields=["status", "claimed_at", "due_at", "policy_reason"])
-        else:
-            fu.status = FollowUpStatus.DONE if outcome == "queued" else (
-                FollowUpStatus.CANCELLED if outcome == "blocked" else FollowUpStatus.SKIPPED)
-            fu.completed_at = now
-            fu.save(update_fields=["status", "completed_at", "result"])
-        audit_record(actor=None, action=f"followup.{outcome}", obj=fu, after={"status": fu.status, "result": fu.result}, at=now)
-        case_replan_now(case=case, actor=None, now=now)
-    return outcome
+        # Lock order: cases, then follow-ups (the order of every case service and of the replan),
+        # each by id so that two batches sharing a case cannot deadlock.
+        cases = {c.pk: c for c in Case.objects.select_for_update().filter(ids_q("pk", case_ids)).order_by("pk")}
+        followups = {f.pk: f for f in FollowUp.objects.select_for_update().filter(ids_q("pk", followup_ids))
+                     .select_related("cadence_step").order_by("pk")}
+        executed: set[int] = set()
+        for fu in followups.values():
+            if fu.status != FollowUpStatus.RUNNING:
+                outcomes[fu.pk] = "not-claimed"
+                continue
+            try:
+                with transaction.atomic():
+                    outcome = message_create(followup=fu, case=cases[fu.case_id], now=now)
+                    if outcome == "rescheduled":
+                        fu.status, fu.claimed_at = FollowUpStatus.PENDING, None
+                        fu.save(update_fields=["status", "claimed_at", "due_at", "policy_reason"])
+                    else:
+                        fu.status = FollowUpStatus.DONE if outcome == "queued" else (
+                            FollowUpStatus.CANCELLED if outcome == "blocked" else FollowUpStatus.SKIPPED)
+                        fu.completed_at = now
+                        fu.save(update_fields=["status", "completed_at", "result"])
+                    audit_record(actor=None, action=f"followup.{outcome}", obj=fu,
+                                 after={"status": fu.status, "result": fu.result}, at=now)
+            except Exception:
+                if len(followup_ids) == 1:
+                    raise
+                log.exception("follow-up %s failed; it stays claimed until its lease expires", fu.pk)
+                outcomes[fu.pk] = "failed"
+                continue
+            outcomes[fu.pk] = outcome
+            executed.add(fu.case_id)
+        if executed:
+            followups_plan(case_ids=sorted(executed), now=now)
+    return outcomes
 
 
 def followup_complete(*, followup_id: int, actor, now: dt.datetime, result: str = "") -> FollowUp:

@@ -471,3 +471,34 @@ def test_step_moved_at_schedule_time_is_recorded_as_a_refusal(clock, make_case, 
     # The supervisor's refusal figures count it.
     facts_rebuild(now=WEDNESDAY, full=True)
     assert list(RefusalDaily.objects.values_list("reason", "channel", "refusals")) == [("outside_hours", fu.channel, 1)]
+
+
+def test_batch_execution_plans_every_case_once_and_isolates_a_failing_step(clock, make_case, monkeypatch):
+    from contacts import services_messaging
+
+    cases = [make_case() for _ in range(4)]
+    claimed = engine.followups_claim_due(now=WEDNESDAY)
+    assert len(claimed) == 4
+    broken = live(cases[3])[0].pk
+    real = services_messaging.message_create
+
+    def flaky(*, followup, case, now):
+        if followup.pk == broken:
+            raise RuntimeError("template engine down")
+        return real(followup=followup, case=case, now=now)
+
+    monkeypatch.setattr(services_messaging, "message_create", flaky)
+    outcomes = engine.followups_execute(followup_ids=[*claimed, 999_999], now=WEDNESDAY)
+
+    assert outcomes == {**dict.fromkeys([c for c in claimed if c != broken], "queued"), broken: "failed", 999_999: "missing"}
+    assert OutboundMessage.objects.count() == 3
+    for case in cases[:3]:
+        [nxt] = live(case)  # the next step (SMS) of each executed case, planned in the same batch
+        assert nxt.channel == "sms"
+    # The failing step was rolled back alone: still claimed, handed out again when its lease ends.
+    assert FollowUp.objects.get(pk=broken).status == "running"
+    assert not AuditLog.objects.filter(action__startswith="followup.", object_id=str(broken)).exists()
+    # Run twice: nothing more happens.
+    monkeypatch.setattr(services_messaging, "message_create", real)
+    again = engine.followups_execute(followup_ids=[c for c in claimed if c != broken], now=WEDNESDAY)
+    assert set(again.values()) == {"not-claimed"} and OutboundMessage.objects.count() == 3
