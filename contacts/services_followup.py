@@ -603,7 +603,7 @@ def followups_execute(*, followup_ids: list[int], now: dt.datetime) -> dict[int,
         # Lock order: cases, then follow-ups (the order of every case service and of the replan),
         # each by id so that two batches sharing a case cannot deadlock.
         cases = {c.pk: c for c in Case.objects.select_for_update().filter(ids_q("pk", case_ids)).order_by("pk")}
-        followups = {f.pk: f for f in FollowUp.objects.select_for_update().filter(ids_q("pk", followup_ids))
+        followups = {f.pk: f for f in FollowUp.objects.select_for_update(of=("self",)).filter(ids_q("pk", followup_ids))
                      .select_related("cadence_step").order_by("pk")}
         executed: set[int] = set()
         for fu in followups.values():
