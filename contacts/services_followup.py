@@ -11,6 +11,7 @@ of thousands.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections import defaultdict
@@ -36,15 +37,20 @@ from cases.choices import (
 from cases.models import Barrier, Case, Instalment, PaymentPlan, PromiseToPay
 from collections_crm.audit.models import AuditLog
 from collections_crm.audit.services import audit_record
+from debtors.models import Debtor
 
-from . import planner, policy
+from . import bulk, planner, policy
+from .lookups import IdArray
 from .models import (
     Cadence,
     ContactAttempt,
+    ContactRefusal,
+    ExcuseCategory,
     FollowUp,
     FollowUpPurpose,
     FollowUpSettings,
     FollowUpStatus,
+    RefusalStage,
     StepKind,
     StrategyRule,
 )
@@ -125,22 +131,31 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 def ids_q(field: str, ids) -> Q:
     """``field IN ids``; on PostgreSQL ``field = ANY(array)`` (contacts/lookups.py)."""
-    ids = list(ids)
-    return Q(**{f"{field}__{'any' if connection.vendor == 'postgresql' else 'in'}": ids})
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__any": IdArray(ids)})
+    return Q(**{f"{field}__in": list(ids)})
 
 
 def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) -> tuple[dict[int, planner.CaseFacts], dict[int, dict]]:
     """CaseFacts per case id, and the raw case rows, in a fixed number of queries (about ten)
     whatever the number of cases: one grouped query per kind of history, served by the indexes
     on the case (measured faster than one query of correlated subqueries for big batches)."""
+    # Cases and debtors in two index scans: joined in one query, the planner hashes the whole
+    # debtor table for every batch (its cost then grows with the portfolio, not the batch).
     cases = {
         row["id"]: row
         for row in Case.objects.filter(ids_q("pk", case_ids)).values(
             "id", "status", "due_date", "created_at", "currency", "objective", "objective_reason", "next_action_at",
-            "next_action_note", "debtor_id", "debtor__timezone", "debtor__country",
-            *[f"debtor__{f}" for f in DEBTOR_FLAGS],
+            "next_action_note", "debtor_id",
         )
     }
+    debtor_fields = ["timezone", "country", *DEBTOR_FLAGS]
+    debtors = {
+        row[0]: row[1:]
+        for row in Debtor.objects.filter(ids_q("pk", {r["debtor_id"] for r in cases.values()})).values_list("id", *debtor_fields)
+    }
+    for row in cases.values():
+        row.update(zip([f"debtor__{f}" for f in debtor_fields], debtors[row["debtor_id"]], strict=True))
     ids = list(cases)
     barrier = dict(
         Barrier.objects.filter(ids_q("case_id", ids), status="open").values("case_id").annotate(at=Max("opened_at")).values_list("case_id", "at")
@@ -159,23 +174,38 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
         .order_by("due_date", "id").values_list("case_id", "due_date", "amount", "amount_paid")
     ):
         commitments.setdefault(case_id, planner.Commitment("promise", amount - paid, due))
-    for case_id, due, amount, paid in (
-        Instalment.objects.filter(ids_q("plan__case_id", ids), plan__status=PlanStatus.ACTIVE,
-                                  status__in=[InstalmentStatus.PENDING, InstalmentStatus.PARTIAL])
-        .order_by("due_date", "number").values_list("plan__case_id", "due_date", "amount", "amount_paid")
-    ):
-        current = commitments.get(case_id)
-        if current is None or due < current.due_date:
-            commitments[case_id] = planner.Commitment("instalment", amount - paid, due)
-    plan_stats = {
-        r["case_id"]: r
-        for r in PaymentPlan.objects.filter(ids_q("case_id", ids)).values("case_id").annotate(
-            n_defaulted=Count("id", filter=Q(status=PlanStatus.DEFAULTED), distinct=True), last_created=Max("created_at"),
-            last_missed=Max("instalments__due_date", filter=Q(status=PlanStatus.DEFAULTED, instalments__status=InstalmentStatus.MISSED)),
-        )
-    }
-    refusal = Q(outcome=Outcome.REFUSAL) | Q(excuse_category__suggested_objective=Objective.PRESSURE)
-    excuse = Q(outcome=Outcome.EXCUSE) | Q(statement_kind=StatementKind.EXCUSE) | Q(excuse_category__isnull=False)
+    # Plans first, then their instalments by plan id: joined, the planner scans every instalment.
+    plans = list(PaymentPlan.objects.filter(ids_q("case_id", ids)).values_list("id", "case_id", "status", "created_at"))
+    plan_case = {p[0]: p[1] for p in plans}
+    active_plans = [p[0] for p in plans if p[2] == PlanStatus.ACTIVE]
+    defaulted_plans = [p[0] for p in plans if p[2] == PlanStatus.DEFAULTED]
+    if active_plans:
+        for plan_id, due, amount, paid in (
+            Instalment.objects.filter(ids_q("plan_id", active_plans),
+                                      status__in=[InstalmentStatus.PENDING, InstalmentStatus.PARTIAL])
+            .order_by("due_date", "number").values_list("plan_id", "due_date", "amount", "amount_paid")
+        ):
+            case_id = plan_case[plan_id]
+            current = commitments.get(case_id)
+            if current is None or due < current.due_date:
+                commitments[case_id] = planner.Commitment("instalment", amount - paid, due)
+    plan_stats: dict[int, dict] = {}
+    for _plan_id, case_id, status, created in plans:
+        st = plan_stats.setdefault(case_id, {"n_defaulted": 0, "last_created": created, "last_missed": None})
+        st["n_defaulted"] += status == PlanStatus.DEFAULTED
+        st["last_created"] = max(st["last_created"], created)
+    if defaulted_plans:
+        for plan_id, missed in (
+            Instalment.objects.filter(ids_q("plan_id", defaulted_plans), status=InstalmentStatus.MISSED)
+            .values("plan_id").annotate(at=Max("due_date")).values_list("plan_id", "at")
+        ):
+            st = plan_stats[plan_case[plan_id]]
+            st["last_missed"] = max(filter(None, (st["last_missed"], missed)))
+    # The excuse categories that mean "pressure" (a small admin table), so that the attempts are
+    # aggregated without a join.
+    pressure_excuses = list(ExcuseCategory.objects.filter(suggested_objective=Objective.PRESSURE).values_list("pk", flat=True))
+    refusal = Q(outcome=Outcome.REFUSAL) | Q(excuse_category_id__in=pressure_excuses or [0])
+    excuse = Q(outcome=Outcome.EXCUSE) | Q(statement_kind=StatementKind.EXCUSE) | Q(excuse_category_id__isnull=False)
     attempt_stats = {
         r["case_id"]: r
         for r in ContactAttempt.objects.filter(ids_q("case_id", ids)).values("case_id").annotate(
@@ -314,9 +344,11 @@ def followups_plan(
         histories = contact_histories(cases=need_history, now=now) if need_history else {}
 
         cancel_ids: list[int] = []
-        new_rows: list[FollowUp] = []
+        new_rows: list[tuple] = []
         updates: list[tuple] = []
-        audits: list[AuditLog] = []
+        audits: list[tuple] = []
+        moved: list[tuple] = []
+        actor_id = getattr(actor, "pk", None)
         for case_id, plan in plans.items():
             row = rows[case_id]
             stats.cases += 1
@@ -331,15 +363,17 @@ def followups_plan(
                 stats.kept += 1
                 next_at = keep["due_at"]
             elif plan.step is not None:
-                _pack, rules = packs.for_country(row["debtor__country"])
+                pack, rules = packs.for_country(row["debtor__country"])
                 due, moved_reason = _apply_policy(plan.step, row, rules, histories[case_id])
-                stats.moved_by_policy += bool(moved_reason and due != plan.step.due_at)
                 s = plan.step
-                new_rows.append(FollowUp(
-                    case_id=case_id, objective=s.objective, purpose=s.purpose, step=s.step, channel=s.channel, kind=s.kind,
-                    due_at=due, anchor_at=s.anchor_at, rule_id=plan.rule_id, cadence_step_id=s.cadence_step_id,
-                    reason=s.reason[:300], instructions=s.instructions[:200], is_consequence=s.is_consequence,
-                    policy_reason=moved_reason if due != s.due_at else "", created_at=now,
+                if moved_reason and due != s.due_at:
+                    # Moved, never dropped, and recorded like a refusal at send time.
+                    stats.moved_by_policy += 1
+                    moved.append((len(new_rows), case_id, s.channel, moved_reason, due, getattr(pack, "pk", None)))
+                new_rows.append((
+                    case_id, s.objective, s.purpose, s.step, s.channel, s.kind, due, s.anchor_at, plan.rule_id,
+                    s.cadence_step_id, s.reason[:300], s.instructions[:200], s.is_consequence,
+                    moved_reason if due != s.due_at else "", now,
                 ))
                 next_at = due
             objective = plan.objective or row["objective"]
@@ -350,23 +384,57 @@ def followups_plan(
                 updates.append((case_id, objective, reason, next_at, note))
             if objective != row["objective"]:
                 stats.objective_changed += 1
-                audits.append(AuditLog(
-                    at=now, actor=actor if getattr(actor, "pk", None) else None, action="case.objective_changed",
-                    object_type="cases.case", object_id=str(case_id), case_id=case_id,
-                    before={"objective": row["objective"], "objective_reason": row["objective_reason"]},
-                    after={"objective": objective, "objective_reason": reason, "rule_id": plan.rule_id},
+                audits.append((
+                    now, actor_id, "case.objective_changed", "cases.case", str(case_id), case_id,
+                    {"objective": row["objective"], "objective_reason": row["objective_reason"]},
+                    {"objective": objective, "objective_reason": reason, "rule_id": plan.rule_id},
                 ))
         if cancel_ids:
             stats.cancelled = FollowUp.objects.filter(ids_q("pk", cancel_ids), status__in=LIVE).update(
                 status=FollowUpStatus.CANCELLED, completed_at=now, result=_("Replanned")
             )
-        if new_rows:
-            FollowUp.objects.bulk_create(new_rows, batch_size=2000)
-            stats.created = len(new_rows)
+        new_ids = _insert(FollowUp, NEW_FOLLOWUP_FIELDS, new_rows, status=FollowUpStatus.PENDING, result="")
+        stats.created = len(new_rows)
+        _insert(ContactRefusal, REFUSAL_FIELDS, [
+            (case_id, channel, reason, RefusalStage.SCHEDULE, now, due, pack_id, new_ids[index], actor_id)
+            for index, case_id, channel, reason, due, pack_id in moved
+        ])
         _cases_update(updates)
-        if audits:
-            AuditLog.objects.bulk_create(audits, batch_size=2000)
+        _insert(AuditLog, AUDIT_FIELDS, audits)
     return stats, plans
+
+
+NEW_FOLLOWUP_FIELDS = (
+    "case_id", "objective", "purpose", "step", "channel", "kind", "due_at", "anchor_at", "rule_id", "cadence_step_id",
+    "reason", "instructions", "is_consequence", "policy_reason", "created_at",
+)
+AUDIT_FIELDS = ("at", "actor_id", "action", "object_type", "object_id", "case_id", "before", "after")
+
+
+REFUSAL_FIELDS = ("case_id", "channel", "reason", "stage", "at", "next_allowed_at", "pack_id", "followup_id", "user_id")
+
+
+def _insert(model, fields: tuple[str, ...], rows: list[tuple], **constants) -> list[int]:
+    """Insert engine-built rows and return their ids: COPY on PostgreSQL for big batches (ids
+    taken from the table's sequence first), bulk_create otherwise."""
+    if not rows:
+        return []
+    if bulk.use_copy(len(rows)):
+        table = model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(rows)])
+            ids = [r[0] for r in cursor.fetchall()]
+        model_fields = [model._meta.get_field(f) for f in fields]
+        json_at = [i for i, f in enumerate(model_fields) if f.get_internal_type() == "JSONField"]
+        if json_at:
+            rows = [tuple(json.dumps(v) if i in json_at and v is not None else v for i, v in enumerate(row)) for row in rows]
+        null_columns = [f.column for f in model_fields if f.null and f.get_internal_type() not in ("CharField", "TextField")]
+        extra = tuple(constants.values())
+        bulk.copy_rows(table, ["id", *(f.column for f in model_fields), *constants],
+                       ((pk, *row, *extra) for pk, row in zip(ids, rows, strict=True)), null_columns=null_columns)
+        return ids
+    objs = model.objects.bulk_create([model(**dict(zip(fields, row, strict=True)), **constants) for row in rows], batch_size=2000)
+    return [o.pk for o in objs]
 
 
 def _same(fu: dict, step: planner.PlannedStep) -> bool:
@@ -378,6 +446,22 @@ def _cases_update(updates: list[tuple]) -> None:
     planner's fields are derived data: the case version is not bumped, so an agent's open form
     is not invalidated by the engine)."""
     table = Case._meta.db_table
+    if bulk.use_copy(len(updates)):
+        # COPY into a session temp table, then one UPDATE … FROM (emptied first: a caller may plan
+        # twice in one transaction).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS plan_case_update "
+                "(id bigint PRIMARY KEY, objective varchar(20), reason text, next_at timestamptz, note text)"
+            )
+            cursor.execute("TRUNCATE plan_case_update")
+        bulk.copy_rows("plan_case_update", ["id", "objective", "reason", "next_at", "note"], updates, null_columns=["next_at"])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS c SET objective = v.objective, objective_reason = v.reason, "
+                f"next_action_at = v.next_at, next_action_note = v.note FROM plan_case_update AS v WHERE c.id = v.id"
+            )
+        return
     for start in range(0, len(updates), 2000):
         chunk = updates[start:start + 2000]
         if connection.vendor == "postgresql":
@@ -405,23 +489,67 @@ def case_replan_now(*, case: Case, actor, now: dt.datetime) -> planner.Plan | No
     return plans.get(case.pk)
 
 
-def followups_plan_portfolio(*, now: dt.datetime, actor=None, creditor_id: int | None = None, batch: int = 5000) -> PlanStats:
-    """Replan every open case (of one creditor), batch by batch in id order."""
+def _add(total: PlanStats, stats: PlanStats) -> None:
+    for name in vars(total):
+        setattr(total, name, getattr(total, name) + getattr(stats, name))
+
+
+def followups_plan_portfolio(
+    *, now: dt.datetime, actor=None, creditor_id: int | None = None, batch: int = 5000, workers: int = 1,
+) -> PlanStats:
+    """Replan every open case (of one creditor), batch by batch in id order.
+
+    ``workers`` > 1 (PostgreSQL, outside a transaction) plans the batches in that many forked
+    processes, each with its own connection: the batches touch disjoint cases, and a process
+    spends about half its time waiting for the database, so two processes keep two cores busy."""
     total = PlanStats()
-    strategy, packs = strategy_load(), PackIndex()
     qs = Case.objects.filter(status__in=CaseStatus.open_values())
     if creditor_id:
         qs = qs.filter(creditor_id=creditor_id)
+    if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        ids = list(qs.order_by("pk").values_list("pk", flat=True))
+        batches = [ids[i:i + batch] for i in range(0, len(ids), batch)]
+        return _plan_in_processes(batches, now=now, actor_id=getattr(actor, "pk", None), workers=workers)
+    strategy, packs = strategy_load(), PackIndex()
     last_id = 0
     while True:
         ids = list(qs.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch])
         if not ids:
             break
         stats, _plans = followups_plan(case_ids=ids, now=now, actor=actor, strategy=strategy, packs=packs)
-        for name in vars(total):
-            setattr(total, name, getattr(total, name) + getattr(stats, name))
+        _add(total, stats)
         last_id = ids[-1]
     return total
+
+
+def _plan_in_processes(batches: list[list[int]], *, now: dt.datetime, actor_id: int | None, workers: int) -> PlanStats:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from django.db import connections
+
+    # A forked child must not share the parent's socket: close it here; each side reconnects.
+    connections.close_all()
+    total = PlanStats()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for stats in pool.map(_plan_batch, batches, [now] * len(batches), [actor_id] * len(batches)):
+            _add(total, stats)
+    return total
+
+
+def _plan_batch(case_ids: list[int], now: dt.datetime, actor_id: int | None) -> PlanStats:
+    """One batch in a worker process (strategy and packs loaded once per process)."""
+    from collections_crm.accounts.models import User
+
+    global _worker_inputs
+    if _worker_inputs is None:
+        _worker_inputs = (strategy_load(), PackIndex())
+    actor = User(pk=actor_id) if actor_id else None
+    stats, _plans = followups_plan(case_ids=case_ids, now=now, actor=actor, strategy=_worker_inputs[0], packs=_worker_inputs[1])
+    return stats
+
+
+_worker_inputs: tuple[planner.Strategy, PackIndex] | None = None
 
 
 # --- Sweeper: claim due automatic steps, recover lost ones ---------------------------------------
@@ -455,32 +583,57 @@ def followups_reclaim_stale(*, now: dt.datetime, limit: int = 500) -> list[int]:
 
 
 def followup_execute(*, followup_id: int, now: dt.datetime) -> str:
-    """Execute one claimed automatic step: check the contact policy, render the message into the
-    outbox, mark the step done and plan the next one, all in one transaction. Safe to run twice:
-    only a row still ``running`` is executed. Returns what happened (for logs and tests)."""
+    """Execute one claimed automatic step (see followups_execute). Returns what happened."""
+    return followups_execute(followup_ids=[followup_id], now=now)[followup_id]
+
+
+def followups_execute(*, followup_ids: list[int], now: dt.datetime) -> dict[int, str]:
+    """Execute claimed automatic steps: for each, check the contact policy, render the message
+    into the outbox, mark the step done (audit row); then plan the next step of all their cases
+    at once (set-based). One transaction; each step in its own savepoint, so a step that fails
+    stays claimed (the lease hands it out again) without undoing the others. Safe to run twice:
+    only a row still ``running`` is executed. Returns what happened per id (for logs and tests)."""
     from .services_messaging import message_create
 
-    case_id = FollowUp.objects.filter(pk=followup_id).values_list("case_id", flat=True).first()
-    if case_id is None:
-        return "missing"
+    outcomes: dict[int, str] = dict.fromkeys(followup_ids, "missing")
+    case_ids = sorted(set(FollowUp.objects.filter(ids_q("pk", followup_ids)).values_list("case_id", flat=True)))
+    if not case_ids:
+        return outcomes
     with transaction.atomic():
-        # Lock order: case, then follow-up (the same order as every case service + replan).
-        case = Case.objects.select_for_update().get(pk=case_id)
-        fu = FollowUp.objects.select_for_update().get(pk=followup_id)
-        if fu.status != FollowUpStatus.RUNNING:
-            return "not-claimed"
-        outcome = message_create(followup=fu, case=case, now=now)
-        if outcome == "rescheduled":
-            fu.status, fu.claimed_at = FollowUpStatus.PENDING, None
-            fu.save(update_fields=["status", "claimed_at", "due_at", "policy_reason"])
-        else:
-            fu.status = FollowUpStatus.DONE if outcome == "queued" else (
-                FollowUpStatus.CANCELLED if outcome == "blocked" else FollowUpStatus.SKIPPED)
-            fu.completed_at = now
-            fu.save(update_fields=["status", "completed_at", "result"])
-        audit_record(actor=None, action=f"followup.{outcome}", obj=fu, after={"status": fu.status, "result": fu.result}, at=now)
-        case_replan_now(case=case, actor=None, now=now)
-    return outcome
+        # Lock order: cases, then follow-ups (the order of every case service and of the replan),
+        # each by id so that two batches sharing a case cannot deadlock.
+        cases = {c.pk: c for c in Case.objects.select_for_update().filter(ids_q("pk", case_ids)).order_by("pk")}
+        followups = {f.pk: f for f in FollowUp.objects.select_for_update(of=("self",)).filter(ids_q("pk", followup_ids))
+                     .select_related("cadence_step").order_by("pk")}
+        executed: set[int] = set()
+        for fu in followups.values():
+            if fu.status != FollowUpStatus.RUNNING:
+                outcomes[fu.pk] = "not-claimed"
+                continue
+            try:
+                with transaction.atomic():
+                    outcome = message_create(followup=fu, case=cases[fu.case_id], now=now)
+                    if outcome == "rescheduled":
+                        fu.status, fu.claimed_at = FollowUpStatus.PENDING, None
+                        fu.save(update_fields=["status", "claimed_at", "due_at", "policy_reason"])
+                    else:
+                        fu.status = FollowUpStatus.DONE if outcome == "queued" else (
+                            FollowUpStatus.CANCELLED if outcome == "blocked" else FollowUpStatus.SKIPPED)
+                        fu.completed_at = now
+                        fu.save(update_fields=["status", "completed_at", "result"])
+                    audit_record(actor=None, action=f"followup.{outcome}", obj=fu,
+                                 after={"status": fu.status, "result": fu.result}, at=now)
+            except Exception:
+                if len(followup_ids) == 1:
+                    raise
+                log.exception("follow-up %s failed; it stays claimed until its lease expires", fu.pk)
+                outcomes[fu.pk] = "failed"
+                continue
+            outcomes[fu.pk] = outcome
+            executed.add(fu.case_id)
+        if executed:
+            followups_plan(case_ids=sorted(executed), now=now)
+    return outcomes
 
 
 def followup_complete(*, followup_id: int, actor, now: dt.datetime, result: str = "") -> FollowUp:

@@ -35,7 +35,7 @@ from .models import (
     PrintBatch,
     RefusalStage,
 )
-from .services_policy import PackIndex, contact_check, contact_histories, debtor_info, point_info, refusal_record, usable_point
+from .services_policy import contact_check, contact_histories, debtor_info, point_info, refusal_record, usable_point
 from .templating import render_text
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,9 @@ def message_create(*, followup: FollowUp, case: Case, now: dt.datetime) -> str:
     if followup.channel not in SENDABLE:
         followup.result = _("This channel cannot be sent automatically.")
         return "skipped"
-    pack, rules = PackIndex().for_country(debtor.country)
+    from .services_followup import packs_cached
+
+    pack, rules = packs_cached().for_country(debtor.country)
     point, first = usable_point(debtor.contact_points.all(), followup.channel, rules)
     history = contact_histories(cases=[(case.pk, debtor.pk)], now=now)[case.pk]
     decision = policy.can_contact(

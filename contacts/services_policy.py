@@ -7,6 +7,8 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db import connection
+
 from cases.choices import Channel, Direction, Outcome
 from cases.models import Case
 from debtors.models import ContactPoint, ContactPointKind, Debtor
@@ -88,6 +90,26 @@ def point_info(point: ContactPoint | None) -> policy.PointInfo | None:
     return policy.PointInfo(opted_out=point.opted_out, do_not_contact=point.do_not_contact, consent=point.consent)
 
 
+def _debtor_contacts(debtor_ids: list[int], *, since: dt.datetime):
+    """(debtor id, at) of the outbound contacts since ``since`` on any case of these debtors."""
+    if connection.vendor != "postgresql":
+        return ContactAttempt.objects.filter(
+            case__debtor_id__in=debtor_ids, direction=Direction.OUTBOUND, occurred_at__gte=since
+        ).values_list("case__debtor_id", "occurred_at")
+    # LATERAL, fenced by OFFSET 0 so that it is not flattened: case by case through the debtor
+    # index, then each case's attempts. A plain join filtered on debtor_id is planned as a scan of
+    # every recent attempt of the company (or of every case): a cost that grows with the
+    # portfolio instead of the batch.
+    sql = (
+        f"SELECT c.debtor_id, a.occurred_at FROM {Case._meta.db_table} c CROSS JOIN LATERAL ("
+        f"SELECT occurred_at FROM {ContactAttempt._meta.db_table} WHERE case_id = c.id AND direction = %s "
+        f"AND occurred_at >= %s OFFSET 0) a WHERE c.debtor_id = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Direction.OUTBOUND.value, since, debtor_ids])
+        return cursor.fetchall()
+
+
 def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime) -> dict[int, policy.ContactHistory]:
     """History per case id for (case_id, debtor_id) pairs, in two queries whatever their number."""
     case_ids = [c for c, _ in cases]
@@ -106,10 +128,7 @@ def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime) -> dict
         if outcome in conversations and (case_id not in conversation or at > conversation[case_id]):
             conversation[case_id] = at
     by_debtor: dict[int, list[dt.datetime]] = defaultdict(list)
-    rows = ContactAttempt.objects.filter(
-        ids_q("case__debtor_id", debtor_ids), direction=Direction.OUTBOUND, occurred_at__gte=now - dt.timedelta(days=2)
-    ).values_list("case__debtor_id", "occurred_at")
-    for debtor_id, at in rows:
+    for debtor_id, at in _debtor_contacts(list(debtor_ids), since=now - dt.timedelta(days=2)):
         by_debtor[debtor_id].append(at)
     return {
         case_id: policy.ContactHistory(

@@ -17,6 +17,9 @@ from . import services_messaging as outbox
 log = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError,)
+# Follow-ups per execute task: big enough to share the replan's queries, small enough that a
+# batch holds its case locks for well under a second and spreads over the workers.
+EXECUTE_BATCH = 20
 
 
 @shared_task(name="contacts.tick", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
@@ -29,8 +32,10 @@ def tick() -> dict:
     stale = engine.followups_reclaim_stale(now=now)
     messages = outbox.messages_due_for_dispatch(now=now)
     forgotten = engine.cases_replan_forgotten(now=now)
-    for followup_id in [*due, *stale]:
-        execute_followup.delay(followup_id)
+    claimed = [*due, *stale]
+    # Batches: the next steps of a batch's cases are planned together (one set-based replan).
+    for start in range(0, len(claimed), EXECUTE_BATCH):
+        execute_followups.delay(claimed[start:start + EXECUTE_BATCH])
     for message_id in messages:
         send_message.delay(message_id)
     summary = {"due": len(due), "stale": len(stale), "messages": len(messages), "forgotten": forgotten, **promises}
@@ -42,6 +47,11 @@ def tick() -> dict:
 @shared_task(name="contacts.execute_followup", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
 def execute_followup(followup_id: int) -> str:
     return engine.followup_execute(followup_id=followup_id, now=timezone.now())
+
+
+@shared_task(name="contacts.execute_followups", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def execute_followups(followup_ids: list[int]) -> dict[int, str]:
+    return engine.followups_execute(followup_ids=followup_ids, now=timezone.now())
 
 
 @shared_task(name="contacts.send_message", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)

@@ -73,7 +73,29 @@ def debtor_set_flags(*, actor, debtor_id: int, now: dt.datetime | None = None, *
         b, a = diff(before, snapshot(debtor, DEBTOR_FLAGS))
         if a:
             audit_record(actor=actor, action="debtor.flags_changed", obj=debtor, before=b, after=a, at=now)
+            debtor_cases_replan(actor=actor, debtor_id=debtor.pk, now=now)
     return debtor
+
+
+# Debtor fields the follow-up engine and the contact policy read: a change replans the cases.
+PLANNING_FIELDS = {*DEBTOR_FLAGS, "timezone", "country"}
+
+
+def debtor_cases_replan(*, actor, debtor_id: int, now: dt.datetime) -> int:
+    """Replan the debtor's open cases at once, in the caller's transaction (the flag and the
+    plans commit together): a cease-communication or deceased flag cancels the scheduled
+    contacts of every case of the debtor now, not at the next sweep, and lifting it schedules
+    the next steps again. Same write path as every other replan (followups_plan)."""
+    from cases.choices import CaseStatus
+    from cases.models import Case
+    from contacts.services_followup import followups_plan
+
+    case_ids = list(
+        Case.objects.filter(debtor_id=debtor_id, status__in=CaseStatus.open_values()).order_by("pk").values_list("pk", flat=True)
+    )
+    if case_ids:
+        followups_plan(case_ids=case_ids, now=now, actor=actor)
+    return len(case_ids)
 
 
 def contact_point_set_flags(*, actor, contact_point_id: int, now: dt.datetime | None = None, **flags: bool) -> ContactPoint:
@@ -129,4 +151,6 @@ def debtor_update(
         b = {k: ("…" if k in DEBTOR_PRIVATE else v) for k, v in b.items()}
         a = {k: ("…" if k in DEBTOR_PRIVATE else v) for k, v in a.items()}
         audit_record(actor=actor, action="debtor.updated", obj=debtor, before=b, after=a, at=now)
+        if PLANNING_FIELDS & set(a):
+            debtor_cases_replan(actor=actor, debtor_id=debtor.pk, now=now)
     return debtor

@@ -150,7 +150,7 @@ def test_refused_at_send_time_is_moved_and_recorded(clock, make_case):
 def test_opted_out_email_skips_the_step_and_records_why(clock, make_case, make_debtor):
     case = make_case(debtor=make_debtor(opted_out=True))
     assert run_due(WEDNESDAY) == ["skipped"]
-    assert ContactRefusal.objects.get(case=case).reason == "point_opted_out"
+    assert ContactRefusal.objects.get(case=case, stage="send").reason == "point_opted_out"
     assert not OutboundMessage.objects.exists()
     [nxt] = live(case)
     assert (nxt.objective, nxt.step, nxt.channel) == ("remind", 1, "sms")
@@ -300,7 +300,8 @@ def test_contact_check_at_call_start_records_the_refusal(clock, make_case, make_
                                       outcome="no_answer", agent=agent)
     decision = contact_check(case=case, channel="phone", now=now, actor=agent)
     assert (decision.allowed, decision.reason, decision.calls_left_week) == (False, "weekly_call_cap", 0)
-    refusal = ContactRefusal.objects.get()
+    # (The first step, scheduled at 05:00 New York, was a refusal at schedule time.)
+    refusal = ContactRefusal.objects.exclude(stage="schedule").get()
     assert (refusal.stage, refusal.user_id, refusal.pack.code) == ("call", agent.pk, "us-reg-f")
     assert contact_check(case=case, channel="email", now=now).allowed
 
@@ -320,16 +321,72 @@ def test_queue_contact_status_in_constant_queries(clock, make_case, make_debtor,
 
 
 def test_flag_lifted_case_is_picked_up_again(clock, make_case):
+    """The safety net: a case left without a plan (here: the flag lifted by a direct write that
+    bypassed the debtor services) is planned by the sweep."""
+    from debtors.models import Debtor
+
     case = make_case()
     debtor_set_flags(actor=None, debtor_id=case.debtor_id, cease_communication=True)
-    with transaction.atomic():
-        case_replan(case=Case.objects.get(pk=case.pk), actor=None, now=WEDNESDAY)
     case.refresh_from_db()
     assert live(case) == [] and "Cease communication" in case.objective_reason
     assert engine.cases_replan_forgotten(now=WEDNESDAY) == 0
-    debtor_set_flags(actor=None, debtor_id=case.debtor_id, cease_communication=False)
+    Debtor.objects.filter(pk=case.debtor_id).update(cease_communication=False)
+    Case.objects.filter(pk=case.pk).update(next_action_at=None)
     assert engine.cases_replan_forgotten(now=WEDNESDAY) == 1
     assert len(live(case)) == 1
+
+
+@pytest.mark.parametrize("flag", ["do_not_contact", "cease_communication", "attorney_represented", "deceased", "bankruptcy"])
+def test_debtor_flag_replans_all_open_cases_of_the_debtor_at_once(clock, make_case, make_debtor, agent, flag):
+    debtor = make_debtor()
+    first, second = make_case(debtor=debtor), make_case(debtor=debtor, days_overdue=130)
+    other = make_case()
+    closed = make_case(debtor=debtor)
+    Case.objects.filter(pk=closed.pk).update(status="closed")
+    FollowUp.objects.filter(case=closed).delete()
+    assert len(live(first)) == len(live(second)) == len(live(other)) == 1
+    scheduled = [fu.pk for fu in [*live(first), *live(second)]]
+
+    debtor_set_flags(actor=agent, debtor_id=debtor.pk, now=WEDNESDAY, **{flag: True})
+
+    # No sweep ran: the service itself cancelled the scheduled contacts of both open cases.
+    assert live(first) == live(second) == []
+    assert set(FollowUp.objects.filter(pk__in=scheduled).values_list("status", flat=True)) == {"cancelled"}
+    for case in (first, second):
+        case.refresh_from_db()
+        assert case.objective_reason.endswith("no collection contact") and case.next_action_at is None
+    assert len(live(other)) == 1  # another debtor's case is untouched
+    assert AuditLog.objects.filter(action="debtor.flags_changed", object_id=str(debtor.pk), actor=agent).count() == 1
+
+    debtor_set_flags(actor=agent, debtor_id=debtor.pk, now=WEDNESDAY, **{flag: False})
+    assert len(live(first)) == len(live(second)) == 1
+    assert live(closed) == []  # only open cases are planned
+
+
+def test_debtor_update_of_flags_or_zone_replans_and_other_edits_do_not(clock, make_case, make_debtor, agent):
+    from debtors.services import debtor_update
+
+    debtor = make_debtor()
+    case = make_case(debtor=debtor)
+    before = live(case)
+    debtor_update(actor=agent, debtor_id=debtor.pk, changes={"notes": "prefers mornings"}, now=WEDNESDAY)
+    assert live(case) == before
+    debtor_update(actor=agent, debtor_id=debtor.pk, changes={"attorney_represented": True}, now=WEDNESDAY)
+    assert live(case) == []
+    case.refresh_from_db()
+    assert "Represented by an attorney" in case.objective_reason
+
+
+def test_debtor_flag_change_rolls_back_with_its_replan(clock, make_case, make_debtor):
+    """The flag and the replan are one transaction: if the caller fails, neither is kept."""
+    debtor = make_debtor()
+    case = make_case(debtor=debtor)
+    scheduled = live(case)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        debtor_set_flags(actor=None, debtor_id=debtor.pk, now=WEDNESDAY, deceased=True)
+        assert live(case) == []
+        raise RuntimeError("caller failed")
+    assert live(case) == scheduled
 
 
 def test_portfolio_plan_is_idempotent_and_matches_single_case_plans(clock, make_case, agent):
@@ -344,3 +401,104 @@ def test_portfolio_plan_is_idempotent_and_matches_single_case_plans(clock, make_
         cases[0].pk: "remind", cases[1].pk: "remove_barriers", cases[2].pk: "pressure"}
     again = engine.followups_plan_portfolio(now=WEDNESDAY)
     assert (again.created, again.kept, again.cancelled) == (0, 3, 0)
+
+
+@pytest.mark.parametrize("copy_min_rows", [0, 10_000])
+def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, make_debtor, agent, monkeypatch, copy_min_rows):
+    """The portfolio replan writes through COPY on PostgreSQL (threshold 0 forces it even for a
+    few rows; on SQLite the ORM path runs either way): same follow-ups, cases and audit rows,
+    with text that needs quoting (a step's instructions with quotes, tabs and a newline)."""
+    from contacts import bulk
+    from contacts.models import CadenceStep
+
+    monkeypatch.setattr(bulk, "COPY_MIN_ROWS", copy_min_rows)
+    CadenceStep.objects.filter(cadence__objective="pressure").update(instructions='Say "final"\tnotice,\nthen \\ wait')
+    engine.strategy_invalidate()
+    cases = [make_case(days_overdue=d) for d in (0, 5, 130)]
+    barrier_open(actor=agent, case_id=cases[1].pk, kind="invoice_copy", now=WEDNESDAY)
+    us_case = make_case(debtor=make_debtor(country="US", timezone="America/New_York"), days_overdue=0)
+    cases.append(us_case)
+    FollowUp.objects.all().delete()
+    ContactRefusal.objects.all().delete()
+    Case.objects.update(objective="remind", objective_reason="", next_action_at=None, next_action_note="")
+    audits_before = AuditLog.objects.filter(action="case.objective_changed").count()
+
+    stats = engine.followups_plan_portfolio(now=WEDNESDAY, actor=agent)
+
+    assert (stats.cases, stats.created, stats.objective_changed, stats.moved_by_policy) == (4, 4, 2, 1)
+    rows = {fu.case_id: fu for fu in FollowUp.objects.filter(status="pending")}
+    assert set(rows) == {c.pk for c in cases}
+    pressure = rows[cases[2].pk]
+    assert (pressure.objective, pressure.rule_id is not None, pressure.completed_at, pressure.result) == (
+        "pressure", True, None, "")
+    assert pressure.instructions == 'Say "final"\tnotice,\nthen \\ wait'
+    assert rows[cases[0].pk].cadence_step_id is not None and rows[cases[0].pk].policy_reason == ""
+    moved = rows[us_case.pk]
+    refusal = ContactRefusal.objects.get()
+    assert (refusal.case_id, refusal.followup_id, refusal.stage, refusal.reason, refusal.next_allowed_at, refusal.user_id) == (
+        us_case.pk, moved.pk, "schedule", "outside_hours", moved.due_at, agent.pk)
+    case = Case.objects.get(pk=cases[2].pk)
+    assert (case.objective, case.next_action_at) == ("pressure", pressure.due_at)
+    audits = AuditLog.objects.filter(action="case.objective_changed").order_by("id")[audits_before:]
+    assert len(audits) == 2
+    assert {a.case_id for a in audits} == {cases[1].pk, cases[2].pk}
+    assert all(a.actor_id == agent.pk and a.before["objective"] == "remind" and a.after["rule_id"] for a in audits)
+    # A second run changes nothing: no write, no audit row.
+    again = engine.followups_plan_portfolio(now=WEDNESDAY, actor=agent)
+    assert (again.created, again.kept, again.cancelled, again.objective_changed) == (0, 4, 0, 0)
+    assert ContactRefusal.objects.count() == 1
+
+
+def test_step_moved_at_schedule_time_is_recorded_as_a_refusal(clock, make_case, make_debtor, agent):
+    from collections_crm.reports.models import RefusalDaily
+    from collections_crm.reports.services import facts_rebuild
+
+    case = make_case(debtor=make_debtor(country="US", timezone="America/New_York"))
+    [fu] = live(case)
+    # 05:00 in New York: Regulation F hours move the reminder to 08:00 local (13:00 UTC).
+    assert (fu.policy_reason, fu.due_at) == ("outside_hours", dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC))
+    refusal = ContactRefusal.objects.get(case=case)
+    assert (refusal.stage, refusal.reason, refusal.channel, refusal.followup_id, refusal.next_allowed_at, refusal.at) == (
+        "schedule", "outside_hours", fu.channel, fu.pk, fu.due_at, WEDNESDAY)
+    assert refusal.pack.code == "us-reg-f"
+    # Replanning keeps the step: no second refusal for the same move.
+    with transaction.atomic():
+        case_replan(case=Case.objects.get(pk=case.pk), actor=agent, now=WEDNESDAY)
+    assert ContactRefusal.objects.filter(case=case).count() == 1
+    # A step the policy allows is not a refusal.
+    allowed = make_case()
+    assert live(allowed)[0].policy_reason == "" and not ContactRefusal.objects.filter(case=allowed).exists()
+    # The supervisor's refusal figures count it.
+    facts_rebuild(now=WEDNESDAY, full=True)
+    assert list(RefusalDaily.objects.values_list("reason", "channel", "refusals")) == [("outside_hours", fu.channel, 1)]
+
+
+def test_batch_execution_plans_every_case_once_and_isolates_a_failing_step(clock, make_case, monkeypatch):
+    from contacts import services_messaging
+
+    cases = [make_case() for _ in range(4)]
+    claimed = engine.followups_claim_due(now=WEDNESDAY)
+    assert len(claimed) == 4
+    broken = live(cases[3])[0].pk
+    real = services_messaging.message_create
+
+    def flaky(*, followup, case, now):
+        if followup.pk == broken:
+            raise RuntimeError("template engine down")
+        return real(followup=followup, case=case, now=now)
+
+    monkeypatch.setattr(services_messaging, "message_create", flaky)
+    outcomes = engine.followups_execute(followup_ids=[*claimed, 999_999], now=WEDNESDAY)
+
+    assert outcomes == {**dict.fromkeys([c for c in claimed if c != broken], "queued"), broken: "failed", 999_999: "missing"}
+    assert OutboundMessage.objects.count() == 3
+    for case in cases[:3]:
+        [nxt] = live(case)  # the next step (SMS) of each executed case, planned in the same batch
+        assert nxt.channel == "sms"
+    # The failing step was rolled back alone: still claimed, handed out again when its lease ends.
+    assert FollowUp.objects.get(pk=broken).status == "running"
+    assert not AuditLog.objects.filter(action__startswith="followup.", object_id=str(broken)).exists()
+    # Run twice: nothing more happens.
+    monkeypatch.setattr(services_messaging, "message_create", real)
+    again = engine.followups_execute(followup_ids=[c for c in claimed if c != broken], now=WEDNESDAY)
+    assert set(again.values()) == {"not-claimed"} and OutboundMessage.objects.count() == 3
