@@ -11,9 +11,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--creditor", type=int, help="Only the cases of this creditor id.")
+        parser.add_argument("--workers", type=int, default=1,
+                            help="Plan in this many processes (PostgreSQL; about one per database core).")
 
     def handle(self, *args, **opts):
-        stats = followups_plan_portfolio(now=timezone.now(), creditor_id=opts.get("creditor"))
+        stats = followups_plan_portfolio(now=timezone.now(), creditor_id=opts.get("creditor"), workers=max(1, opts["workers"]))
         self.stdout.write(
             f"{stats.cases} open cases planned: {stats.created} follow-ups created, {stats.kept} kept, "
             f"{stats.cancelled} cancelled, {stats.moved_by_policy} moved by the contact policy, "
