@@ -29,8 +29,9 @@ def _open_cases(user: User) -> int:
     return Case.objects.filter(assigned_agent=user, status__in=CaseStatus.open_values()).count()
 
 
-def _check_user(*, actor: User, user: User, before: dict[str, Any]) -> None:
-    """The rules a user change must keep; ``before`` is empty for a new user."""
+def _prepare_user(*, actor: User, user: User, before: dict[str, Any]) -> None:
+    """Normalise ``user`` (only agents have a team) and check the rules a change must keep;
+    ``before`` is empty for a new user."""
     errors: dict[str, list[str]] = {}
     if user.role != Role.AGENT:
         user.team = None  # only agents belong to teams; supervisors lead them
@@ -65,7 +66,7 @@ def user_create(*, actor: User, data: dict[str, Any], password: str, now: dt.dat
     except ValidationError as exc:
         raise ValidationError({"password1": exc.messages}) from exc
     with transaction.atomic():
-        _check_user(actor=actor, user=user, before={})
+        _prepare_user(actor=actor, user=user, before={})
         user.full_clean(exclude=["password"])
         user.set_password(password)
         user.save()
@@ -81,7 +82,7 @@ def user_update(*, actor: User, user_id: int, data: dict[str, Any], now: dt.date
         for name in USER_FIELDS:
             if name in data:
                 setattr(user, name, data[name])
-        _check_user(actor=actor, user=user, before=before)
+        _prepare_user(actor=actor, user=user, before=before)
         user.full_clean(exclude=["password"])
         after = snapshot(user, USER_FIELDS)
         old, new = diff(before, after)

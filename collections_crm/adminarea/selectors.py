@@ -141,6 +141,10 @@ def user_list(*, q: str = "", role: str = "", team: str = "", active: str = "", 
     return qs.order_by(*USER_SORTS.get(sort, USER_SORTS["name"]))
 
 
+def user_audit(*, user, limit: int = 20) -> QuerySet[AuditLog]:
+    return AuditLog.objects.filter(object_type="accounts.user", object_id=str(user.pk)).select_related("actor").order_by("-at")[:limit]
+
+
 def team_list():
     from collections_crm.accounts.models import Team
 

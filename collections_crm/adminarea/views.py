@@ -6,6 +6,7 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -13,8 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cases.choices import Channel, Objective, Outcome
-from collections_crm.accounts.models import Role
-from collections_crm.audit.models import AuditLog
+from cases.models import Creditor
+from collections_crm.accounts.models import Role, Team, User
+from collections_crm.accounts.services import team_save, user_create, user_set_password, user_update
 from collections_crm.core.access import role_required
 from contacts.models import Cadence, ExcuseCategory, FollowUpSettings, JurisdictionPack, StrategyRule, Technique
 from contacts.services import template_save_version
@@ -55,6 +57,16 @@ SAMPLE_VALUES = {
     "promise_amount": "300,00 €", "promise_date": "30/04/2026",
     "opt_out_text": "Para no recibir más mensajes, responda BAJA. / To stop these messages, reply STOP.",
 }
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    """A service's ValidationError beside the fields it names (the rest above the form)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        form.add_error(None, exc)
 
 
 def _problems_to_form(form, exc: PolicyInvalid) -> None:
@@ -100,9 +112,7 @@ def template_new(request):
             try:
                 template = services.template_create(actor=request.user, **form.cleaned_data)
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(field if field in form.fields else None, error)
+                _form_errors(form, exc)
             else:
                 messages.success(request, _("Template created as version 1. Cadence steps can use it now."))
                 return redirect("adminarea:template_edit", template_id=template.pk)
@@ -273,7 +283,7 @@ def _entity_form(request, *, form_class, instance, save, title: str, back: str, 
         except PolicyInvalid as exc:
             _problems_to_form(form, exc)
         except ValidationError as exc:
-            form.add_error(None, exc)
+            _form_errors(form, exc)
         else:
             messages.success(request, success)
             return redirect(back)
@@ -400,34 +410,22 @@ def why(request):
 
 # --- People and creditors ----------------------------------------------------------------------
 
-def _form_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        form.add_error(None, exc)
-
-
 @admin_only
 def user_list(request):
-    from django.core.paginator import Paginator
-
-    from collections_crm.accounts.models import Role, Team
-
     filters = {k: request.GET.get(k, "") for k in ("q", "role", "team", "active", "sort")}
     page = Paginator(selectors.user_list(**filters), 50).get_page(request.GET.get("page", 1))
     query = request.GET.copy()
     query.pop("page", None)
+    sort_query = query.copy()
+    sort_query.pop("sort", None)
     return render(request, "adminarea/user_list.html", {
         "page": page, "filters": filters, "roles": Role.choices, "teams": Team.objects.order_by("name"), "query": query.urlencode(),
+        "sort_query": sort_query.urlencode(),
     })
 
 
 @admin_only
 def user_new(request):
-    from collections_crm.accounts.services import user_create
-
     form = NewUserForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if not k.startswith("password")}
@@ -444,9 +442,6 @@ def user_new(request):
 
 @admin_only
 def user_edit(request, user_id: int):
-    from collections_crm.accounts.models import User
-    from collections_crm.accounts.services import user_set_password, user_update
-
     member = get_object_or_404(User, pk=user_id)
     form = UserForm(instance=member)
     password_form = SetPasswordForm()
@@ -474,7 +469,7 @@ def user_edit(request, user_id: int):
                 return redirect("adminarea:users")
     return render(request, "adminarea/user_form.html", {
         "form": form, "password_form": password_form, "member": member, "title": member.display_name(),
-        "audit": AuditLog.objects.filter(object_type="accounts.user", object_id=str(member.pk)).select_related("actor").order_by("-at")[:20],
+        "audit": selectors.user_audit(user=member),
     })
 
 
@@ -485,9 +480,6 @@ def team_list(request):
 
 @admin_only
 def team_edit(request, team_id: int | None = None):
-    from collections_crm.accounts.models import Team
-    from collections_crm.accounts.services import team_save
-
     team = get_object_or_404(Team, pk=team_id) if team_id else None
     return _entity_form(
         request, form_class=TeamForm, instance=team,
@@ -503,8 +495,6 @@ def creditor_list(request):
 
 @admin_only
 def creditor_edit(request, creditor_id: int | None = None):
-    from cases.models import Creditor
-
     creditor = get_object_or_404(Creditor, pk=creditor_id) if creditor_id else None
     return _entity_form(
         request, form_class=CreditorForm, instance=creditor,
