@@ -37,6 +37,7 @@ from cases.choices import (
 from cases.models import Barrier, Case, Instalment, PaymentPlan, PromiseToPay
 from collections_crm.audit.models import AuditLog
 from collections_crm.audit.services import audit_record
+from collections_crm.core import parallel
 from debtors.models import Debtor
 
 from . import bulk, planner, policy
@@ -506,10 +507,12 @@ def followups_plan_portfolio(
     qs = Case.objects.filter(status__in=CaseStatus.open_values())
     if creditor_id:
         qs = qs.filter(creditor_id=creditor_id)
-    if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if parallel.can_fork(workers):
         ids = list(qs.order_by("pk").values_list("pk", flat=True))
-        batches = [ids[i:i + batch] for i in range(0, len(ids), batch)]
-        return _plan_in_processes(batches, now=now, actor_id=getattr(actor, "pk", None), workers=workers)
+        jobs = [(ids[i:i + batch], now, getattr(actor, "pk", None)) for i in range(0, len(ids), batch)]
+        for stats in parallel.map_in_processes(_plan_batch, jobs, workers=workers):
+            _add(total, stats)
+        return total
     strategy, packs = strategy_load(), PackIndex()
     last_id = 0
     while True:
@@ -522,24 +525,11 @@ def followups_plan_portfolio(
     return total
 
 
-def _plan_in_processes(batches: list[list[int]], *, now: dt.datetime, actor_id: int | None, workers: int) -> PlanStats:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from django.db import connections
-
-    # A forked child must not share the parent's socket: close it here; each side reconnects.
-    connections.close_all()
-    total = PlanStats()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        for stats in pool.map(_plan_batch, batches, [now] * len(batches), [actor_id] * len(batches)):
-            _add(total, stats)
-    return total
-
-
-def _plan_batch(case_ids: list[int], now: dt.datetime, actor_id: int | None) -> PlanStats:
+def _plan_batch(job: tuple[list[int], dt.datetime, int | None]) -> PlanStats:
     """One batch in a worker process (strategy and packs loaded once per process)."""
     from collections_crm.accounts.models import User
+
+    case_ids, now, actor_id = job
 
     global _worker_inputs
     if _worker_inputs is None:

@@ -10,9 +10,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--full", action="store_true", help="Recompute every day since the earliest data.")
+        parser.add_argument("--workers", type=int, default=1,
+                            help="Processes for the days of a full rebuild (PostgreSQL; about one per core).")
 
     def handle(self, *args, **opts):
-        result = facts_rebuild(full=opts["full"])
+        result = facts_rebuild(full=opts["full"], workers=opts["workers"])
         if result is None:
             self.stdout.write("Another rebuild is running; nothing done.")
             return
