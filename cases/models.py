@@ -51,8 +51,12 @@ class Creditor(models.Model):
 class Case(models.Model):
     """One debt of one debtor for one creditor (expediente)."""
 
-    creditor = models.ForeignKey(Creditor, verbose_name=_("creditor"), on_delete=models.PROTECT, related_name="cases")
-    debtor = models.ForeignKey("debtors.Debtor", verbose_name=_("debtor"), on_delete=models.PROTECT, related_name="cases")
+    # The foreign keys have no single-column index of their own: each leads a composite index
+    # below (creditor: case_creditor_status_idx and the unique reference; debtor: case_debtor_idx;
+    # agent: case_queue_idx), which serves the same lookups. Every index is paid on each insert
+    # and on each update of next_action_at (imports, replans).
+    creditor = models.ForeignKey(Creditor, verbose_name=_("creditor"), on_delete=models.PROTECT, related_name="cases", db_index=False)
+    debtor = models.ForeignKey("debtors.Debtor", verbose_name=_("debtor"), on_delete=models.PROTECT, related_name="cases", db_index=False)
     reference = models.CharField(_("reference"), max_length=64)
     original_amount = models.DecimalField(_("original amount"), **MONEY)
     fees = models.DecimalField(_("fees"), default=ZERO, **MONEY)
@@ -70,6 +74,7 @@ class Case(models.Model):
         related_name="assigned_cases",
         null=True,
         blank=True,
+        db_index=False,
     )
     next_action_at = models.DateTimeField(_("next action"), null=True, blank=True)
     next_action_note = models.CharField(_("next step"), max_length=300, blank=True)

@@ -8,17 +8,17 @@ import os
 import tempfile
 import time
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
 
-from cases.choices import CaseStatus
+from cases.choices import CaseStatus, Objective
 from cases.models import Case
 from cases.services import case_replan
 from collections_crm.core.bench import BenchContext, Figure, benchmark
 
 from . import services_followup as engine
 from . import services_messaging as outbox
-from .models import FollowUp, OutboundMessage
+from .models import ContactRefusal, FollowUp, OutboundMessage
 from .tasks import EXECUTE_BATCH
 
 LOOP_SAMPLE = 2000
@@ -28,10 +28,19 @@ SWEEP_SAMPLE = 2000
 
 
 def _reset(case_ids: list[int] | None = None) -> None:
-    """Forget earlier plans so that every run plans from the same starting point."""
+    """Forget earlier plans so that every run plans from the same starting point: a portfolio
+    never planned (no follow-ups; cases with the objective and empty next action an import
+    gives them). On PostgreSQL the dead rows are then vacuumed, so that the timed run does not
+    pay for the reset."""
     followups = FollowUp.objects.all() if case_ids is None else FollowUp.objects.filter(case_id__in=case_ids)
     OutboundMessage.objects.filter(followup__in=followups).delete()
+    ContactRefusal.objects.filter(followup__in=followups).delete()
     followups.delete()
+    cases = Case.objects.all() if case_ids is None else Case.objects.filter(pk__in=case_ids)
+    cases.update(objective=Objective.REMIND, objective_reason="", next_action_at=None, next_action_note="")
+    if case_ids is None and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM (ANALYZE) cases_case, contacts_followup, contacts_contactrefusal, contacts_outboundmessage")
 
 
 @benchmark("follow-up planning")

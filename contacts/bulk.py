@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, transaction
 
 # Below this many rows the ordinary statements are as fast and simpler to read in logs.
 COPY_MIN_ROWS = 200
@@ -32,3 +33,19 @@ def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence], *, n
 
 def use_copy(n: int) -> bool:
     return connection.vendor == "postgresql" and n >= COPY_MIN_ROWS
+
+
+
+@contextmanager
+def relaxed_transaction():
+    """A transaction whose commit returns before its WAL reaches the disk (PostgreSQL's
+    ``synchronous_commit = off``, for this transaction only). For engine-derived data that a
+    crash would make the engine write again (a replan): the transaction stays atomic, only its
+    durability in the last fraction of a second before a crash is given up. Inside a caller's
+    transaction it is a plain savepoint (the caller's commit is left as it is)."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield

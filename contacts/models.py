@@ -307,7 +307,8 @@ class FollowUp(models.Model):
     no longer match the plan. ``anchor_at`` is when the current objective's situation began (the
     cadence counts its days from it); ``policy_reason`` says why the contact policy moved it."""
 
-    case = models.ForeignKey("cases.Case", verbose_name=_("case"), on_delete=models.CASCADE, related_name="followups")
+    # Indexed by followup_case_idx (case, status, due_at), which it leads.
+    case = models.ForeignKey("cases.Case", verbose_name=_("case"), on_delete=models.CASCADE, related_name="followups", db_index=False)
     objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices)
     purpose = models.CharField(_("purpose"), max_length=20, choices=FollowUpPurpose.choices, default=FollowUpPurpose.CADENCE)
     step = models.PositiveSmallIntegerField(_("step"), default=0, help_text=_("Position in the cadence (0 for one-off steps)."))
@@ -498,7 +499,8 @@ class ContactRefusal(models.Model):
     """A contact the policy refused, with the reason code (charted on the supervisor dashboard).
     The step it concerned was moved to ``next_allowed_at`` (empty: blocked until a flag changes)."""
 
-    case = models.ForeignKey("cases.Case", verbose_name=_("case"), on_delete=models.CASCADE, related_name="contact_refusals")
+    # Indexed by refusal_case_idx (case, at), which it leads.
+    case = models.ForeignKey("cases.Case", verbose_name=_("case"), on_delete=models.CASCADE, related_name="contact_refusals", db_index=False)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     reason = models.CharField(_("reason"), max_length=32)
     stage = models.CharField(_("stage"), max_length=10, choices=RefusalStage.choices)

@@ -137,18 +137,32 @@ def ids_q(field: str, ids) -> Q:
     return Q(**{f"{field}__in": list(ids)})
 
 
+def span_q(field: str, ids) -> Q:
+    """Rows whose ``field`` is one of ``ids`` and, when the ids are dense (consecutive ids, as the
+    portfolio replan takes them in batches), maybe rows of other ids between the smallest and the
+    largest: one index range scan instead of one index descent per id (about 3× faster for a
+    batch of 5,000). Only for reads whose rows are then looked up by id."""
+    if ids and connection.vendor == "postgresql":
+        low, high = min(ids), max(ids)
+        if high - low < 2 * len(ids):
+            return Q(**{f"{field}__gte": low, f"{field}__lte": high})
+    return ids_q(field, ids)
+
+
 def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) -> tuple[dict[int, planner.CaseFacts], dict[int, dict]]:
     """CaseFacts per case id, and the raw case rows, in a fixed number of queries (about ten)
     whatever the number of cases: one grouped query per kind of history, served by the indexes
     on the case (measured faster than one query of correlated subqueries for big batches)."""
     # Cases and debtors in two index scans: joined in one query, the planner hashes the whole
     # debtor table for every batch (its cost then grows with the portfolio, not the batch).
+    wanted = set(case_ids)
     cases = {
         row["id"]: row
-        for row in Case.objects.filter(ids_q("pk", case_ids)).values(
+        for row in Case.objects.filter(span_q("pk", wanted)).values(
             "id", "status", "due_date", "created_at", "currency", "objective", "objective_reason", "next_action_at",
             "next_action_note", "debtor_id",
         )
+        if row["id"] in wanted
     }
     debtor_fields = ["timezone", "country", *DEBTOR_FLAGS]
     debtors = {
@@ -159,24 +173,25 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
         row.update(zip([f"debtor__{f}" for f in debtor_fields], debtors[row["debtor_id"]], strict=True))
     ids = list(cases)
     barrier = dict(
-        Barrier.objects.filter(ids_q("case_id", ids), status="open").values("case_id").annotate(at=Max("opened_at")).values_list("case_id", "at")
+        Barrier.objects.filter(span_q("case_id", ids), status="open").values("case_id").annotate(at=Max("opened_at")).values_list("case_id", "at")
     )
     broken = Q(status__in=[PromiseStatus.BROKEN, PromiseStatus.PARTIAL])
     promise_stats = {
         r["case_id"]: r
-        for r in PromiseToPay.objects.filter(ids_q("case_id", ids)).values("case_id").annotate(
+        for r in PromiseToPay.objects.filter(span_q("case_id", ids)).values("case_id").annotate(
             n_broken=Count("id", filter=broken), last_broken_at=Max("resolved_at", filter=broken),
             last_broken_due=Max("due_date", filter=broken), last_created=Max("created_at"),
         )
     }
     commitments: dict[int, planner.Commitment] = {}
     for case_id, due, amount, paid in (
-        PromiseToPay.objects.filter(ids_q("case_id", ids), status=PromiseStatus.PENDING)
+        PromiseToPay.objects.filter(span_q("case_id", ids), status=PromiseStatus.PENDING)
         .order_by("due_date", "id").values_list("case_id", "due_date", "amount", "amount_paid")
     ):
         commitments.setdefault(case_id, planner.Commitment("promise", amount - paid, due))
     # Plans first, then their instalments by plan id: joined, the planner scans every instalment.
-    plans = list(PaymentPlan.objects.filter(ids_q("case_id", ids)).values_list("id", "case_id", "status", "created_at"))
+    plans = [p for p in PaymentPlan.objects.filter(span_q("case_id", ids)).values_list("id", "case_id", "status", "created_at")
+             if p[1] in cases]
     plan_case = {p[0]: p[1] for p in plans}
     active_plans = [p[0] for p in plans if p[2] == PlanStatus.ACTIVE]
     defaulted_plans = [p[0] for p in plans if p[2] == PlanStatus.DEFAULTED]
@@ -209,31 +224,31 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
     excuse = Q(outcome=Outcome.EXCUSE) | Q(statement_kind=StatementKind.EXCUSE) | Q(excuse_category_id__isnull=False)
     attempt_stats = {
         r["case_id"]: r
-        for r in ContactAttempt.objects.filter(ids_q("case_id", ids)).values("case_id").annotate(
+        for r in ContactAttempt.objects.filter(span_q("case_id", ids)).values("case_id").annotate(
             last_refusal=Max("occurred_at", filter=refusal), last_excuse=Max("occurred_at", filter=excuse),
             last_agent=Max("occurred_at", filter=Q(agent__isnull=False)),
         )
     }
     callbacks: dict[int, tuple[dt.datetime, dt.datetime, str]] = {}
     for case_id, occurred, next_at, note in ContactAttempt.objects.filter(
-        ids_q("case_id", ids), agent__isnull=False, next_step_at__gte=now - CALLBACK_HORIZON
+        span_q("case_id", ids), agent__isnull=False, next_step_at__gte=now - CALLBACK_HORIZON
     ).values_list("case_id", "occurred_at", "next_step_at", "next_step"):
         if occurred == (attempt_stats.get(case_id) or {}).get("last_agent"):
             callbacks[case_id] = (occurred, next_at, note)
     last_done: dict[int, planner.DoneStep] = {}
     for r in (
-        FollowUp.objects.filter(ids_q("case_id", ids), purpose=FollowUpPurpose.CADENCE, status__in=FINISHED)
+        FollowUp.objects.filter(span_q("case_id", ids), purpose=FollowUpPurpose.CADENCE, status__in=FINISHED)
         .annotate(rn=Window(RowNumber(), partition_by="case_id", order_by=["-completed_at", "-id"]))
         .filter(rn=1).values("case_id", "objective", "anchor_at", "step", "completed_at")
     ):
         last_done[r["case_id"]] = planner.DoneStep(r["objective"], r["anchor_at"], r["step"], r["completed_at"])
     consequence = dict(
-        FollowUp.objects.filter(ids_q("case_id", ids), is_consequence=True, status=FollowUpStatus.DONE)
+        FollowUp.objects.filter(span_q("case_id", ids), is_consequence=True, status=FollowUpStatus.DONE)
         .values("case_id").annotate(at=Max("completed_at")).values_list("case_id", "at")
     )
     reminded: dict[int, set[dt.datetime]] = defaultdict(set)
     for case_id, anchor in FollowUp.objects.filter(
-        ids_q("case_id", ids), purpose=FollowUpPurpose.PROMISE_REMINDER, status__in=FINISHED, anchor_at__gte=now - dt.timedelta(days=60)
+        span_q("case_id", ids), purpose=FollowUpPurpose.PROMISE_REMINDER, status__in=FINISHED, anchor_at__gte=now - dt.timedelta(days=60)
     ).values_list("case_id", "anchor_at"):
         reminded[case_id].add(anchor)
 
@@ -283,8 +298,9 @@ class PlanStats:
 def _complete_worked_tasks(case_ids: list[int], now: dt.datetime) -> int:
     """Agent tasks the agent has already worked on (an interaction logged after the task was
     created) are done; the plan then moves to the next step."""
-    tasks = list(FollowUp.objects.filter(ids_q("case_id", case_ids), status=FollowUpStatus.PENDING, kind=StepKind.AGENT_TASK)
-                 .values_list("id", "case_id", "created_at"))
+    wanted = set(case_ids)
+    tasks = [t for t in FollowUp.objects.filter(span_q("case_id", wanted), status=FollowUpStatus.PENDING, kind=StepKind.AGENT_TASK)
+             .values_list("id", "case_id", "created_at") if t[1] in wanted]
     if not tasks:
         return 0
     latest = {}
@@ -336,7 +352,7 @@ def followups_plan(
         language = get_language()
         plans = {case_id: planner.plan_case(f, strategy, now, language=language) for case_id, f in facts.items()}
         live: dict[int, list[dict]] = defaultdict(list)
-        for fu in FollowUp.objects.filter(ids_q("case_id", rows), status__in=LIVE).values(
+        for fu in FollowUp.objects.filter(span_q("case_id", rows), status__in=LIVE).values(
             "id", "case_id", "purpose", "objective", "step", "anchor_at", "channel", "kind", "due_at", "status"
         ):
             live[fu["case_id"]].append(fu)
@@ -519,7 +535,8 @@ def followups_plan_portfolio(
         ids = list(qs.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch])
         if not ids:
             break
-        stats, _plans = followups_plan(case_ids=ids, now=now, actor=actor, strategy=strategy, packs=packs)
+        with bulk.relaxed_transaction():
+            stats, _plans = followups_plan(case_ids=ids, now=now, actor=actor, strategy=strategy, packs=packs)
         _add(total, stats)
         last_id = ids[-1]
     return total
@@ -535,7 +552,8 @@ def _plan_batch(job: tuple[list[int], dt.datetime, int | None]) -> PlanStats:
     if _worker_inputs is None:
         _worker_inputs = (strategy_load(), PackIndex())
     actor = User(pk=actor_id) if actor_id else None
-    stats, _plans = followups_plan(case_ids=case_ids, now=now, actor=actor, strategy=_worker_inputs[0], packs=_worker_inputs[1])
+    with bulk.relaxed_transaction():
+        stats, _plans = followups_plan(case_ids=case_ids, now=now, actor=actor, strategy=_worker_inputs[0], packs=_worker_inputs[1])
     return stats
 
 

@@ -117,10 +117,10 @@ def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime) -> dict
     calls: dict[int, list[dt.datetime]] = defaultdict(list)
     conversation: dict[int, dt.datetime] = {}
     conversations = Outcome.conversation_values()
-    from .services_followup import ids_q
+    from .services_followup import span_q
 
     rows = ContactAttempt.objects.filter(
-        ids_q("case_id", case_ids), channel=Channel.PHONE, occurred_at__gte=now - dt.timedelta(days=HISTORY_DAYS)
+        span_q("case_id", case_ids), channel=Channel.PHONE, occurred_at__gte=now - dt.timedelta(days=HISTORY_DAYS)
     ).values_list("case_id", "direction", "outcome", "occurred_at")
     for case_id, direction, outcome, at in rows:
         if direction == Direction.OUTBOUND and at > now - policy.WEEK:

@@ -92,7 +92,8 @@ class ContactPointKind(models.TextChoices):
 
 
 class ContactPoint(models.Model):
-    debtor = models.ForeignKey(Debtor, verbose_name=_("debtor"), on_delete=models.CASCADE, related_name="contact_points")
+    # Indexed by the unique (debtor, kind, value) constraint, which it leads.
+    debtor = models.ForeignKey(Debtor, verbose_name=_("debtor"), on_delete=models.CASCADE, related_name="contact_points", db_index=False)
     kind = models.CharField(_("kind"), max_length=10, choices=ContactPointKind.choices)
     # E.164 for phones, lower-cased address for e-mails, the full text for postal addresses.
     value = models.CharField(_("value"), max_length=300)

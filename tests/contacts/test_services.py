@@ -502,3 +502,29 @@ def test_batch_execution_plans_every_case_once_and_isolates_a_failing_step(clock
     monkeypatch.setattr(services_messaging, "message_create", real)
     again = engine.followups_execute(followup_ids=[c for c in claimed if c != broken], now=WEDNESDAY)
     assert set(again.values()) == {"not-claimed"} and OutboundMessage.objects.count() == 3
+
+
+def test_a_batch_reads_its_id_span_but_plans_and_writes_only_its_cases(clock, make_case, agent):
+    """Planning reads a dense batch by id range (PostgreSQL): a case inside the range but not in
+    the batch — with a worked agent task, a barrier and a live step — is neither planned nor
+    written, and the batch's facts are its own."""
+    cases = [make_case(days_overdue=d) for d in (0, 5, 130, 20)]
+    outsider = cases[1]
+    barrier_open(actor=agent, case_id=outsider.pk, kind="invoice_copy", now=WEDNESDAY)
+    [task] = live(outsider)
+    later = WEDNESDAY + dt.timedelta(hours=2)
+    with transaction.atomic():
+        # The agent's interaction, without the replan that logging it would trigger.
+        ContactAttempt.objects.create(case=outsider, agent=agent, channel="phone", outcome="right_party",
+                                      objective="remove_barriers", occurred_at=later)
+    before = Case.objects.values("objective", "objective_reason", "next_action_at").get(pk=outsider.pk)
+    batch = [c.pk for c in cases if c.pk != outsider.pk]
+
+    facts, _rows = engine.facts_gather(batch, later)
+    assert sorted(facts) == sorted(batch)
+    assert all(f.open_barrier_at is None for f in facts.values())
+    stats, plans = engine.followups_plan(case_ids=batch, now=later)
+    assert stats.cases == 3 and sorted(plans) == sorted(batch) and stats.completed == 0
+    task.refresh_from_db()
+    assert task.status == "pending"
+    assert Case.objects.values("objective", "objective_reason", "next_action_at").get(pk=outsider.pk) == before
