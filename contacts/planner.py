@@ -219,37 +219,36 @@ def choose_objective(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> 
     tz = _zone(facts.timezone)
     dpd = max((now.astimezone(tz).date() - facts.due_date).days, 0)
     for rule in strategy.rules:
-        label = _label(rule.objective)
         cond = rule.condition
         if cond == "open_barrier" and facts.open_barrier_at:
             return rule, rule.objective, facts.open_barrier_at, _("Payment barrier open since %(date)s → %(objective)s") % {
-                "date": _fmt(facts.open_barrier_at), "objective": label}
+                "date": _fmt(facts.open_barrier_at), "objective": _label(rule.objective)}
         if cond == "promise_pending" and facts.commitment:
             c = facts.commitment
             what = _("Promise") if c.kind == "promise" else _("Instalment")
             return rule, rule.objective, _local_midnight(c.due_date, tz), _(
                 "%(what)s of %(amount)s %(currency)s due %(date)s → %(objective)s (reminder the day before, check after)") % {
-                "what": what, "amount": c.amount, "currency": facts.currency, "date": _fmt(c.due_date), "objective": label}
+                "what": what, "amount": c.amount, "currency": facts.currency, "date": _fmt(c.due_date), "objective": _label(rule.objective)}
         if cond == "consequence_applied" and facts.consequence_at and (
             facts.last_commitment_at is None or facts.consequence_at > facts.last_commitment_at
         ):
             return rule, rule.objective, facts.consequence_at, _("Consequence applied on %(date)s → %(objective)s") % {
-                "date": _fmt(facts.consequence_at), "objective": label}
+                "date": _fmt(facts.consequence_at), "objective": _label(rule.objective)}
         if cond == "broken_promises_at_least" and facts.last_broken_at and facts.broken_count >= max(rule.threshold, 1):
             text = _("Promise of %(date)s broken %(ago)s") % {"date": _fmt(facts.last_broken_due), "ago": _ago(now, facts.last_broken_at)}
             if facts.broken_count > 1:
                 text += " " + _("(%(n)d broken)") % {"n": facts.broken_count}
-            return rule, rule.objective, facts.last_broken_at, f"{text} → {label}"
+            return rule, rule.objective, facts.last_broken_at, f"{text} → {_label(rule.objective)}"
         if cond == "refusal" and facts.last_refusal_at:
             return rule, rule.objective, facts.last_refusal_at, _("Refused to pay on %(date)s → %(objective)s") % {
-                "date": _fmt(facts.last_refusal_at), "objective": label}
+                "date": _fmt(facts.last_refusal_at), "objective": _label(rule.objective)}
         if cond == "excuse_given" and facts.last_excuse_at:
             return rule, rule.objective, facts.last_excuse_at, _("Excuse given on %(date)s → %(objective)s") % {
-                "date": _fmt(facts.last_excuse_at), "objective": label}
+                "date": _fmt(facts.last_excuse_at), "objective": _label(rule.objective)}
         if cond == "days_past_due_at_least" and dpd >= rule.threshold:
             anchor = max(_local_midnight(facts.due_date + dt.timedelta(days=rule.threshold), tz), facts.created_at)
             return rule, rule.objective, anchor, _("%(n)d days past due (%(min)d or more) → %(objective)s") % {
-                "n": dpd, "min": rule.threshold, "objective": label}
+                "n": dpd, "min": rule.threshold, "objective": _label(rule.objective)}
         if cond == "always":
             if dpd == 0:
                 situation = _("Not yet due")
@@ -257,7 +256,7 @@ def choose_objective(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> 
                 situation = _("New case, %(n)d days past due") % {"n": dpd}
             else:
                 situation = _("%(n)d days past due") % {"n": dpd}
-            return rule, rule.objective, facts.created_at, f"{situation} → {label}"
+            return rule, rule.objective, facts.created_at, f"{situation} → {_label(rule.objective)}"
     label = _label(Objective.REMIND)
     return None, Objective.REMIND, facts.created_at, _("No strategy rule matched → %(objective)s") % {"objective": label}
 
