@@ -271,6 +271,8 @@ def generate_portfolio(
                 for a in range(n_attempts):
                     occurred = now - dt.timedelta(days=rng.randint(0, max(1, dpd if dpd > 0 else 5)), minutes=rng.randint(0, 600))
                     occurred = occurred.replace(hour=rng.randint(9, 19))
+                    if occurred > now:  # an interaction "today" happened earlier today (or yesterday), never later
+                        occurred -= dt.timedelta(days=1)
                     channel = rng.choice([Channel.PHONE, Channel.PHONE, Channel.PHONE, Channel.EMAIL, Channel.SMS])
                     outcome = rng.choice([Outcome.NO_ANSWER, Outcome.NO_ANSWER, Outcome.LEFT_MESSAGE, Outcome.RIGHT_PARTY,
                                           Outcome.EXCUSE, Outcome.PROMISE, Outcome.CALLBACK]) if channel == Channel.PHONE else Outcome.SENT
