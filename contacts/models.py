@@ -326,11 +326,14 @@ class FollowUp(models.Model):
     created_at = models.DateTimeField(_("created"))
     claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    # Empty on every step the engine writes: indexed only where set (followup_completed_*_idx).
     completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("completed by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("completed by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        db_index=False,
     )
     completed_attempt = models.ForeignKey(
-        ContactAttempt, verbose_name=_("completed by contact"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ContactAttempt, verbose_name=_("completed by contact"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False,
     )
     result = models.CharField(_("result"), max_length=200, blank=True)
 
@@ -355,6 +358,9 @@ class FollowUp(models.Model):
             models.Index(fields=["claimed_at"], name="followup_running_idx", condition=Q(status="running")),
             # Replanning and the case page: WHERE case_id=? [AND status=...] ORDER BY due_at
             models.Index(fields=["case", "status", "due_at"], name="followup_case_idx"),
+            # Deleting a user or an attempt looks for the steps it completed.
+            models.Index(fields=["completed_by"], name="followup_completed_by_idx", condition=Q(completed_by__isnull=False)),
+            models.Index(fields=["completed_attempt"], name="followup_completed_att_idx", condition=Q(completed_attempt__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -508,7 +514,9 @@ class ContactRefusal(models.Model):
     next_allowed_at = models.DateTimeField(_("next allowed"), null=True, blank=True)
     pack = models.ForeignKey(JurisdictionPack, verbose_name=_("jurisdiction pack"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     followup = models.ForeignKey(FollowUp, verbose_name=_("follow-up"), on_delete=models.SET_NULL, null=True, blank=True, related_name="refusals")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Empty on the refusals the engine records: indexed only where set (refusal_user_idx).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                             db_index=False)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -518,6 +526,7 @@ class ContactRefusal(models.Model):
             # Dashboard: WHERE at >= ? GROUP BY reason
             models.Index(fields=["at", "reason"], name="refusal_at_idx"),
             models.Index(fields=["case", "-at"], name="refusal_case_idx"),
+            models.Index(fields=["user"], name="refusal_user_idx", condition=Q(user__isnull=False)),
         ]
 
     def __str__(self) -> str:
