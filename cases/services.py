@@ -6,10 +6,11 @@ import calendar
 import datetime as dt
 from decimal import ROUND_DOWN, Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from collections_crm.accounts.models import Role, User
@@ -493,6 +494,10 @@ def plan_agree(*, actor: User | None, plan_id: int, expected_version: int | None
         plan.status = PlanStatus.ACTIVE
         plan.approved_by = actor if beyond and getattr(actor, "pk", None) else None
         plan.save(update_fields=["status", "approved_by"])
+        if beyond:
+            # The audit trail reads the same whoever approved: in the installation's language.
+            with translation.override(settings.LANGUAGE_CODE):
+                beyond = _plan_beyond_guardrails(case, plan.total_amount, plan.frequency, instalments, timezone.localdate(now))
         audit_record(actor=actor, action="plan.approved" if beyond else "plan.agreed", obj=plan,
                      before={"status": PlanStatus.PROPOSED}, after={"status": PlanStatus.ACTIVE, "beyond_guardrails": beyond}, at=now)
         before = snapshot(case, CASE_AUDIT_FIELDS)

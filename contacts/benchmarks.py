@@ -116,7 +116,6 @@ def followup_sweeper(ctx: BenchContext) -> list[Figure]:
         start = time.perf_counter()
         sent = sum(outbox.message_send(message_id=m, now=base) == "sent" for m in messages)
         send_seconds = time.perf_counter() - start
-    n = max(len(claimed), 1)
     return [
         ("sweeper claim (FOR UPDATE SKIP LOCKED + conditional update)", round(len(claimed) / max(claim_seconds, 1e-6)), "follow-ups/s"),
         (f"execute claimed follow-ups in batches of {EXECUTE_BATCH} (policy, render, outbox, replan)", round(len(claimed) / execute_seconds, 1), "follow-ups/s"),

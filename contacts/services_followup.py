@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from cases.choices import (
     CaseStatus,
+    Channel,
     InstalmentStatus,
     Objective,
     Outcome,
@@ -358,7 +359,8 @@ def followups_plan(
             live[fu["case_id"]].append(fu)
         need_history = [(cid, rows[cid]["debtor_id"]) for cid, p in plans.items()
                         if p.step and not any(_same(fu, p.step) for fu in live[cid])]
-        histories = contact_histories(cases=need_history, now=now) if need_history else {}
+        calls = [cid for cid, _debtor in need_history if plans[cid].step.channel == Channel.PHONE]
+        histories = contact_histories(cases=need_history, now=now, calls_for=calls) if need_history else {}
 
         cancel_ids: list[int] = []
         new_rows: list[tuple] = []

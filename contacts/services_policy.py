@@ -110,9 +110,13 @@ def _debtor_contacts(debtor_ids: list[int], *, since: dt.datetime):
         return cursor.fetchall()
 
 
-def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime) -> dict[int, policy.ContactHistory]:
-    """History per case id for (case_id, debtor_id) pairs, in two queries whatever their number."""
-    case_ids = [c for c, _ in cases]
+def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime, calls_for: list[int] | None = None) -> dict[int, policy.ContactHistory]:
+    """History per case id for (case_id, debtor_id) pairs, in two queries whatever their number.
+
+    The case's own calls and conversations only matter to the phone rules: ``calls_for`` limits
+    them to these case ids (the planner passes the cases whose next step is a call); the
+    debtor's contacts of the last days (the daily cap) are read for every case."""
+    case_ids = [c for c, _ in cases] if calls_for is None else calls_for
     debtor_ids = {d for _, d in cases}
     calls: dict[int, list[dt.datetime]] = defaultdict(list)
     conversation: dict[int, dt.datetime] = {}
@@ -121,7 +125,7 @@ def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime) -> dict
 
     rows = ContactAttempt.objects.filter(
         span_q("case_id", case_ids), channel=Channel.PHONE, occurred_at__gte=now - dt.timedelta(days=HISTORY_DAYS)
-    ).values_list("case_id", "direction", "outcome", "occurred_at")
+    ).values_list("case_id", "direction", "outcome", "occurred_at") if case_ids else ()
     for case_id, direction, outcome, at in rows:
         if direction == Direction.OUTBOUND and at > now - policy.WEEK:
             calls[case_id].append(at)

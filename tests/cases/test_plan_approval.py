@@ -117,6 +117,18 @@ def test_the_timeline_tells_approval_and_cancellation(login, agent, supervisor):
     plan_agree(actor=supervisor, plan_id=plan.pk)
     plan_cancel(actor=agent, plan_id=plan.pk, reason="Ha perdido el empleo")
     page = login(agent).get(reverse("cases:detail", args=[case.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    reasons = AuditLog.objects.get(action="plan.approved").after["beyond_guardrails"]  # in the approver's language
+    reasons = AuditLog.objects.get(action="plan.approved").after["beyond_guardrails"]  # in the installation's language (es)
     assert "Proposed plan approved beyond the guardrails" in page and reasons[0] in page
     assert "Payment plan cancelled" in page and "Ha perdido el empleo" in page
+
+
+def test_the_approval_audit_reads_the_same_whatever_the_approvers_language(agent, supervisor, settings):
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "es"
+    case = make_case(agent)
+    plan = propose(agent, case, count=18)
+    with translation.override("en"):
+        plan_agree(actor=supervisor, plan_id=plan.pk)
+    reasons = AuditLog.objects.get(action="plan.approved").after["beyond_guardrails"]
+    assert reasons and all("cuotas" in r or "plazo" in r or "mínimo" in r for r in reasons), reasons

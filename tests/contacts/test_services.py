@@ -528,3 +528,16 @@ def test_a_batch_reads_its_id_span_but_plans_and_writes_only_its_cases(clock, ma
     task.refresh_from_db()
     assert task.status == "pending"
     assert Case.objects.values("objective", "objective_reason", "next_action_at").get(pk=outsider.pk) == before
+
+
+def test_a_call_step_is_scheduled_after_the_pause_that_follows_a_conversation(clock, make_case, make_debtor, agent):
+    """Regulation F: no call within 7 days after a telephone conversation. The planner reads the
+    case's calls for the steps that are calls, and moves the task past the pause."""
+    case = make_case(debtor=make_debtor(country="US", timezone="America/New_York"))
+    talked = WEDNESDAY - dt.timedelta(days=1)
+    ContactAttempt.objects.create(case=case, agent=agent, channel="phone", outcome="right_party", objective="remind",
+                                  occurred_at=talked)
+    barrier_open(actor=agent, case_id=case.pk, kind="invoice_copy", now=WEDNESDAY)
+    [task] = live(case)
+    assert (task.channel, task.kind, task.policy_reason) == ("phone", "agent_task", "conversation_pause")
+    assert task.due_at >= talked + dt.timedelta(days=7)
