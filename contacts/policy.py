@@ -150,7 +150,15 @@ def _time_reason(local: dt.datetime, pack: PackRules, channel: str) -> tuple[str
     """(reason, next allowed local moment) for the hour/weekday/holiday rules, or ("", None)."""
     if channel not in pack.hours_channels:
         return "", None
-    tz = local.tzinfo
+    # Keyed by the wall-clock time AND the zone: aware datetimes of equal instants compare equal
+    # whatever their zone, and these rules depend on the local day and hour. A portfolio replan
+    # asks the same question for thousands of steps due at the same moment.
+    return _time_reason_local(local.replace(tzinfo=None), local.tzinfo, pack)
+
+
+@functools.lru_cache(maxsize=4096)
+def _time_reason_local(wall: dt.datetime, tz: dt.tzinfo, pack: PackRules) -> tuple[str, dt.datetime | None]:
+    local = wall.replace(tzinfo=tz)
     reason = ""
     day = local.date()
     if local.isoweekday() not in pack.weekdays:
@@ -187,7 +195,7 @@ def _count_reason(at: dt.datetime, tz: dt.tzinfo, channel: str, pack: PackRules,
             if len(window) >= pack.max_calls_per_case_7d:
                 # Allowed again once enough calls leave the rolling window.
                 return WEEKLY_CALL_CAP, window[len(window) - pack.max_calls_per_case_7d] + WEEK
-    if pack.max_contacts_per_day is not None:
+    if pack.max_contacts_per_day is not None and history.debtor_contacts:
         local_day = at.astimezone(tz).date()
         today = [t for t in history.debtor_contacts if t.astimezone(tz).date() == local_day and t <= at]
         if len(today) >= pack.max_contacts_per_day:
