@@ -39,7 +39,7 @@ from cases.models import Barrier, Case, Instalment, PaymentPlan, PromiseToPay
 from collections_crm.audit.models import AuditLog
 from collections_crm.audit.services import audit_record
 from collections_crm.core import parallel
-from debtors.models import Debtor
+from debtors.models import DEBTOR_FLAGS, Debtor, contact_paused_q
 
 from . import bulk, planner, policy
 from .lookups import IdArray
@@ -64,7 +64,6 @@ LIVE = [FollowUpStatus.PENDING, FollowUpStatus.RUNNING]
 FINISHED = [FollowUpStatus.DONE, FollowUpStatus.SKIPPED]
 # A callback agreed longer ago than this and never done falls back to the cadence.
 CALLBACK_HORIZON = dt.timedelta(days=14)
-DEBTOR_FLAGS = ["do_not_contact", "cease_communication", "attorney_represented", "deceased", "bankruptcy"]
 
 
 def claim_lease() -> dt.timedelta:
@@ -723,7 +722,7 @@ def cases_replan_forgotten(*, now: dt.datetime, limit: int = 2000) -> int:
         .filter(Q(next_action_at__isnull=True) | Q(next_action_at__lte=now))
         .exclude(followups__status__in=LIVE)
         # Paused by a debtor flag: nothing to plan until the flag is lifted.
-        .exclude(Q(**{f"debtor__{f}": True for f in DEBTOR_FLAGS}, _connector=Q.OR))
+        .exclude(contact_paused_q("debtor__"))
         .order_by("next_action_at").values_list("pk", flat=True)[:limit]
     )
     if ids:

@@ -31,6 +31,16 @@ class DocumentType(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+# The flags that stop every collection contact with a debtor (the contact policy's blocking
+# reasons): their open cases rightly have no next step while one is set.
+DEBTOR_FLAGS = ("do_not_contact", "cease_communication", "attorney_represented", "deceased", "bankruptcy")
+
+
+def contact_paused_q(prefix: str = "") -> Q:
+    """Debtors with a flag that pauses collection contact; ``prefix="debtor__"`` for cases."""
+    return Q(**{f"{prefix}{flag}": True for flag in DEBTOR_FLAGS}, _connector=Q.OR)
+
+
 class Debtor(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=DebtorKind.choices, default=DebtorKind.PERSON)
     name = models.CharField(_("name"), max_length=200)

@@ -9,9 +9,7 @@ from django.utils.translation import gettext as _
 
 from collections_crm.audit.services import audit_record, diff, snapshot
 
-from .models import ContactPoint, Debtor
-
-DEBTOR_FLAGS = ["do_not_contact", "cease_communication", "attorney_represented", "deceased", "bankruptcy"]
+from .models import DEBTOR_FLAGS, ContactPoint, Debtor
 
 
 def debtor_create(*, actor, contact_points: list[dict] | None = None, now: dt.datetime | None = None, **fields) -> Debtor:

@@ -20,6 +20,7 @@ from cases.selectors import case_visibility_q
 from collections_crm.accounts.models import Role, Team, User
 from collections_crm.audit.models import AuditLog
 from contacts.models import ContactAttempt, ContactRefusal, ExcuseCategory, Technique
+from debtors.models import contact_paused_q
 
 from .metrics import (
     BUCKET_CODES,
@@ -498,7 +499,10 @@ def drill_cases(scope: Scope, *, kind: str, params: dict, now: dt.datetime) -> Q
         cases = cases.filter(Exists(attempts))
     elif kind in ("no_next_step", "overdue"):
         cases = cases.filter(status__in=CaseStatus.workable_values())
-        cases = cases.filter(next_action_at__isnull=True) if kind == "no_next_step" else cases.filter(next_action_at__lt=now)
+        if kind == "no_next_step":
+            cases = cases.filter(next_action_at__isnull=True).exclude(contact_paused_q("debtor__"))
+        else:
+            cases = cases.filter(next_action_at__lt=now)
     elif kind == "roll":
         month = params["month"]
         first_end, second_end = month_end(month), min(month_end(add_months(month, 1)), scope.today)

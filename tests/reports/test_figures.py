@@ -12,6 +12,7 @@ from collections_crm.reports.models import AttemptDaily, MoneyDaily, PortfolioSn
 from collections_crm.reports.selectors import (
     REFUSAL_REASONS,
     activity_figures,
+    drill_cases,
     objective_figures,
     portfolio_figures,
     promise_figures,
@@ -160,3 +161,16 @@ def test_rebuild_is_idempotent_and_catches_up(portfolio):
     # A run a week later catches up everything written since the last one.
     result = facts_rebuild(now=NOW + dt.timedelta(days=7))
     assert result.first_day <= TODAY and result.last_day == TODAY + dt.timedelta(days=7)
+
+
+def test_a_case_paused_by_a_debtor_flag_is_not_one_without_a_next_step(built, supervisor):
+    """C2 has no next step; once its debtor is represented by an attorney, contact is paused and
+    having none is right: neither the figure nor its drill-down count it."""
+    from debtors.models import Debtor
+
+    assert portfolio_figures(scope(supervisor))["no_next_step"] == 1
+    Debtor.objects.filter(pk=built.c2.debtor_id).update(attorney_represented=True)
+    facts_rebuild(now=NOW)
+    p = portfolio_figures(scope(supervisor))
+    assert (p["no_next_step"], p["overdue"]) == (0, 1)
+    assert not drill_cases(scope(supervisor), kind="no_next_step", params={}, now=NOW).exists()

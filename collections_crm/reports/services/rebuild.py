@@ -32,6 +32,7 @@ from cases.models import Case, Payment, PromiseToPay
 from collections_crm.audit.models import AuditLog
 from collections_crm.core import parallel
 from contacts.models import ContactAttempt, ContactRefusal
+from debtors.models import contact_paused_q
 
 from ..metrics import CLOSED, add_months, days_between, due_date_range_for_bucket, month_end, month_start, months_between
 from ..models import (
@@ -257,7 +258,9 @@ def _rebuild_snapshot(today: dt.date, now: dt.datetime) -> None:
         .annotate(
             n=Count("id"),
             balance_sum=Sum("balance"),
-            no_step=Count("id", filter=Q(next_action_at__isnull=True, status__in=CaseStatus.workable_values())),
+            # A case paused by a debtor flag rightly has none: not a case "without a next step".
+            no_step=Count("id", filter=Q(next_action_at__isnull=True, status__in=CaseStatus.workable_values())
+                          & ~contact_paused_q("debtor__")),
             late=Count("id", filter=Q(next_action_at__lt=now, status__in=CaseStatus.workable_values())),
         )
         .order_by()
