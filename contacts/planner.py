@@ -289,7 +289,8 @@ def _cadence_step(facts: CaseFacts, strategy: Strategy, objective: str, anchor: 
         due = _at_local(last.completed_at, cadence.repeat_every_days, step.send_time, tz)
     return PlannedStep(
         CADENCE, objective, index, step.channel, step.kind, max(due, now), anchor, reason,
-        cadence_step_id=step.id, template_id=step.template_id, instructions=step.instructions,
+        # Seeded instructions are in the catalogue; an admin's own text has no entry and stays as written.
+        cadence_step_id=step.id, template_id=step.template_id, instructions=_(step.instructions) if step.instructions else "",
         is_consequence=step.is_consequence,
     )
 

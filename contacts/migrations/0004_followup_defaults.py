@@ -5,6 +5,7 @@ import datetime as dt
 
 from django.db import migrations
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 OPT = "{{ opt_out_text }}"
 
@@ -57,31 +58,33 @@ RULES = [
     (90, "Otherwise → remind", "always", 0, "remind", "Not yet due, just overdue, new customers."),
 ]
 
+# Step instructions are admin-edited text; the seeded ones are marked for translation (gettext_noop) so
+# that the planner shows them in the installation's language until an admin rewrites them.
 CADENCES = {
     # objective: (name, repeat_every_days, [(delay_days, channel, kind, template name or None, instructions, consequence)])
     "remind": ("Remind", 7, [
         (0, "email", "automatic", "E-mail (remind)", "", False),
         (3, "sms", "automatic", "SMS (remind)", "", False),
-        (5, "phone", "agent_task", None, "Reminder call: confirm they know about the debt and offer the payment link.", False),
+        (5, "phone", "agent_task", None, gettext_noop("Reminder call: confirm they know about the debt and offer the payment link."), False),
     ]),
     "remove_barriers": ("Remove barriers", 5, [
-        (0, "phone", "agent_task", None, "Send what is missing (invoice, certificate, contact) and confirm it arrived.", False),
+        (0, "phone", "agent_task", None, gettext_noop("Send what is missing (invoice, certificate, contact) and confirm it arrived."), False),
         (2, "email", "automatic", "E-mail (remove_barriers)", "", False),
-        (5, "phone", "agent_task", None, "Check nothing else is missing and ask for a payment date.", False),
+        (5, "phone", "agent_task", None, gettext_noop("Check nothing else is missing and ask for a payment date."), False),
     ]),
     "get_commitment": ("Get a commitment", 5, [
-        (0, "phone", "agent_task", None, "Get a specific commitment: amount, date and method.", False),
+        (0, "phone", "agent_task", None, gettext_noop("Get a specific commitment: amount, date and method."), False),
         (2, "sms", "automatic", "SMS (get_commitment)", "", False),
-        (4, "phone", "agent_task", None, "Call again: answer excuses with payment options.", False),
+        (4, "phone", "agent_task", None, gettext_noop("Call again: answer excuses with payment options."), False),
     ]),
     "pressure": ("Pressure", 7, [
         (0, "letter", "automatic", "Carta / Letter (pressure)", "", False),
-        (7, "phone", "agent_task", None, "The written demand got no answer: call (seed 002). Announce the consequence, no coercion.", False),
-        (14, "phone", "agent_task", None, "Apply the announced consequence (escalation, suspension) and record it.", True),
+        (7, "phone", "agent_task", None, gettext_noop("The written demand got no answer: call (seed 002). Announce the consequence, no coercion."), False),
+        (14, "phone", "agent_task", None, gettext_noop("Apply the announced consequence (escalation, suspension) and record it."), True),
     ]),
     "change_terms": ("Change terms", 10, [
         (0, "letter", "automatic", "Carta / Letter (change_terms)", "", False),
-        (3, "phone", "agent_task", None, "Notify the new terms and propose a payment plan.", False),
+        (3, "phone", "agent_task", None, gettext_noop("Notify the new terms and propose a payment plan."), False),
         (10, "email", "automatic", "E-mail (change_terms)", "", False),
     ]),
 }

@@ -167,3 +167,24 @@ def test_objective_without_cadence_still_gets_a_step():
     strategy = planner.Strategy(rules=(planner.Rule(1, 1, "always", "pressure"),), cadences={})
     plan = plan_case(facts(), strategy, NOW)
     assert (plan.step.kind, plan.step.due_at) == ("agent_task", NOW)
+
+
+def test_seeded_step_instructions_in_the_plans_language_and_an_admins_own_text_as_written():
+    """The shipped cadences' instructions are in the catalogue (Spanish for a Spanish plan); an
+    admin's rewrite has no entry and is kept word for word."""
+    from django.utils import translation
+
+    first_excuse = facts(last_excuse_at=NOW - DAY)
+    with translation.override("en"):
+        assert plan_case(first_excuse, STRATEGY, NOW, language="en").step.instructions == "Get a specific commitment: amount, date and method."
+    with translation.override("es"):
+        spanish = plan_case(first_excuse, STRATEGY, NOW, language="es")
+    assert spanish.step.instructions == "Consiga un compromiso concreto: importe, fecha y medio de pago."
+    assert spanish.next_action_note.endswith(spanish.step.instructions)
+    own = default_strategy()
+    steps = own.cadences["get_commitment"].steps
+    own.cadences["get_commitment"] = planner.CadenceInfo("get_commitment", (
+        planner.Step(None, 0, 0, "phone", "agent_task", dt.time(10), None, "Pregunte por la nómina de diciembre.", False), *steps[1:],
+    ), own.cadences["get_commitment"].repeat_every_days)
+    with translation.override("es"):
+        assert plan_case(first_excuse, own, NOW, language="es").step.instructions == "Pregunte por la nómina de diciembre."
