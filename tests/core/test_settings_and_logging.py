@@ -61,7 +61,7 @@ def test_pii_is_redacted_from_logs(caplog):
 def test_demo_command_creates_every_role_and_is_idempotent():
     from django.core.management import call_command
 
-    from cases.models import Case, Payment, PromiseToPay
+    from cases.models import Case, Payment, PaymentPlan, PromiseToPay
     from collections_crm.accounts.models import Role, User
     from contacts.models import ContactAttempt
 
@@ -71,10 +71,13 @@ def test_demo_command_creates_every_role_and_is_idempotent():
     assert counts[0] == 60 and counts[1] > 60
     statuses = set(Case.objects.values_list("status", flat=True))
     assert {"new", "active"} <= statuses
+    # One plan beyond the guardrails waits for a supervisor (the inbox is not empty in the demo).
+    [proposed] = PaymentPlan.objects.filter(status="proposed")
+    assert proposed.instalment_count == 18 and proposed.case.assigned_agent.username == "agent"
     call_command("seed_demo", cases=60, quiet=True)
     assert (Case.objects.count(), ContactAttempt.objects.count(), PromiseToPay.objects.count(), Payment.objects.count()) == counts
     call_command("seed_demo", cases=80, quiet=True)
-    assert Case.objects.count() == 80
+    assert Case.objects.count() == 80 and PaymentPlan.objects.filter(status="proposed").count() == 1
     for case in Case.objects.all():
         case.full_clean()
         paid = sum(p.amount for p in case.payments.all())

@@ -25,6 +25,7 @@ class Command(BaseCommand):
             # Give every new case its first step now, as an import would: the running worker then
             # sends what is due and the agents' queues fill with call tasks.
             stats = followups_plan_portfolio(now=timezone.now())
+            _propose_demo_plan()
             self.stdout.write(
                 f"Demo data: {result['created_cases']} cases, {result['rows']} rows in {result['seconds']} s "
                 f"({result['rows_per_second']:.0f} rows/s); {stats.created} follow-ups planned."
@@ -35,3 +36,26 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
             for username, first, last, role, team, _lang in DEMO_USERS:
                 self.stdout.write(f"  {username:<12} {Role(role).label:<14} {first} {last}{' — ' + team if team else ''}")
+
+
+def _propose_demo_plan() -> None:
+    """One plan an agent proposed beyond the guardrails (18 monthly instalments), so that the
+    supervisors' "Plans to agree" inbox shows what it is for."""
+    import datetime as dt
+
+    from cases.choices import CaseStatus, PlanStatus
+    from cases.models import Case, PaymentPlan
+    from cases.services import plan_create, plan_schedule
+
+    if PaymentPlan.objects.filter(status=PlanStatus.PROPOSED).exists():
+        return
+    agent = User.objects.filter(username="agent").first()
+    case = (
+        Case.objects.filter(assigned_agent=agent, status__in=[CaseStatus.ACTIVE, CaseStatus.NEW], balance__gte=1800)
+        .exclude(plans__status__in=[PlanStatus.PROPOSED, PlanStatus.ACTIVE]).order_by("id").first()
+    )
+    if case is None:
+        return
+    first = timezone.localdate() + dt.timedelta(days=5)
+    rows = [(day, amount) for _n, day, amount in plan_schedule(total=case.balance, count=18, frequency="monthly", first_date=first)]
+    plan_create(actor=agent, case_id=case.pk, total_amount=case.balance, frequency="monthly", instalments=rows, agreed=False)
