@@ -488,16 +488,16 @@ def plan_agree(*, actor: User | None, plan_id: int, expected_version: int | None
         if not case.is_open:
             raise ValidationError(_("This case is closed."))
         instalments = list(plan.instalments.order_by("number").values_list("due_date", "amount"))
-        beyond = _plan_beyond_guardrails(case, plan.total_amount, plan.frequency, instalments, timezone.localdate(now))
+        # The audit trail reads the same whoever approved: the reasons in the installation's language.
+        with translation.override(settings.LANGUAGE_CODE):
+            beyond = _plan_beyond_guardrails(case, plan.total_amount, plan.frequency, instalments, timezone.localdate(now))
         if beyond and getattr(actor, "role", None) == Role.AGENT:
-            raise ValidationError([_("This plan needs a supervisor's approval."), *beyond])
+            # Refused: the agent reads why in their own language.
+            reasons = _plan_beyond_guardrails(case, plan.total_amount, plan.frequency, instalments, timezone.localdate(now))
+            raise ValidationError([_("This plan needs a supervisor's approval."), *reasons])
         plan.status = PlanStatus.ACTIVE
         plan.approved_by = actor if beyond and getattr(actor, "pk", None) else None
         plan.save(update_fields=["status", "approved_by"])
-        if beyond:
-            # The audit trail reads the same whoever approved: in the installation's language.
-            with translation.override(settings.LANGUAGE_CODE):
-                beyond = _plan_beyond_guardrails(case, plan.total_amount, plan.frequency, instalments, timezone.localdate(now))
         audit_record(actor=actor, action="plan.approved" if beyond else "plan.agreed", obj=plan,
                      before={"status": PlanStatus.PROPOSED}, after={"status": PlanStatus.ACTIVE, "beyond_guardrails": beyond}, at=now)
         before = snapshot(case, CASE_AUDIT_FIELDS)

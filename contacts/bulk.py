@@ -35,7 +35,6 @@ def use_copy(n: int) -> bool:
     return connection.vendor == "postgresql" and n >= COPY_MIN_ROWS
 
 
-
 @contextmanager
 def relaxed_transaction():
     """A transaction whose commit returns before its WAL reaches the disk (PostgreSQL's

@@ -6,7 +6,8 @@ the portfolio replan (batches of thousands of case ids) that costs more than the
 
 from __future__ import annotations
 
-from django.db.models import Field, ForeignObject, Lookup
+from django.db import connection
+from django.db.models import Field, ForeignObject, Lookup, Q
 
 
 class IdArray:
@@ -34,3 +35,22 @@ class AnyLookup(Lookup):
 
 Field.register_lookup(AnyLookup)
 ForeignObject.register_lookup(AnyLookup)
+
+
+def ids_q(field: str, ids) -> Q:
+    """``field IN ids``; on PostgreSQL ``field = ANY(array)`` (AnyLookup above)."""
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__any": IdArray(ids)})
+    return Q(**{f"{field}__in": list(ids)})
+
+
+def span_q(field: str, ids) -> Q:
+    """Rows whose ``field`` is one of ``ids`` and, when the ids are dense (consecutive ids, as the
+    portfolio replan takes them in batches), maybe rows of other ids between the smallest and the
+    largest: one index range scan instead of one index descent per id (about 3× faster for a
+    batch of 5,000). Only for reads whose rows are then looked up by id."""
+    if ids and connection.vendor == "postgresql":
+        low, high = min(ids), max(ids)
+        if high - low < 2 * len(ids):
+            return Q(**{f"{field}__gte": low, f"{field}__lte": high})
+    return ids_q(field, ids)

@@ -42,7 +42,7 @@ from collections_crm.core import parallel
 from debtors.models import DEBTOR_FLAGS, Debtor, contact_paused_q
 
 from . import bulk, planner, policy
-from .lookups import IdArray
+from .lookups import ids_q, span_q
 from .models import (
     Cadence,
     ContactAttempt,
@@ -128,25 +128,6 @@ def strategy_invalidate() -> None:
 
 def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
-
-
-def ids_q(field: str, ids) -> Q:
-    """``field IN ids``; on PostgreSQL ``field = ANY(array)`` (contacts/lookups.py)."""
-    if connection.vendor == "postgresql":
-        return Q(**{f"{field}__any": IdArray(ids)})
-    return Q(**{f"{field}__in": list(ids)})
-
-
-def span_q(field: str, ids) -> Q:
-    """Rows whose ``field`` is one of ``ids`` and, when the ids are dense (consecutive ids, as the
-    portfolio replan takes them in batches), maybe rows of other ids between the smallest and the
-    largest: one index range scan instead of one index descent per id (about 3× faster for a
-    batch of 5,000). Only for reads whose rows are then looked up by id."""
-    if ids and connection.vendor == "postgresql":
-        low, high = min(ids), max(ids)
-        if high - low < 2 * len(ids):
-            return Q(**{f"{field}__gte": low, f"{field}__lte": high})
-    return ids_q(field, ids)
 
 
 def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) -> tuple[dict[int, planner.CaseFacts], dict[int, dict]]:

@@ -14,6 +14,7 @@ from cases.models import Case
 from debtors.models import ContactPoint, ContactPointKind, Debtor
 
 from . import policy
+from .lookups import span_q
 from .models import ContactAttempt, ContactRefusal, JurisdictionPack, RefusalStage
 
 # How far back the history queries look: the 7-day call window and the longest plausible pause
@@ -121,8 +122,6 @@ def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime, calls_f
     calls: dict[int, list[dt.datetime]] = defaultdict(list)
     conversation: dict[int, dt.datetime] = {}
     conversations = Outcome.conversation_values()
-    from .services_followup import span_q
-
     rows = ContactAttempt.objects.filter(
         span_q("case_id", case_ids), channel=Channel.PHONE, occurred_at__gte=now - dt.timedelta(days=HISTORY_DAYS)
     ).values_list("case_id", "direction", "outcome", "occurred_at") if case_ids else ()

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from cases.choices import CaseStatus, PlanStatus
+from cases.models import Case, PaymentPlan
+from cases.services import plan_create, plan_schedule
 from collections_crm.accounts.models import Role, User
 from collections_crm.core.datagen import generate_portfolio
 from collections_crm.core.demo import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
@@ -41,12 +46,6 @@ class Command(BaseCommand):
 def _propose_demo_plan() -> None:
     """One plan an agent proposed beyond the guardrails (18 monthly instalments), so that the
     supervisors' "Plans to agree" inbox shows what it is for."""
-    import datetime as dt
-
-    from cases.choices import CaseStatus, PlanStatus
-    from cases.models import Case, PaymentPlan
-    from cases.services import plan_create, plan_schedule
-
     if PaymentPlan.objects.filter(status=PlanStatus.PROPOSED).exists():
         return
     agent = User.objects.filter(username="agent").first()
