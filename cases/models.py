@@ -109,8 +109,15 @@ class Case(models.Model):
         indexes = [
             # Agent queue: WHERE assigned_agent_id=? AND status IN (open) ORDER BY next_action_at
             models.Index(fields=["assigned_agent", "status", "next_action_at"], name="case_queue_idx"),
-            # Sweepers and dashboards: WHERE status IN (...) AND next_action_at <= now
-            models.Index(fields=["status", "next_action_at"], name="case_status_next_idx"),
+            # "Never wait and see": workable cases with no next step (the safety-net sweeper, the
+            # dashboards' "no next step"). Partial, so the planner's update of a case's next action
+            # (a million cases in a portfolio replan) leaves it untouched; "next action past" is
+            # served by case_workable_next_idx.
+            models.Index(
+                fields=["id"],
+                name="case_unplanned_idx",
+                condition=Q(status__in=["new", "active", "promised", "plan"], next_action_at__isnull=True),
+            ),
             # Home page "next actions due": WHERE status IN (workable) ORDER BY next_action_at LIMIT 10
             # (one ordered index scan instead of sorting every open case of the portfolio).
             models.Index(

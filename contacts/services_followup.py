@@ -126,6 +126,9 @@ def strategy_invalidate() -> None:
 # --- Facts, set-based ----------------------------------------------------------------------------
 
 
+NO_FLAGS: frozenset = frozenset()
+
+
 def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
 
@@ -146,12 +149,18 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
         if row["id"] in wanted
     }
     debtor_fields = ["timezone", "country", *DEBTOR_FLAGS]
-    debtors = {
-        row[0]: row[1:]
-        for row in Debtor.objects.filter(ids_q("pk", {r["debtor_id"] for r in cases.values()})).values_list("id", *debtor_fields)
-    }
+    keys = [f"debtor__{f}" for f in debtor_fields]
+    debtors = {}
+    # Per debtor once: the values, the flags that pause contact, and what the contact policy needs.
+    for pk, *values in Debtor.objects.filter(ids_q("pk", {r["debtor_id"] for r in cases.values()})).values_list("id", *debtor_fields):
+        flags = dict(zip(DEBTOR_FLAGS, values[2:], strict=True))
+        debtors[pk] = {
+            **dict(zip(keys, values, strict=True)),
+            "debtor_flags": frozenset(f for f, on in flags.items() if on) or NO_FLAGS,
+            "debtor_info": policy.DebtorInfo(timezone=values[0], **flags),
+        }
     for row in cases.values():
-        row.update(zip([f"debtor__{f}" for f in debtor_fields], debtors[row["debtor_id"]], strict=True))
+        row.update(debtors[row["debtor_id"]])
     ids = list(cases)
     barrier = dict(
         Barrier.objects.filter(span_q("case_id", ids), status="open").values("case_id").annotate(at=Max("opened_at")).values_list("case_id", "at")
@@ -249,7 +258,7 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
         facts[case_id] = planner.CaseFacts(
             case_id=case_id, status=row["status"], due_date=row["due_date"], created_at=row["created_at"],
             timezone=row["debtor__timezone"], currency=row["currency"],
-            debtor_flags=frozenset(f for f in DEBTOR_FLAGS if row[f"debtor__{f}"]),
+            debtor_flags=row["debtor_flags"],
             open_barrier_at=barrier.get(case_id), commitment=commitments.get(case_id),
             broken_count=(p.get("n_broken") or 0) + (pl.get("n_defaulted") or 0),
             last_broken_at=broken_at, last_broken_due=broken_due,
@@ -257,7 +266,7 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
             consequence_at=consequence.get(case_id), last_refusal_at=a.get("last_refusal"),
             last_excuse_at=a.get("last_excuse"),
             callback_at=callback[1] if callback else None, callback_note=callback[2] if callback else "",
-            last_done=last_done.get(case_id), reminded_anchors=frozenset(reminded.get(case_id, ())),
+            last_done=last_done.get(case_id), reminded_anchors=frozenset(reminded[case_id]) if case_id in reminded else NO_FLAGS,
         )
     return facts, cases
 
@@ -304,9 +313,8 @@ def _complete_worked_tasks(case_ids: list[int], now: dt.datetime) -> int:
 
 def _apply_policy(step: planner.PlannedStep, row: dict, rules: policy.PackRules, history: policy.ContactHistory) -> tuple[dt.datetime, str]:
     """Scheduling-time check: move the step to the first moment the contact policy allows."""
-    flags = {f: row[f"debtor__{f}"] for f in DEBTOR_FLAGS}
     decision = policy.can_contact(
-        debtor=policy.DebtorInfo(timezone=row["debtor__timezone"], **flags), case_status=row["status"],
+        debtor=row["debtor_info"], case_status=row["status"],
         channel=step.channel, at=step.due_at, pack=rules, history=history,
     )
     if decision.allowed or decision.next_allowed_at is None:
@@ -392,7 +400,7 @@ def followups_plan(
             stats.cancelled = FollowUp.objects.filter(ids_q("pk", cancel_ids), status__in=LIVE).update(
                 status=FollowUpStatus.CANCELLED, completed_at=now, result=_("Replanned")
             )
-        new_ids = _insert(FollowUp, NEW_FOLLOWUP_FIELDS, new_rows, status=FollowUpStatus.PENDING, result="")
+        new_ids = _insert(FollowUp, NEW_FOLLOWUP_FIELDS, new_rows, want_ids=bool(moved), status=FollowUpStatus.PENDING, result="")
         stats.created = len(new_rows)
         _insert(ContactRefusal, REFUSAL_FIELDS, [
             (case_id, channel, reason, RefusalStage.SCHEDULE, now, due, pack_id, new_ids[index], actor_id)
@@ -413,24 +421,29 @@ AUDIT_FIELDS = ("at", "actor_id", "action", "object_type", "object_id", "case_id
 REFUSAL_FIELDS = ("case_id", "channel", "reason", "stage", "at", "next_allowed_at", "pack_id", "followup_id", "user_id")
 
 
-def _insert(model, fields: tuple[str, ...], rows: list[tuple], **constants) -> list[int]:
-    """Insert engine-built rows and return their ids: COPY on PostgreSQL for big batches (ids
-    taken from the table's sequence first), bulk_create otherwise."""
+def _insert(model, fields: tuple[str, ...], rows: list[tuple], *, want_ids: bool = False, **constants) -> list[int]:
+    """Insert engine-built rows: COPY on PostgreSQL for big batches, bulk_create otherwise.
+    With ``want_ids`` it returns their ids (for COPY taken from the table's sequence first, a
+    round trip that costs about as much as the COPY itself, so only when asked)."""
     if not rows:
         return []
     if bulk.use_copy(len(rows)):
         table = model._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(rows)])
-            ids = [r[0] for r in cursor.fetchall()]
         model_fields = [model._meta.get_field(f) for f in fields]
         json_at = [i for i, f in enumerate(model_fields) if f.get_internal_type() == "JSONField"]
         if json_at:
             rows = [tuple(json.dumps(v) if i in json_at and v is not None else v for i, v in enumerate(row)) for row in rows]
         null_columns = [f.column for f in model_fields if f.null and f.get_internal_type() not in ("CharField", "TextField")]
         extra = tuple(constants.values())
-        bulk.copy_rows(table, ["id", *(f.column for f in model_fields), *constants],
-                       ((pk, *row, *extra) for pk, row in zip(ids, rows, strict=True)), null_columns=null_columns)
+        columns = [*(f.column for f in model_fields), *constants]
+        if not want_ids:
+            bulk.copy_rows(table, columns, ((*row, *extra) for row in rows), null_columns=null_columns)
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(rows)])
+            ids = [r[0] for r in cursor.fetchall()]
+        bulk.copy_rows(table, ["id", *columns], ((pk, *row, *extra) for pk, row in zip(ids, rows, strict=True)),
+                       null_columns=null_columns)
         return ids
     objs = model.objects.bulk_create([model(**dict(zip(fields, row, strict=True)), **constants) for row in rows], batch_size=2000)
     return [o.pk for o in objs]
