@@ -45,6 +45,7 @@ from . import bulk, planner, policy
 from .lookups import ids_q, span_q
 from .models import (
     Cadence,
+    CadenceStep,
     ContactAttempt,
     ContactRefusal,
     ExcuseCategory,
@@ -52,6 +53,7 @@ from .models import (
     FollowUpPurpose,
     FollowUpSettings,
     FollowUpStatus,
+    JurisdictionPack,
     RefusalStage,
     StepKind,
     StrategyRule,
@@ -121,6 +123,28 @@ def packs_cached() -> PackIndex:
 
 def strategy_invalidate() -> None:
     _cache.clear()
+
+
+def _config_current(strategy: planner.Strategy, packs: PackIndex) -> bool:
+    """Do the rules, cadence steps and packs this (cached) strategy names all still exist? On
+    PostgreSQL they are also locked FOR KEY SHARE until the end of the transaction, so an admin
+    deleting one waits for it. Follow-ups and refusals point to them: a strategy cached before a
+    deletion would otherwise write a dangling id, and the foreign-key check at commit would undo
+    the agent's whole action (an interaction logged, a payment) for up to STRATEGY_TTL."""
+    wanted = {
+        StrategyRule._meta.db_table: {r.id for r in strategy.rules if r.id},
+        CadenceStep._meta.db_table: {s.id for c in strategy.cadences.values() for s in c.steps if s.id},
+        JurisdictionPack._meta.db_table: packs.pack_ids(),
+    }
+    if connection.vendor == "postgresql":
+        counts = ", ".join(f"(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE id = ANY(%s) FOR KEY SHARE) x)" for table in wanted)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {counts}", [list(ids) for ids in wanted.values()])
+            found = cursor.fetchone()
+    else:
+        models = (StrategyRule, CadenceStep, JurisdictionPack)
+        found = [m.objects.filter(pk__in=ids).count() for m, ids in zip(models, wanted.values(), strict=True)]
+    return all(n == len(ids) for n, ids in zip(found, wanted.values(), strict=True))
 
 
 # --- Facts, set-based ----------------------------------------------------------------------------
@@ -336,6 +360,9 @@ def followups_plan(
     strategy = strategy or strategy_cached()
     packs = packs or packs_cached()
     with transaction.atomic():
+        if not _config_current(strategy, packs):
+            strategy_invalidate()
+            strategy, packs = strategy_cached(), packs_cached()
         stats.completed = _complete_worked_tasks(case_ids, now)
         facts, rows = facts_gather(case_ids, now, grace_days=strategy.grace_days)
         language = get_language()

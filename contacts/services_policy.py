@@ -73,6 +73,9 @@ class PackIndex:
     def for_country(self, country: str) -> tuple[JurisdictionPack | None, policy.PackRules]:
         return self.by_country.get((country or "").upper(), self.default)
 
+    def pack_ids(self) -> set[int]:
+        return {pack.pk for pack, _rules in [*self.by_country.values(), self.default] if pack is not None}
+
 
 def debtor_info(debtor: Debtor) -> policy.DebtorInfo:
     return policy.DebtorInfo(

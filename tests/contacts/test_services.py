@@ -66,6 +66,27 @@ def test_new_case_gets_a_reminder_email_now(clock, make_case):
     assert case.next_action_note.startswith("E-mail")
 
 
+def test_a_strategy_cached_before_a_step_was_deleted_is_reloaded(clock, make_case):
+    """An admin deleted a cadence step in another process while this one still had the strategy
+    cached: the next replan notices, reloads it and never writes the deleted step's id (the
+    foreign key would undo the whole action, say an interaction logged, at commit)."""
+    from django.db import connection
+
+    from contacts.models import CadenceStep
+
+    [first] = live(make_case())
+    cached = engine.strategy_cached()
+    assert cached.cadences["remind"].steps[0].id == first.cadence_step_id
+    CadenceStep.objects.filter(pk=first.cadence_step_id).delete()  # nobody clears this process's cache
+    assert engine.strategy_cached() is cached
+
+    [second] = live(make_case())
+
+    assert second.cadence_step_id is not None and second.cadence_step_id != first.cadence_step_id
+    assert engine.strategy_cached() is not cached
+    connection.check_constraints()
+
+
 def test_one_pending_follow_up_per_case_and_step(clock, make_case):
     case = make_case()
     [fu] = live(case)
