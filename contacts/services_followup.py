@@ -126,25 +126,22 @@ def strategy_invalidate() -> None:
 
 
 def _config_current(strategy: planner.Strategy, packs: PackIndex) -> bool:
-    """Do the rules, cadence steps and packs this (cached) strategy names all still exist? On
-    PostgreSQL they are also locked FOR KEY SHARE until the end of the transaction, so an admin
-    deleting one waits for it. Follow-ups and refusals point to them: a strategy cached before a
-    deletion would otherwise write a dangling id, and the foreign-key check at commit would undo
-    the agent's whole action (an interaction logged, a payment) for up to STRATEGY_TTL."""
-    wanted = {
-        StrategyRule._meta.db_table: {r.id for r in strategy.rules if r.id},
-        CadenceStep._meta.db_table: {s.id for c in strategy.cadences.values() for s in c.steps if s.id},
-        JurisdictionPack._meta.db_table: packs.pack_ids(),
-    }
+    """Do the rules, cadence steps and packs this (cached) strategy names all still exist?
+    Follow-ups and refusals point to them: a strategy cached before an admin deleted one would
+    write a dangling id, and the foreign-key check at commit would undo the agent's whole action
+    (an interaction logged, a payment) for up to STRATEGY_TTL. (Not locked: a deletion in the
+    milliseconds between this check and the commit is left to that foreign-key check.)"""
+    wanted = ((StrategyRule, {r.id for r in strategy.rules if r.id}),
+              (CadenceStep, {s.id for c in strategy.cadences.values() for s in c.steps if s.id}),
+              (JurisdictionPack, packs.pack_ids()))
     if connection.vendor == "postgresql":
-        counts = ", ".join(f"(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE id = ANY(%s) FOR KEY SHARE) x)" for table in wanted)
+        counts = ", ".join(f"(SELECT count(*) FROM {m._meta.db_table} WHERE id = ANY(%s))" for m, _ids in wanted)
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {counts}", [list(ids) for ids in wanted.values()])
+            cursor.execute(f"SELECT {counts}", [list(ids) for _m, ids in wanted])
             found = cursor.fetchone()
     else:
-        models = (StrategyRule, CadenceStep, JurisdictionPack)
-        found = [m.objects.filter(pk__in=ids).count() for m, ids in zip(models, wanted.values(), strict=True)]
-    return all(n == len(ids) for n, ids in zip(found, wanted.values(), strict=True))
+        found = [m.objects.filter(pk__in=ids).count() for m, ids in wanted]
+    return all(n == len(ids) for n, (_m, ids) in zip(found, wanted, strict=True))
 
 
 # --- Facts, set-based ----------------------------------------------------------------------------
