@@ -147,9 +147,6 @@ def _config_current(strategy: planner.Strategy, packs: PackIndex) -> bool:
 # --- Facts, set-based ----------------------------------------------------------------------------
 
 
-NO_FLAGS: frozenset = frozenset()
-
-
 def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
 
@@ -169,16 +166,16 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
         )
         if row["id"] in wanted
     }
-    debtor_fields = ["timezone", "country", *DEBTOR_FLAGS]
-    keys = [f"debtor__{f}" for f in debtor_fields]
+    # Per debtor once: where they live, the flags that pause contact, what the contact policy needs.
     debtors = {}
-    # Per debtor once: the values, the flags that pause contact, and what the contact policy needs.
-    for pk, *values in Debtor.objects.filter(ids_q("pk", {r["debtor_id"] for r in cases.values()})).values_list("id", *debtor_fields):
-        flags = dict(zip(DEBTOR_FLAGS, values[2:], strict=True))
+    for pk, tz, country, *flag_values in Debtor.objects.filter(ids_q("pk", {r["debtor_id"] for r in cases.values()})).values_list(
+        "id", "timezone", "country", *DEBTOR_FLAGS
+    ):
+        flags = dict(zip(DEBTOR_FLAGS, flag_values, strict=True))
         debtors[pk] = {
-            **dict(zip(keys, values, strict=True)),
-            "debtor_flags": frozenset(f for f, on in flags.items() if on) or NO_FLAGS,
-            "debtor_info": policy.DebtorInfo(timezone=values[0], **flags),
+            "debtor__timezone": tz, "debtor__country": country,
+            "debtor_flags": frozenset(f for f, on in flags.items() if on),
+            "debtor_info": policy.DebtorInfo(timezone=tz, **flags),
         }
     for row in cases.values():
         row.update(debtors[row["debtor_id"]])
@@ -287,7 +284,7 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
             consequence_at=consequence.get(case_id), last_refusal_at=a.get("last_refusal"),
             last_excuse_at=a.get("last_excuse"),
             callback_at=callback[1] if callback else None, callback_note=callback[2] if callback else "",
-            last_done=last_done.get(case_id), reminded_anchors=frozenset(reminded[case_id]) if case_id in reminded else NO_FLAGS,
+            last_done=last_done.get(case_id), reminded_anchors=frozenset(reminded.get(case_id, ())),
         )
     return facts, cases
 
