@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -237,7 +239,9 @@ class CadenceStep(models.Model):
     cadence = models.ForeignKey(Cadence, verbose_name=_("cadence"), on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(_("position"))
     delay_days = models.PositiveSmallIntegerField(_("day"), help_text=_("Days after the objective was chosen."))
-    send_time = models.TimeField(_("time of day (debtor's time)"), default="10:00")
+    # A time, not "10:00": a form compares its initial value with the posted time, and a string never
+    # equals one, so an untouched empty row of the cadence editor counted as changed (and invalid).
+    send_time = models.TimeField(_("time of day (debtor's time)"), default=dt.time(10))
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     kind = models.CharField(_("kind"), max_length=12, choices=StepKind.choices)
     template = models.ForeignKey(

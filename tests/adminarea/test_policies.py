@@ -276,3 +276,28 @@ def test_promise_follow_up_settings_refuse_a_template_of_another_channel(client,
     row = FollowUpSettings.objects.get(pk=1)
     assert (row.promise_grace_days, row.reminder_template_id) == (2, email.pk)
     assert AuditLog.objects.filter(action="followup_settings.updated", actor=admin_user).exists()
+
+
+@pytest.mark.django_db
+def test_cadence_page_deletes_a_step_leaving_the_empty_row_untouched(client, admin_user):
+    """What the browser sends: every field as rendered (the empty extra row keeps its default
+    10:00), one step marked for deletion. The untouched row must not count as a new step."""
+    cadence = Cadence.objects.get(objective="get_commitment")
+    _first, *rest = cadence.steps.order_by("position")
+    client.force_login(admin_user)
+    url = reverse("adminarea:cadence_edit", args=[cadence.pk])
+    page = client.get(url)
+    data = {}
+    formset = page.context["formset"]
+    for bound in [*page.context["form"], *formset.management_form, *(f for form in formset.forms for f in form)]:
+        value = bound.value()
+        if isinstance(value, dt.time):
+            value = value.strftime("%H:%M")
+        if value is not None and value is not False:
+            data[bound.html_name] = "on" if value is True else value
+    data["steps-0-DELETE"] = "on"
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, [f.errors for f in response.context["formset"].forms]
+    assert list(cadence.steps.order_by("position").values_list("pk", flat=True)) == [s.pk for s in rest]
