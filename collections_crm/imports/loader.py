@@ -240,6 +240,10 @@ def _reference_header(job: ImportJob) -> str:
     return job.mapping.get("reference", "reference")
 
 
+def duplicate_reference_message() -> str:
+    return _("This reference is already on an earlier line of the file.")
+
+
 def check_portfolio(job: ImportJob, stage: Stage) -> None:
     """Phase 2: reject lines that clash with an earlier line or with the database."""
     t = stage.table
@@ -247,7 +251,7 @@ def check_portfolio(job: ImportJob, stage: Stage) -> None:
     checks = [
         (f"""SELECT s.line, s.reference FROM {t} s
              WHERE EXISTS (SELECT 1 FROM {t} o WHERE o.reference = s.reference AND o.line < s.line)""",
-         _("This reference is already on an earlier line of the file.")),
+         duplicate_reference_message()),
         (f"""SELECT s.line, s.reference FROM {t} s
              JOIN cases_case c ON c.creditor_id = %(creditor)s AND c.reference = s.reference
              JOIN debtors_debtor d ON d.id = c.debtor_id

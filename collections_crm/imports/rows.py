@@ -31,28 +31,41 @@ class Target:
 
 
 PORTFOLIO_TARGETS = [
-    Target("reference", gettext_lazy("Case reference"), True, ("referencia", "ref", "expediente", "reference", "contrato", "n expediente", "numero expediente")),
-    Target("document_number", gettext_lazy("Identity document"), True, ("dni", "nif", "nie", "cif", "documento", "document", "document number", "dni nif", "id")),
+    Target("reference", gettext_lazy("Case reference"), True, (
+        "referencia", "ref", "expediente", "reference", "contrato", "numero expediente", "referencia expediente", "case reference",
+        "account number", "account", "codigo cliente", "numero contrato", "operacion")),
+    Target("document_number", gettext_lazy("Identity document"), True, (
+        "dni", "nif", "nie", "cif", "documento", "document", "document number", "dni nif", "id", "documento identidad", "rfc",
+        "curp", "ssn", "tax id", "national id")),
     Target("document_type", gettext_lazy("Document type"), False, ("tipo documento", "tipo doc", "document type")),
-    Target("name", gettext_lazy("Debtor name"), True, ("nombre", "name", "razon social", "titular", "deudor", "debtor", "nombre completo")),
-    Target("kind", gettext_lazy("Person or company"), False, ("tipo", "kind", "tipo persona")),
+    Target("name", gettext_lazy("Debtor name"), True, (
+        "nombre", "name", "razon social", "titular", "deudor", "debtor", "nombre completo", "cliente", "customer", "full name",
+        "nombre apellidos", "apellidos nombre")),
+    Target("kind", gettext_lazy("Person or company"), False, ("tipo", "kind", "tipo persona", "tipo cliente", "persona")),
     Target("country", gettext_lazy("Country"), False, ("pais", "country")),
-    Target("phone", gettext_lazy("Phone"), False, ("telefono", "movil", "phone", "mobile", "tel", "telefono movil")),
-    Target("email", gettext_lazy("E-mail"), False, ("email", "e-mail", "correo", "correo electronico", "mail")),
-    Target("original_amount", gettext_lazy("Original amount"), True, ("importe", "importe original", "principal", "original amount", "amount", "deuda")),
-    Target("fees", gettext_lazy("Fees"), False, ("gastos", "comisiones", "intereses", "fees")),
-    Target("balance", gettext_lazy("Balance"), False, ("saldo", "saldo pendiente", "pendiente", "balance", "outstanding")),
+    Target("phone", gettext_lazy("Phone"), False, ("telefono", "movil", "phone", "mobile", "tel", "telefono movil", "celular", "telephone")),
+    Target("email", gettext_lazy("E-mail"), False, ("email", "e-mail", "correo", "correo electronico", "mail", "email address")),
+    Target("original_amount", gettext_lazy("Original amount"), True, (
+        "importe", "importe original", "principal", "original amount", "amount", "deuda", "importe deuda", "importe inicial",
+        "deuda original", "importe total", "capital", "nominal", "importe impagado", "monto")),
+    Target("fees", gettext_lazy("Fees"), False, ("gastos", "comisiones", "intereses", "fees", "gastos gestion", "interest", "charges")),
+    Target("balance", gettext_lazy("Balance"), False, (
+        "saldo", "saldo pendiente", "pendiente", "balance", "outstanding", "importe pendiente", "deuda pendiente", "saldo deudor",
+        "saldo actual", "outstanding balance", "current balance")),
     Target("currency", gettext_lazy("Currency"), False, ("moneda", "divisa", "currency")),
-    Target("due_date", gettext_lazy("Due date"), True, ("vencimiento", "fecha vencimiento", "due date", "fecha impago", "due")),
-    Target("placed_at", gettext_lazy("Placed on"), False, ("fecha cesion", "fecha asignacion", "placed", "placed at")),
+    Target("due_date", gettext_lazy("Due date"), True, (
+        "vencimiento", "fecha vencimiento", "due date", "fecha impago", "due", "fecha primer impago", "default date")),
+    Target("placed_at", gettext_lazy("Placed on"), False, ("fecha cesion", "fecha asignacion", "placed", "placed at", "fecha alta")),
 ]
 
 PAYMENT_TARGETS = [
-    Target("reference", gettext_lazy("Case reference"), True, ("referencia", "ref", "expediente", "reference", "concepto")),
-    Target("amount", gettext_lazy("Amount"), True, ("importe", "amount", "cantidad", "pago")),
-    Target("received_on", gettext_lazy("Received on"), True, ("fecha", "fecha valor", "fecha pago", "date", "received on", "value date")),
-    Target("method", gettext_lazy("Method"), False, ("metodo", "medio", "method", "forma de pago")),
-    Target("payment_reference", gettext_lazy("Bank reference"), False, ("referencia banco", "referencia pago", "id operacion", "transaction id", "bank reference")),
+    Target("reference", gettext_lazy("Case reference"), True, ("referencia", "ref", "expediente", "reference", "concepto", "case reference")),
+    Target("amount", gettext_lazy("Amount"), True, ("importe", "amount", "cantidad", "pago", "importe pago", "monto")),
+    Target("received_on", gettext_lazy("Received on"), True, (
+        "fecha", "fecha valor", "fecha pago", "date", "received on", "value date", "fecha operacion", "payment date")),
+    Target("method", gettext_lazy("Method"), False, ("metodo", "medio", "method", "forma de pago", "medio pago", "payment method")),
+    Target("payment_reference", gettext_lazy("Bank reference"), False, (
+        "referencia banco", "referencia pago", "id operacion", "transaction id", "bank reference", "referencia bancaria")),
 ]
 
 TARGETS = {"portfolio": PORTFOLIO_TARGETS, "payments": PAYMENT_TARGETS}
@@ -69,15 +82,42 @@ def normalise_header(text) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text).strip()
 
 
+# Words that say nothing about a column ("Nº de expediente" is "expediente").
+_FILLER = {"n", "no", "nro", "num", "numero", "de", "del", "la", "el", "los", "las", "the", "of", "en", "y", "e"}
+# Aliases too generic to name a column by being one of its words ("Tipo de interés" is no kind of debtor).
+_GENERIC = {"id", "ref", "tel", "tipo", "due", "fecha", "date", "pago", "amount", "name", "mail"}
+
+
+def _words(text: str) -> tuple[str, ...]:
+    words = normalise_header(text).split()
+    meaningful = tuple(w for w in words if w not in _FILLER)
+    return meaningful or tuple(words)
+
+
 def suggest_mapping(kind: str, headers: list[str]) -> dict[str, str]:
-    by_norm = {normalise_header(h): h for h in headers}
-    mapping = {}
-    for target in TARGETS[kind]:
-        for alias in (normalise_header(target.name.replace("_", " ")), *target.aliases):
-            if alias in by_norm and by_norm[alias] not in mapping.values():
-                mapping[target.name] = by_norm[alias]
-                break
-    return mapping
+    """A first guess at which column holds each target field, for the person to check.
+
+    A header that IS one of a target's names ("Saldo pendiente", "E-mail", "Nº Expediente") wins
+    over one that merely CONTAINS a name among other words ("Importe deuda" holds "importe");
+    among those, the header that is most nearly the name wins. Each column goes to one target."""
+    header_words = [(h, _words(h)) for h in headers if str(h).strip()]
+    candidates = []
+    for t_index, target in enumerate(TARGETS[kind]):
+        for h_index, (header, words) in enumerate(header_words):
+            best = 0.0
+            for alias in (target.name.replace("_", " "), *target.aliases):
+                alias_words = _words(alias)
+                if alias_words == words:
+                    best = max(best, 2.0)
+                elif alias_words and " ".join(alias_words) not in _GENERIC and set(alias_words) <= set(words):
+                    best = max(best, 1.0 + len(alias_words) / len(words))
+            if best:
+                candidates.append((-best, t_index, h_index, target.name, header))
+    mapping: dict[str, str] = {}
+    for _score, _t, _h, name, header in sorted(candidates):
+        if name not in mapping and header not in mapping.values():
+            mapping[name] = header
+    return {t.name: mapping[t.name] for t in TARGETS[kind] if t.name in mapping}
 
 
 def missing_required(kind: str, mapping: dict[str, str]) -> list[str]:

@@ -135,9 +135,19 @@ def import_job_preview(*, job: ImportJob, limit: int = 20) -> list[dict]:
         headers, records = source.header_and_records(limit=limit)
         ctx = loader.row_context(job, headers, today=timezone.localdate())
         result = []
+        # As the import's own check: a good row whose reference a good earlier row already has.
+        at = [name for name, _type in loader.PORTFOLIO_STAGE_COLUMNS].index("reference")
+        seen: set[str] = set()
         for line, cells in records:
             row = row_fn(ctx, cells)
-            result.append({"line": line, "cells": cells, "ok": row is not None, "errors": list(ctx.errors)})
+            errors = list(ctx.errors)
+            if row is not None and job.kind == ImportKind.PORTFOLIO:
+                if row[at] in seen:
+                    errors.append((loader._reference_header(job), row[at], loader.duplicate_reference_message()))
+                    row = None
+                else:
+                    seen.add(row[at])
+            result.append({"line": line, "cells": cells, "ok": row is not None, "errors": errors})
         return result
     finally:
         source.close()

@@ -15,6 +15,7 @@ from collections_crm.core.access import role_required
 from . import services
 from .forms import MappingForm, UploadForm
 from .models import ImportJob, ImportStatus
+from .rows import TARGETS
 
 REPORT_PREVIEW = 200
 
@@ -67,6 +68,9 @@ def import_detail(request, pk: int):
                 _form_errors(form, exc)
         context["form"] = form
         context["preview"] = services.import_job_preview(job=job)
+        # Each column's header with the field it feeds, as the last saved mapping says.
+        labels = {header: target.label for target in TARGETS[job.kind] if (header := job.mapping.get(target.name))}
+        context["columns"] = [(header, labels.get(header)) for header in job.headers]
     elif job.finished:
         context["errors"] = services.import_report_rows(job=job)[:REPORT_PREVIEW]
     return render(request, "imports/import_detail.html", context)

@@ -37,6 +37,9 @@ def test_upload_map_preview_start_and_report(client, admin_user, creditor):
         assert response.status_code == 302 and response.url == reverse("imports:detail", args=[job.pk])
         page = client.get(response.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
         assert "Map the columns" in page and "This is not a valid DNI number." in page  # the preview shows line 4's problem
+        # The preview flags a repeated reference as the import will.
+        assert page.count("This reference is already on an earlier line of the file.") == 1
+        assert "Referencia<div class=\"fw-normal text-primary\" data-testid=\"column-target\">→ Case reference</div>" in page
         # A required field left unmapped is a field error; nothing starts.
         response = client.post(response.url, {**MAPPING, "map_reference": "", "start": "1"}, HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 200 and "Choose a column for: Case reference" in response.content.decode()
@@ -61,11 +64,11 @@ def test_upload_map_preview_start_and_report(client, admin_user, creditor):
 
 def test_the_saved_mapping_is_offered_next_time(client, admin_user, creditor, upload):
     client.force_login(admin_user)
-    renamed = MESSY.replace("Referencia".encode("cp1252"), b"Codigo cliente")
+    renamed = MESSY.replace("Referencia".encode("cp1252"), b"Clave interna")
     job = upload(renamed)
     assert "reference" not in job.mapping
-    client.post(reverse("imports:detail", args=[job.pk]), {**MAPPING, "map_reference": "Codigo cliente"})
-    assert upload(renamed).mapping["reference"] == "Codigo cliente"
+    client.post(reverse("imports:detail", args=[job.pk]), {**MAPPING, "map_reference": "Clave interna"})
+    assert upload(renamed).mapping["reference"] == "Clave interna"
 
 
 def test_a_too_large_file_is_a_form_error(client, admin_user, creditor, settings):

@@ -21,6 +21,7 @@ from collections_crm.imports.parsing import (
     parse_date,
     parse_phone,
 )
+from collections_crm.imports.rows import suggest_mapping
 
 
 @pytest.mark.parametrize(
@@ -140,3 +141,36 @@ def test_csv_lines_count_quoted_newlines():
 )
 def test_decimal_style_detection(samples, delimiter, expected):
     assert detect_decimal_comma(samples, delimiter=delimiter) is expected
+
+
+@pytest.mark.parametrize(
+    "kind,headers,expected",
+    [
+        # A Spanish bank's export: numbered, abbreviated, two-word headers.
+        ("portfolio",
+         ["Nº Expediente", "NIF/NIE", "Titular", "Teléfono móvil", "E-mail", "Importe deuda", "Gastos gestión", "Saldo pendiente",
+          "Fecha vencimiento"],
+         {"reference": "Nº Expediente", "document_number": "NIF/NIE", "name": "Titular", "phone": "Teléfono móvil",
+          "email": "E-mail", "original_amount": "Importe deuda", "fees": "Gastos gestión", "balance": "Saldo pendiente",
+          "due_date": "Fecha vencimiento"}),
+        # The exact name wins over a longer header holding it, whatever the column order.
+        ("portfolio", ["Importe pendiente", "Importe", "Referencia", "DNI", "Nombre y apellidos", "Vencimiento"],
+         {"reference": "Referencia", "document_number": "DNI", "name": "Nombre y apellidos", "original_amount": "Importe",
+          "balance": "Importe pendiente", "due_date": "Vencimiento"}),
+        # "Tipo de documento" is the document type, not the identity document, and no column is used twice.
+        ("portfolio", ["Tipo de documento", "Documento", "Tipo de interés", "Teléfono 1", "Teléfono 2"],
+         {"document_number": "Documento", "document_type": "Tipo de documento", "phone": "Teléfono 1"}),
+        # English headers.
+        ("portfolio", ["Account Number", "SSN", "Customer Name", "Original Amount", "Outstanding Balance", "Due Date", "Email Address"],
+         {"reference": "Account Number", "document_number": "SSN", "name": "Customer Name", "email": "Email Address",
+          "original_amount": "Original Amount", "balance": "Outstanding Balance", "due_date": "Due Date"}),
+        # A bank statement.
+        ("payments", ["Fecha de pago", "Concepto", "Importe", "Medio de pago", "Referencia bancaria"],
+         {"reference": "Concepto", "amount": "Importe", "received_on": "Fecha de pago", "method": "Medio de pago",
+          "payment_reference": "Referencia bancaria"}),
+        # Nothing recognisable: nothing guessed.
+        ("portfolio", ["Columna A", "Columna B", ""], {}),
+    ],
+)
+def test_column_mapping_guess(kind, headers, expected):
+    assert suggest_mapping(kind, headers) == expected
