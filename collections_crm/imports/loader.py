@@ -51,7 +51,7 @@ from debtors.models import ContactPoint, Debtor
 
 from .models import ImportJob, ImportRowError
 from .parsing import CsvRows, Dialect, XlsxRows, is_blank
-from .rows import PORTFOLIO_STAGE_COLUMNS, RowContext, compile_portfolio_row, portfolio_row
+from .rows import PORTFOLIO_STAGE_COLUMNS, RowContext, compile_portfolio_row, find_header, portfolio_row
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,7 @@ class Source:
         return self.rows.bytes_read / max(self.job.size, 1)
 
     def header_and_records(self, limit: int | None = None):
-        iterator = iter(self.rows)
-        headers: list[str] = []
-        for _line, cells in iterator:
-            if not is_blank(cells):
-                headers = [str(c).strip() for c in cells]
-                break
+        headers, iterator = find_header(self.job.kind, self.rows)
         return headers, self._records(iterator, limit)
 
     def _records(self, iterator, limit):

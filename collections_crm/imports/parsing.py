@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -68,8 +69,16 @@ def detect_delimiter(sample: str) -> str:
     try:
         return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
     except csv.Error:
-        # The delimiter that splits the header into the most columns.
-        return max(DELIMITERS, key=lambda d: lines[0].count(d))
+        # Lines of different shapes (a title above the header, a total below): the delimiter
+        # that splits the most lines into one same number (two or more) of columns.
+        def score(delimiter: str) -> tuple[int, int]:
+            widths = Counter(len(cells) for cells in csv.reader(lines, delimiter=delimiter) if len(cells) > 1)
+            if not widths:
+                return (0, 0)
+            width, count = widths.most_common(1)[0]
+            return (count, width)
+
+        return max(DELIMITERS, key=score)
 
 
 def detect_dialect(stream: BinaryIO) -> Dialect:

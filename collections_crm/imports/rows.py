@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -19,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from cases.choices import PaymentMethod
 from debtors.validators import normalise_document, validate_document
 
-from .parsing import _EU_AMOUNT, _US_AMOUNT, CENT, ValueProblem, _parse_date_text, parse_amount, parse_date, parse_phone
+from .parsing import _EU_AMOUNT, _US_AMOUNT, CENT, ValueProblem, _parse_date_text, is_blank, parse_amount, parse_date, parse_phone
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,35 @@ def suggest_mapping(kind: str, headers: list[str]) -> dict[str, str]:
     return {t.name: mapping[t.name] for t in TARGETS[kind] if t.name in mapping}
 
 
+# How far down a sheet the header row is looked for (below a title, a date, notes…).
+HEADER_SEARCH_ROWS = 20
+
+
+def find_header(kind: str, records: Iterable[tuple[int, list]]) -> tuple[list[str], Iterator[tuple[int, list]]]:
+    """The header row's names and the (line, cells) records after it.
+
+    Creditors' spreadsheets often open with a title, a date or notes above the column names.
+    Among the first non-blank rows the header is the one that names the most fields (two at
+    least, so that a data cell that happens to read like a name does not count), else the first
+    row with two or more cells filled, else the first row."""
+    iterator = iter(records)
+    first: list[tuple[int, list]] = []
+    for line, cells in iterator:
+        if not is_blank(cells):
+            first.append((line, cells))
+            if len(first) >= HEADER_SEARCH_ROWS:
+                break
+    if not first:
+        return [], iter(())
+    names = [[str(c).strip() if c is not None else "" for c in cells] for _line, cells in first]
+    scores = [len(suggest_mapping(kind, row)) for row in names]
+    if max(scores) >= 2:
+        at = scores.index(max(scores))
+    else:
+        at = next((i for i, row in enumerate(names) if sum(1 for c in row if c) >= 2), 0)
+    return names[at], chain(first[at + 1:], iterator)
+
+
 def missing_required(kind: str, mapping: dict[str, str]) -> list[str]:
     return [str(t.label) for t in TARGETS[kind] if t.required and not mapping.get(t.name)]
 
@@ -153,7 +184,10 @@ class RowContext:
         return value.strip() if isinstance(value, str) else value
 
     def fail(self, target: str, value, message) -> None:
-        header = self.headers[self.columns[target]] if target in self.columns else target
+        if target in self.columns:
+            header = self.headers[self.columns[target]]
+        else:  # no column chosen yet (the preview): the field's name as the person sees it
+            header = next((t.label for t in TARGETS[self.kind] if t.name == target), target)
         self.errors.append((str(header)[:100], str(value)[:200], str(message)[:300]))
 
 

@@ -23,7 +23,7 @@ from collections_crm.audit.services import audit_record
 from . import loader
 from .models import ColumnMapping, ImportJob, ImportKind, ImportRowError, ImportStatus
 from .parsing import XlsxRows, detect_decimal_comma, detect_dialect, is_blank
-from .rows import AMOUNT_FIELDS, TARGETS, missing_required, suggest_mapping
+from .rows import AMOUNT_FIELDS, TARGETS, find_header, missing_required, suggest_mapping
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +96,11 @@ def _inspect(job: ImportJob, upload) -> tuple[list[str], list[list]]:
         from .parsing import CsvRows
 
         rows = CsvRows(stream, dialect)
-    headers: list[str] = []
     samples: list[list] = []
     try:
-        for _line, cells in rows:
+        headers, records = find_header(job.kind, rows)
+        for _line, cells in records:
             if is_blank(cells):
-                continue
-            if not headers:
-                headers = [str(c).strip() for c in cells]
                 continue
             samples.append(cells)
             if len(samples) >= 200:

@@ -178,6 +178,31 @@ def test_xlsx_with_typed_cells(upload, run_job, creditor):
     assert cases == {"X-1": Decimal("1234.50"), "1001": Decimal("99.90")}
 
 
+@pytest.mark.parametrize("name", ["cartera.xlsx", "cartera.csv"])
+def test_a_title_above_the_header_row_is_skipped(upload, run_job, name):
+    """Creditors' sheets open with a title, a date and notes; the header is the row that names the columns."""
+    rows = [
+        ["Cartera cedida - octubre 2026"],
+        [],
+        ["Generado el 31/10/2026", None, None, "Confidencial"],
+        ["Nº Expediente", "NIF/NIE", "Titular", "Importe deuda", "Fecha vencimiento"],
+        ["T-1", DNI1, "Ana Gil", "100,00", "31/01/2025"],
+        ["T-2", DNI2, "Luis Gil", "", "31/01/2025"],
+    ]
+    if name.endswith("xlsx"):
+        content = _xlsx(rows)
+    else:
+        content = "\r\n".join(";".join("" if c is None else str(c) for c in row) for row in rows).encode("cp1252")
+    job = upload(content, name=name)
+    assert job.headers == ["Nº Expediente", "NIF/NIE", "Titular", "Importe deuda", "Fecha vencimiento"]
+    assert job.mapping == {"reference": "Nº Expediente", "document_number": "NIF/NIE", "name": "Titular",
+                           "original_amount": "Importe deuda", "due_date": "Fecha vencimiento"}
+    with translation.override("en"):
+        job = run_job(job)
+        assert errors_of(job) == [(6, "Importe deuda", "This column is required.")]  # lines count from the sheet's top
+    assert list(Case.objects.values_list("reference", flat=True)) == ["T-1"]
+
+
 def test_files_over_the_limit_are_refused(upload, settings):
     from django.core.exceptions import ValidationError
 

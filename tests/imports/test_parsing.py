@@ -129,6 +129,11 @@ def test_delimiter_detection(delimiter):
     assert detect_dialect(io.BytesIO(text.encode())).delimiter == delimiter
 
 
+def test_delimiter_detection_past_a_title_line():
+    text = "Cartera, octubre 2026\nRef;Nombre;Importe\nA-1;Pérez, José;1.234,56\nA-2;Gil;99,90\nTOTAL;;1.334,46\n"
+    assert detect_dialect(io.BytesIO(text.encode())).delimiter == ";"
+
+
 def test_csv_lines_count_quoted_newlines():
     raw = 'ref;nota\nA;"dos\nlíneas"\nB;x\n'.encode()
     rows = list(CsvRows(io.BytesIO(raw), Dialect("utf-8", ";")))
