@@ -161,6 +161,12 @@ AGING_BUCKETS: list[tuple[str, int | None, int | None]] = [
 ]
 
 
+AGING_LABELS = {
+    "current": _("Current"), "1-30": _("1–30 days"), "31-60": _("31–60 days"), "61-90": _("61–90 days"),
+    "91-180": _("91–180 days"), "180+": _("Over 180 days"),
+}
+
+
 def aging_bucket(days_past_due: int) -> str:
     for code, low, high in AGING_BUCKETS:
         if (low is None or days_past_due >= low) and (high is None or days_past_due <= high):

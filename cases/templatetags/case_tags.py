@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from cases.choices import Outcome, StatementKind
+from cases.choices import AGING_LABELS, Outcome, StatementKind
 
 register = template.Library()
 
@@ -19,7 +19,9 @@ def days_late(case, today) -> int:
 
 @register.filter
 def aging(case, today) -> str:
-    return case.aging_bucket(today)
+    """The case's aging bucket as the dashboards name it ("1–30 days")."""
+    code = case.aging_bucket(today)
+    return str(AGING_LABELS.get(code, code))
 
 
 @register.filter

@@ -9,14 +9,11 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 
-from cases.choices import AGING_BUCKETS
+from cases.choices import AGING_BUCKETS, AGING_LABELS
 
 BUCKET_CODES = [code for code, _low, _high in AGING_BUCKETS]
 CLOSED = "closed"
-BUCKET_LABELS = {
-    "current": _("Current"), "1-30": _("1–30 days"), "31-60": _("31–60 days"), "61-90": _("61–90 days"),
-    "91-180": _("91–180 days"), "180+": _("Over 180 days"), CLOSED: _("Paid or closed"),
-}
+BUCKET_LABELS = {**AGING_LABELS, CLOSED: _("Paid or closed")}
 
 # Below this many interactions a rate is shown with its interval but not ranked: one promise
 # out of three attempts says nothing about a technique.

@@ -49,6 +49,14 @@ def test_owner_supervisor_and_admin_see_the_case(login, case, agent, supervisor,
 
 
 @pytest.mark.django_db
+def test_case_header_names_the_aging_bucket_in_the_users_language(login, agent, case):
+    Case.objects.filter(pk=case.pk).update(due_date=timezone.localdate() - dt.timedelta(days=45))
+    client = login(agent)
+    assert '<div class="fig">31–60 days</div>' in client.get(detail(case), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<div class="fig">31–60 días</div>' in client.get(detail(case), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+
+@pytest.mark.django_db
 def test_teammate_sees_read_only_when_the_team_policy_says_so(login, case, team, teammate):
     team.agents_see_team_cases = True
     team.save()
