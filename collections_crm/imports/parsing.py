@@ -251,6 +251,22 @@ _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?")
 _LOCAL = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(?: .*)?")
 
 
+# "05-mar-2024", "5 de marzo de 2024", "05/Mar/24": a month by its Spanish or English name.
+_NAMED = re.compile(r"(\d{1,2})(?:[ /.\-]|\s+de\s+)([a-z]+)\.?(?:[ /.\-]|\s+de\s+)(\d{2}|\d{4})(?: .*)?")
+_MONTHS = {
+    **{name: n for n, names in enumerate([
+        ("ene", "enero", "jan", "january"), ("feb", "febrero", "february"), ("mar", "marzo", "march"),
+        ("abr", "abril", "apr", "april"), ("may", "mayo"), ("jun", "junio", "june"), ("jul", "julio", "july"),
+        ("ago", "agosto", "aug", "august"), ("sep", "sept", "set", "septiembre", "setiembre", "september"),
+        ("oct", "octubre", "october"), ("nov", "noviembre", "november"), ("dic", "diciembre", "dec", "december"),
+    ], start=1) for name in names},
+}
+# A spreadsheet's date as its serial number (days since 30/12/1899) when the cell lost its date
+# format: 5 digits, 1954-09-30 to 2119-01-31, nothing else a date column would hold.
+_SERIAL = re.compile(r"([2-8]\d{4})(?:\.0+)?")
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
 def parse_date(value, *, day_first: bool = True) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -266,6 +282,12 @@ def _parse_date_text(text: str, day_first: bool) -> dt.date:
     elif m := _LOCAL.fullmatch(text):
         first, second, year = (int(g) for g in m.groups())
         day, month = (first, second) if day_first else (second, first)
+        if len(m.group(3)) == 2:
+            year += 2000 if year < 70 else 1900
+    elif m := _SERIAL.fullmatch(text):
+        return _EXCEL_EPOCH + dt.timedelta(days=int(m.group(1)))
+    elif (m := _NAMED.fullmatch(text.lower())) and m.group(2) in _MONTHS:
+        day, month, year = int(m.group(1)), _MONTHS[m.group(2)], int(m.group(3))
         if len(m.group(3)) == 2:
             year += 2000 if year < 70 else 1900
     else:

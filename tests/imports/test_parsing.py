@@ -67,13 +67,19 @@ def test_bad_amounts(text, decimal_comma, problem):
     [("31/01/2025", True, dt.date(2025, 1, 31)), ("03/04/2025", True, dt.date(2025, 4, 3)),
      ("03/04/2025", False, dt.date(2025, 3, 4)), ("3.4.25", True, dt.date(2025, 4, 3)), ("2025-04-03", True, dt.date(2025, 4, 3)),
      ("2025-04-03 00:00:00", True, dt.date(2025, 4, 3)), ("03-04-1999", True, dt.date(1999, 4, 3)),
-     (dt.datetime(2025, 4, 3, 10, 0), True, dt.date(2025, 4, 3))],
+     (dt.datetime(2025, 4, 3, 10, 0), True, dt.date(2025, 4, 3)),
+     # Month names, Spanish and English; a spreadsheet's serial number.
+     ("05-mar-2024", True, dt.date(2024, 3, 5)), ("5 de marzo de 2024", True, dt.date(2024, 3, 5)),
+     ("05/Sept/24", True, dt.date(2024, 9, 5)), ("1 Dic 2023", True, dt.date(2023, 12, 1)), ("31-ago.-2025", True, dt.date(2025, 8, 31)),
+     ("45000", True, dt.date(2023, 3, 15)), ("45292.0", True, dt.date(2024, 1, 1)), (45292, True, dt.date(2024, 1, 1)),
+     (45292.0, True, dt.date(2024, 1, 1))],
 )
 def test_dates(text, day_first, expected):
     assert parse_date(text, day_first=day_first) == expected
 
 
-@pytest.mark.parametrize("text", ["31/02/2025", "2025-13-01", "mañana", "13/13/2025"])
+@pytest.mark.parametrize("text", ["31/02/2025", "2025-13-01", "mañana", "13/13/2025", "31-feb-2025", "5 de marzzo de 2024",
+                                  "12345", "99999", "4500", "45000.5"])
 def test_bad_dates(text):
     with pytest.raises(ValueProblem):
         parse_date(text, day_first=True)
