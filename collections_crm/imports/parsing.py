@@ -169,6 +169,7 @@ _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _EU_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:\.\d{3})+|\d{1,12})(?:,\d{1,2})?")
 _US_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d{1,12})(?:\.\d{1,2})?")
 CENT = Decimal("0.01")
+_DASHES = ("-", "\u2013", "\u2014")
 _TOO_LARGE = Decimal("1e12")
 
 
@@ -197,10 +198,20 @@ def parse_amount(value, *, decimal_comma: bool) -> Decimal:
     text = _CURRENCY_NOISE.sub("", text)
     if not text:
         raise ValueProblem("empty")
+    if text in _DASHES:  # accounting formats show a zero as a dash
+        return Decimal("0.00")
+    # Accounting negatives, "(100,00)" and "100,00-", read as negative (and refused as such).
+    sign = 1
+    if len(text) > 2 and text[0] == "(" and text[-1] == ")":
+        text, sign = text[1:-1], -1
+    elif len(text) > 1 and text[-1] in _DASHES and text[0] not in _DASHES:
+        text, sign = text[:-1], -1
+    if sign < 0 and text[:1] in _DASHES:
+        raise ValueProblem("not_number")  # "(-5)": no guessing which sign was meant
     if not _PLAIN_NUMBER.fullmatch(text) or (decimal_comma and "." in text):
         text = _normalise_separators(text, decimal_comma=decimal_comma)
     try:
-        number = Decimal(text)
+        number = Decimal(text) * sign
     except InvalidOperation:
         raise ValueProblem("not_number")
     if not number.is_finite():

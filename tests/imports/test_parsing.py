@@ -38,6 +38,8 @@ from collections_crm.imports.rows import suggest_mapping
         ("€ 1 234,56", True, "1234.56"),
         ("1\u00a0234,56 EUR", True, "1234.56"),
         ("  99.90 ", False, "99.90"),
+        ("-", True, "0.00"), ("- €", True, "0.00"), ("–", False, "0.00"),  # an accounting zero
+        ("(100,00)", True, "-100.00"), ("1.234,56-", True, "-1234.56"), ("(1,234.50)", False, "-1234.50"),
         ("1234.56", True, "1234.56"),
         ("-12,5", True, "-12.50"),
         (1234, True, "1234.00"),
@@ -54,7 +56,8 @@ def test_amounts(text, decimal_comma, expected):
      ("1.2345", False, "too_many_decimals"), ("12.34.5", False, "not_number"), ("", True, "empty"), ("NaN", False, "not_number"),
      ("1e400", False, "not_number"), ("9999999999999", False, "too_large"),
      # Thousands groups repeat without bound: the usual shapes are size-checked too (numeric(14,2) would fail the import).
-     ("1.000.000.000.000,00", True, "too_large"), ("1,000,000,000,000.00", False, "too_large")],
+     ("1.000.000.000.000,00", True, "too_large"), ("1,000,000,000,000.00", False, "too_large"),
+     ("(-5)", True, "not_number"), ("-5-", True, "not_number"), ("5--", True, "not_number"), ("()", True, "not_number")],
 )
 def test_bad_amounts(text, decimal_comma, problem):
     with pytest.raises(ValueProblem) as info:
