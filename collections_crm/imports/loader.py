@@ -325,10 +325,11 @@ def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> d
         created["debtors"] = cursor.fetchone()
         cursor.execute(
             f"""WITH src AS (
-                    SELECT DISTINCT d.id AS debtor_id, p.kind, p.value FROM {t} s
+                    SELECT DISTINCT d.id AS debtor_id, p.kind, v.value FROM {t} s
                     JOIN debtors_debtor d ON d.document_type = s.document_type AND d.document_number = s.document_number
-                    CROSS JOIN LATERAL (VALUES ('phone', s.phone), ('email', s.email)) AS p(kind, value)
-                    WHERE p.value <> ''
+                    CROSS JOIN LATERAL (VALUES ('phone', s.phone), ('email', s.email)) AS p(kind, cell)
+                    CROSS JOIN LATERAL unnest(string_to_array(p.cell, ' ')) AS v(value)
+                    WHERE v.value <> ''
                 ), ins AS (
                     INSERT INTO debtors_contactpoint (debtor_id, kind, value, label, person_name, is_primary, verified, consent,
                         opted_out, do_not_contact, created_at)
@@ -456,9 +457,10 @@ def _apply_portfolio_batch(job: ImportJob, stage: Stage, *, now: dt.datetime) ->
         for r in rows:
             debtor_id = debtors[(r["document_type"], r["document_number"])]
             for kind in ("phone", "email"):
-                key = (debtor_id, kind, r[kind])
-                if r[kind] and key not in known and key not in new_points:
-                    new_points[key] = ContactPoint(debtor_id=debtor_id, kind=kind, value=r[kind])
+                for value in (r[kind] or "").split():  # a cell may hold several phone numbers
+                    key = (debtor_id, kind, value)
+                    if key not in known and key not in new_points:
+                        new_points[key] = ContactPoint(debtor_id=debtor_id, kind=kind, value=value)
         ContactPoint.objects.bulk_create(new_points.values())
         created_ids["contact_points"] += [p.pk for p in new_points.values()]
         # Cases by creditor + reference: create, or update a changed balance.

@@ -310,13 +310,34 @@ def _parse_date_text(text: str, day_first: bool) -> dt.date:
 
 
 _PHONE_NOISE = re.compile(r"[\s\-.()/]")
+_FLOAT_TAIL = re.compile(r"(?<=\d)\.0+$")
 # Spanish mobile ranges (6xx, 71x-74x, 78x), the bulk of any Spanish portfolio; everything else
 # goes through libphonenumber, which costs ~20 µs a number (tests check both agree).
 _ES_MOBILE = re.compile(r"(?:\+34|0034)?(6\d{8}|7[1-48]\d{7})")
 
 
+# Between two numbers in one cell: "612345678 / 912345678", "612…; 912…", "612… y 912…".
+_PHONE_SEPARATORS = re.compile(r"\s*(?:[/;,|]|\s(?:y|o|and|or)\s)\s*", re.IGNORECASE)
+_DIGITS = re.compile(r"\d")
+
+
+def parse_phones(value, *, country: str) -> str:
+    """Every number of a cell, in E.164, joined by spaces (one contact point each): a cell may
+    hold several ("612 345 678 / 912 345 678"). A part that is not a number refuses the cell."""
+    if not isinstance(value, str):
+        return parse_phone(value, country=country)
+    parts = [p for p in _PHONE_SEPARATORS.split(value) if p.strip()]
+    # A separator inside one number ("91/234 56 78") leaves a part too short to be a number.
+    if len(parts) < 2 or any(len(_DIGITS.findall(p)) < 6 for p in parts):
+        parts = [value]
+    numbers = dict.fromkeys(parse_phone(p, country=country) for p in parts)
+    return " ".join(numbers)
+
+
 def parse_phone(value, *, country: str) -> str:
     """E.164 from national ("612 345 678") or international ("+34 612…", "0034 612…") forms."""
+    if isinstance(value, str):
+        value = _FLOAT_TAIL.sub("", value.strip())  # "612345678.0": a number that went through a float
     text = _PHONE_NOISE.sub("", str(value))
     if isinstance(value, (int, float)):
         text = str(int(value))

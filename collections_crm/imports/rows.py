@@ -21,7 +21,17 @@ from django.utils.translation import gettext_lazy
 from cases.choices import PaymentMethod
 from debtors.validators import normalise_document, validate_document
 
-from .parsing import _EU_AMOUNT, _US_AMOUNT, CENT, ValueProblem, _parse_date_text, is_blank, parse_amount, parse_date, parse_phone
+from .parsing import (
+    _EU_AMOUNT,
+    _US_AMOUNT,
+    CENT,
+    ValueProblem,
+    _parse_date_text,
+    is_blank,
+    parse_amount,
+    parse_date,
+    parse_phones,
+)
 
 
 @dataclass(frozen=True)
@@ -285,7 +295,7 @@ def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
     raw_phone = ctx.cell(cells, "phone")
     if raw_phone not in ("", None):
         try:
-            phone = parse_phone(raw_phone, country=country)
+            phone = parse_phones(raw_phone, country=country)
         except ValueProblem as problem:
             ctx.fail("phone", raw_phone, VALUE_MESSAGES[str(problem)])
     email = _text(ctx, cells, "email", max_length=254).lower()
@@ -406,7 +416,7 @@ def compile_portfolio_row(ctx: RowContext):
                     raise _Slow
             phone = ""
             if i_phone is not None and (raw := cells[i_phone].strip()):
-                phone = parse_phone(raw, country=country)
+                phone = parse_phones(raw, country=country)
             email = ""
             if i_email is not None:
                 text = " ".join(cells[i_email].split())
@@ -456,7 +466,7 @@ def compile_portfolio_row(ctx: RowContext):
 PORTFOLIO_STAGE_COLUMNS = [
     ("document_type", "varchar(10)"), ("document_number", "varchar(32)"), ("name", "varchar(200)"),
     ("kind", "varchar(10)"), ("country", "varchar(2)"), ("timezone", "varchar(64)"), ("language", "varchar(8)"),
-    ("phone", "varchar(300)"), ("email", "varchar(300)"), ("reference", "varchar(64)"),
+    ("phone", "text"), ("email", "varchar(300)"), ("reference", "varchar(64)"),
     ("original_amount", "numeric(14,2)"), ("fees", "numeric(14,2)"), ("balance", "numeric(14,2)"),
     ("currency", "varchar(3)"), ("due_date", "date"), ("placed_at", "date"),
 ]

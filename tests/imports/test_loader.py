@@ -227,6 +227,22 @@ def test_running_twice_imports_once(upload, run_job):
     assert Case.objects.count() == 3
 
 
+@pytest.mark.parametrize("strategy", ["batch", pytest.param("copy", marks=only_pg)])
+def test_a_cell_with_several_phones_gives_one_contact_point_each(upload, run_job, strategy):
+    content = (
+        "Referencia;DNI;Nombre;Teléfono;Importe;Vencimiento\r\n"
+        f"P-1;{DNI1};Ana Gil;612 345 678 / 912 345 678;10;31/01/2025\r\n"
+        f"P-2;{DNI1};Ana Gil;612345678.0;10;31/01/2025\r\n"  # the same number, once through a float
+        f"P-3;{DNI2};Luis Gil;\"612345679; 91 234 56 78 y 712345678\";10;31/01/2025\r\n"
+        f"P-4;{DNI3};Eva Gil;612345670 / 12;10;31/01/2025\r\n"
+    ).encode("cp1252")
+    with translation.override("en"):
+        job = run_job(upload(content), strategy=strategy)
+        assert errors_of(job) == [(5, "Teléfono", "Not a valid phone number.")]
+    assert sorted(ContactPoint.objects.values_list("debtor__document_number", "value")) == sorted([
+        (DNI1, "+34612345678"), (DNI1, "+34912345678"), (DNI2, "+34612345679"), (DNI2, "+34912345678"), (DNI2, "+34712345678")])
+
+
 @only_pg
 def test_copy_and_batch_paths_give_identical_results(upload, run_job, creditor):
     # An existing debtor and case, so both paths also update and reuse.

@@ -20,6 +20,7 @@ from collections_crm.imports.parsing import (
     parse_amount,
     parse_date,
     parse_phone,
+    parse_phones,
 )
 from collections_crm.imports.rows import suggest_mapping
 
@@ -102,6 +103,22 @@ def test_phones_in_national_and_international_forms(text, country, expected):
 def test_bad_phones(text):
     with pytest.raises(ValueProblem):
         parse_phone(text, country="ES")
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [("612 345 678 / 912 345 678", "+34612345678 +34912345678"), ("612345678, 912345678", "+34612345678 +34912345678"),
+     ("612345678; 612 345 678", "+34612345678"), ("612345678 o 712345678", "+34612345678 +34712345678"),
+     ("91/234 56 78", "+34912345678"), ("612345678.0", "+34612345678"), (612345678.0, "+34612345678"), ("+34 612 345 678", "+34612345678")],
+)
+def test_several_phones_in_one_cell(text, expected):
+    assert parse_phones(text, country="ES") == expected
+
+
+@pytest.mark.parametrize("text", ["612345678 / 12", "612345678 / abc", "612345678.5"])
+def test_a_cell_with_a_bad_phone_among_good_ones_is_refused(text):
+    with pytest.raises(ValueProblem):
+        parse_phones(text, country="ES")
 
 
 def test_fast_spanish_mobile_path_agrees_with_libphonenumber():
