@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -42,6 +43,7 @@ from itertools import islice
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -537,9 +539,48 @@ def run_portfolio(job: ImportJob, *, now: dt.datetime, strategy: str, on_progres
 
 
 PAYMENT_STAGE_COLUMNS = [
-    ("reference", "varchar(64)"), ("amount", "numeric(14,2)"), ("received_on", "date"), ("method", "varchar(16)"),
+    ("reference", "text"), ("amount", "numeric(14,2)"), ("received_on", "date"), ("method", "varchar(16)"),
     ("payment_reference", "varchar(100)"),
 ]
+
+
+# The words of a bank's concept that could be a case reference ("EXP-001", "2024/123").
+_REFERENCE_WORD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-_/.]*[A-Za-z0-9])?")
+
+
+def _match_payment_cases(job: ImportJob, stage: Stage) -> dict[int, int]:
+    """Line → case id. A row names its case by the exact reference, or else in a bank's
+    free-text concept ("TRANSF. JUAN PEREZ EXP-001 NOV"): the one case of the creditor whose
+    reference is a word of it, in any case of letters. No case, or several, rejects the row."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT s.line, s.reference, c.id FROM {stage.table} s LEFT JOIN cases_case c "
+                       "ON c.creditor_id = %s AND c.reference = s.reference", [job.creditor_id])
+        staged = cursor.fetchall()
+    case_of = {line: case_id for line, _reference, case_id in staged if case_id is not None}
+    words = {line: {w.upper() for w in _REFERENCE_WORD.findall(reference) if len(w) >= 3}
+             for line, reference, case_id in staged if case_id is None}
+    cases_by_word: dict[str, set[int]] = {}
+    wanted = sorted(set().union(*words.values())) if words else []
+    for start in range(0, len(wanted), 1000):
+        for pk, word in (Case.objects.annotate(word=Upper("reference"))
+                         .filter(creditor_id=job.creditor_id, word__in=wanted[start:start + 1000]).values_list("pk", "word")):
+            cases_by_word.setdefault(word, set()).add(pk)
+    column = _reference_header(job)[:100]
+    errors = []
+    for line, reference, case_id in staged:
+        if case_id is not None:
+            continue
+        found = set().union(*(cases_by_word.get(w, set()) for w in words[line]))
+        if len(found) == 1:
+            case_of[line] = found.pop()
+        elif found:
+            errors.append(ImportRowError(job=job, line=line, column=column, value=reference[:200],
+                                         message=_("More than one case of this creditor is named here.")))
+        else:
+            errors.append(ImportRowError(job=job, line=line, column=column, value=reference[:200],
+                                         message=_("No case of this creditor has this reference.")))
+    ImportRowError.objects.bulk_create(errors, batch_size=1000)
+    return case_of
 
 
 def run_payments(job: ImportJob, *, now: dt.datetime, strategy: str, on_progress: Callable[[float], None],
@@ -559,14 +600,7 @@ def run_payments(job: ImportJob, *, now: dt.datetime, strategy: str, on_progress
     t = stage.table
     try:
         total = stage_file(job, stage, payment_row, today=timezone.localdate(now), on_progress=lambda f: on_progress(0.5 * f))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO imports_importrowerror (job_id, line, \"column\", value, message) "
-                f"SELECT %s, s.line, %s, s.reference, %s FROM {t} s WHERE NOT EXISTS "
-                "(SELECT 1 FROM cases_case c WHERE c.creditor_id = %s AND c.reference = s.reference)",
-                [job.pk, _reference_header(job)[:100], _("No case of this creditor has this reference."), job.creditor_id],
-            )
-            cursor.execute(f"DELETE FROM {t} WHERE line IN (SELECT line FROM imports_importrowerror WHERE job_id = %s)", [job.pk])
+        case_of = _match_payment_cases(job, stage)
         rejected_lines = set(ImportRowError.objects.filter(job=job).values_list("line", flat=True))
         counts = {"total": total, "rejected": len(rejected_lines), "created": 0, "updated": 0, "unchanged": 0}
         if rejected_lines and job.all_or_nothing:
@@ -576,13 +610,14 @@ def run_payments(job: ImportJob, *, now: dt.datetime, strategy: str, on_progress
         failures: list[ImportRowError] = []
         # The n-th identical row of the file gets the n-th key: two equal payments on one day stay two.
         select = (
-            f"SELECT s.line, c.id, s.amount, s.received_on, s.method, s.payment_reference, s.reference, "
+            f"SELECT s.line, s.amount, s.received_on, s.method, s.payment_reference, s.reference, "
             f"ROW_NUMBER() OVER (PARTITION BY s.reference, s.amount, s.received_on, s.payment_reference ORDER BY s.line) "
-            f"FROM {t} s JOIN cases_case c ON c.creditor_id = %s AND c.reference = s.reference ORDER BY s.line"
+            f"FROM {t} s ORDER BY s.line"
         )
         with connection.cursor() as cursor:
-            cursor.execute(select, [job.creditor_id])
-            rows = cursor.fetchall()  # payment files are small next to portfolios; the size limit bounds them
+            cursor.execute(select)
+            # Payment files are small next to portfolios; the size limit bounds them.
+            rows = [(line, case_of[line], *rest) for line, *rest in cursor.fetchall() if line in case_of]
         with transaction.atomic():
             for index, (line, case_id, amount, received_on, method, pay_ref, reference, nth) in enumerate(rows, start=1):
                 amount = Decimal(str(amount)).quantize(Decimal("0.01"))

@@ -474,7 +474,8 @@ PORTFOLIO_STAGE_COLUMNS = [
 
 def payment_row(ctx: RowContext, cells: list) -> tuple | None:
     ctx.errors = []
-    reference = _text(ctx, cells, "reference", required=True, max_length=64)
+    # The reference, or a bank's concept that names it among other words (matched in loader.py).
+    reference = _text(ctx, cells, "reference", required=True, max_length=300)
     amount = _amount(ctx, cells, "amount", required=True)
     if amount is not None and amount == 0:
         ctx.fail("amount", ctx.cell(cells, "amount"), _("The amount must be greater than zero."))

@@ -310,6 +310,38 @@ def test_payments_file_matches_by_reference_and_reimport_posts_nothing(upload, r
     assert Payment.objects.count() == 2 and Case.objects.get(reference="EXP-001").balance == Decimal("300.00")
 
 
+BANK_STATEMENT = (
+    "Cuenta;ES12 3456 7890 1234 5678 9012\r\n"
+    "Titular;Acme Cobros SL\r\n"
+    "Periodo;01/02/2025 - 28/02/2025\r\n"
+    "\r\n"
+    "Fecha operación;Fecha valor;Concepto;Importe;Saldo\r\n"
+    "03/02/2025;03/02/2025;TRANSF. JUAN PEREZ exp-001 FEBRERO;50,00;1.050,00\r\n"
+    "04/02/2025;04/02/2025;PAGO EXP-001 Y EXP-002;20,00;1.070,00\r\n"
+    "05/02/2025;05/02/2025;RECIBO LUZ;30,00;1.100,00\r\n"
+    "06/02/2025;06/02/2025;EXP-002;10,00;1.110,00\r\n"
+).encode("cp1252")
+
+
+@pytest.mark.parametrize("strategy", ["batch", pytest.param("copy", marks=only_pg)])
+def test_a_bank_statement_names_the_case_in_its_concept(upload, run_job, creditor, strategy):
+    """Below the account's details, the concept names the case among other words."""
+    CaseFactory(creditor=creditor, reference="EXP-001", original_amount=Decimal("500.00"), balance=Decimal("500.00"))
+    CaseFactory(creditor=creditor, reference="EXP-002", original_amount=Decimal("500.00"), balance=Decimal("500.00"))
+    with translation.override("en"):
+        job = upload(BANK_STATEMENT, kind="payments", name="extracto.csv")
+        assert job.mapping == {"reference": "Concepto", "amount": "Importe", "received_on": "Fecha operación"}
+        job = run_job(job, strategy=strategy)
+        assert errors_of(job) == [
+            (7, "Concepto", "More than one case of this creditor is named here."),
+            (8, "Concepto", "No case of this creditor has this reference."),
+        ]
+    assert dict(Case.objects.values_list("reference", "balance")) == {"EXP-001": Decimal("450.00"), "EXP-002": Decimal("490.00")}
+    again = run_job(upload(BANK_STATEMENT, kind="payments", name="extracto.csv"), strategy=strategy)
+    assert (again.rows_created, again.rows_unchanged, again.rows_rejected) == (0, 2, 2)
+    assert Payment.objects.count() == 2
+
+
 def test_imported_cases_are_handed_to_the_follow_up_engine(upload, run_job, creditor):
     from collections_crm.imports.services import import_job_plan_cases
     from contacts.models import FollowUp
