@@ -30,13 +30,16 @@ class Dialect:
 
 
 def detect_encoding(stream: BinaryIO) -> str:
-    """UTF-8 (with or without BOM) when every byte of the file decodes as UTF-8, otherwise
-    Windows-1252, or Latin-1 for the five bytes Windows-1252 leaves undefined."""
+    """UTF-16 with its BOM; UTF-8 (with or without BOM) when every byte of the file decodes as
+    UTF-8, otherwise Windows-1252, or Latin-1 for the five bytes Windows-1252 leaves undefined."""
     stream.seek(0)
     head = stream.read(3)
     if head == codecs.BOM_UTF8:
         stream.seek(0)
         return "utf-8-sig"
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode text" export
+        stream.seek(0)
+        return "utf-16"
     stream.seek(0)
     decoder = codecs.getincrementaldecoder("utf-8")()
     cp1252_ok = True

@@ -3,6 +3,7 @@ go through these functions."""
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import logging
@@ -52,10 +53,12 @@ def import_job_create(
     for chunk in upload.chunks():
         digest.update(chunk)
     upload.seek(0)
-    head = upload.read(4)
+    head = upload.read(8192)
     upload.seek(0)
     name = Path(upload.name or "file").name[:255]
-    file_format = "xlsx" if head == XLSX_MAGIC else "csv"
+    file_format = "xlsx" if head[:4] == XLSX_MAGIC else "csv"
+    if problem := _unsupported_format(head):
+        raise ValidationError({"file": problem})
     job = ImportJob(
         creditor=creditor, kind=kind, original_name=name, size=upload.size, sha256=digest.hexdigest(),
         file_format=file_format, all_or_nothing=all_or_nothing, day_first=day_first, created_by=actor, created_at=now,
@@ -77,6 +80,17 @@ def import_job_create(
         audit_record(actor=actor, action="import.uploaded", obj=job,
                      after={"creditor_id": creditor.pk, "kind": kind, "size": job.size, "sha256": job.sha256}, at=now)
     return job
+
+
+def _unsupported_format(head: bytes) -> str:
+    """Why a file that is neither CSV nor XLSX is refused, from its first bytes ("" if it may be one)."""
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return _("This is an Excel 97-2003 workbook (.xls): save it as .xlsx or CSV and upload that.")
+    if head.startswith(XLSX_MAGIC) and b"application/vnd.oasis.opendocument" in head[:200]:
+        return _("This is an OpenDocument spreadsheet (.ods): save it as .xlsx or CSV and upload that.")
+    if not head.startswith((XLSX_MAGIC, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and b"\x00" in head:
+        return _("This is not a CSV or XLSX file.")
+    return ""
 
 
 def _inspect(job: ImportJob, upload) -> tuple[list[str], list[list]]:

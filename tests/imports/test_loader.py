@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from cases.models import Case, Payment
 from cases.selectors import case_timeline
 from collections_crm.audit.models import AuditLog
-from collections_crm.imports.models import ImportRowError, ImportStatus
+from collections_crm.imports.models import ImportJob, ImportRowError, ImportStatus
 from debtors.models import ContactPoint, Debtor
 from debtors.validators import dni_for
 from tests.factories import CaseFactory, DebtorFactory
@@ -201,6 +201,34 @@ def test_a_title_above_the_header_row_is_skipped(upload, run_job, name):
         job = run_job(job)
         assert errors_of(job) == [(6, "Importe deuda", "This column is required.")]  # lines count from the sheet's top
     assert list(Case.objects.values_list("reference", flat=True)) == ["T-1"]
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600), "This is an Excel 97-2003 workbook (.xls): save it as .xlsx or CSV"),
+     ("cartera.ods", b"PK\x03\x04" + bytes(26) + b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet" + bytes(100),
+      "This is an OpenDocument spreadsheet (.ods): save it as .xlsx or CSV"),
+     ("cartera.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 4, "This is not a CSV or XLSX file.")],
+)
+def test_other_file_formats_are_refused_with_what_to_do(upload, name, content, message):
+    from django.core.exceptions import ValidationError
+
+    with translation.override("en"), pytest.raises(ValidationError) as info:
+        upload(content, name=name)
+    assert info.value.message_dict["file"][0].startswith(message)
+    assert not ImportJob.objects.exists()
+
+
+def test_excels_unicode_text_export_is_read(upload, run_job):
+    """Excel's "Unicode text": UTF-16 with its BOM, tab separated."""
+    content = ("Referencia\tDNI\tNombre\tImporte\tVencimiento\r\n"
+               f"U-1\t{DNI1}\tJosé Núñez\t1.234,56\t31/01/2025\r\n").encode("utf-16")
+    job = upload(content, name="cartera.txt")
+    assert (job.encoding, job.delimiter, job.headers[0]) == ("utf-16", "\t", "Referencia")
+    job = run_job(job)
+    assert errors_of(job) == [] and job.rows_created == 1
+    case = Case.objects.select_related("debtor").get()
+    assert (case.reference, case.debtor.name, case.original_amount) == ("U-1", "José Núñez", Decimal("1234.56"))
 
 
 def test_files_over_the_limit_are_refused(upload, settings):
