@@ -45,7 +45,8 @@ class Target:
 PORTFOLIO_TARGETS = [
     Target("reference", gettext_lazy("Case reference"), True, (
         "referencia", "ref", "expediente", "reference", "contrato", "numero expediente", "referencia expediente", "case reference",
-        "account number", "account", "codigo cliente", "numero contrato", "operacion")),
+        "account number", "account", "codigo cliente", "numero contrato", "operacion", "numero cliente", "id cliente",
+        "customer number", "customer id", "client id", "numero cuenta")),
     Target("document_number", gettext_lazy("Identity document"), True, (
         "dni", "nif", "nie", "cif", "documento", "document", "document number", "dni nif", "id", "documento identidad", "rfc",
         "curp", "ssn", "tax id", "national id")),
@@ -94,14 +95,20 @@ def normalise_header(text) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text).strip()
 
 
-# Words that say nothing about a column ("Nº de expediente" is "expediente").
-_FILLER = {"n", "no", "nro", "num", "numero", "de", "del", "la", "el", "los", "las", "the", "of", "en", "y", "e"}
+# Words that say nothing about a column ("Número de expediente" is "número expediente").
+_FILLER = {"de", "del", "la", "el", "los", "las", "the", "of", "en", "y", "e", "o"}
+# "Nº", "N.º", "Núm.", "No.", "Number": one word.
+_NUMBER = {"n", "no", "nro", "nr", "num", "numero", "number", "nbr"}
+# A column that holds the number, code or id OF something is an identifier, not that thing
+# ("Nº cliente" is no debtor's name).
+_ID_WORDS = {"num", "id", "codigo", "code", "cod", "ref", "referencia"}
+_ID_TARGETS = {"reference", "document_number", "payment_reference"}
 # Aliases too generic to name a column by being one of its words ("Tipo de interés" is no kind of debtor).
 _GENERIC = {"id", "ref", "tel", "tipo", "due", "fecha", "date", "pago", "amount", "name", "mail"}
 
 
 def _words(text: str) -> tuple[str, ...]:
-    words = normalise_header(text).split()
+    words = ["num" if w in _NUMBER else w for w in normalise_header(text).split()]
     meaningful = tuple(w for w in words if w not in _FILLER)
     return meaningful or tuple(words)
 
@@ -110,18 +117,21 @@ def suggest_mapping(kind: str, headers: list[str]) -> dict[str, str]:
     """A first guess at which column holds each target field, for the person to check.
 
     A header that IS one of a target's names ("Saldo pendiente", "E-mail", "Nº Expediente") wins
-    over one that merely CONTAINS a name among other words ("Importe deuda" holds "importe");
-    among those, the header that is most nearly the name wins. Each column goes to one target."""
+    over one that merely CONTAINS a name among other words ("Importe deuda" holds "importe"),
+    and an earlier name of the target over a later one ("Nº expediente" over "Nº cliente");
+    among the others, the header that is most nearly the name wins. Each column goes to one target."""
     header_words = [(h, _words(h)) for h in headers if str(h).strip()]
     candidates = []
     for t_index, target in enumerate(TARGETS[kind]):
         for h_index, (header, words) in enumerate(header_words):
             best = 0.0
-            for alias in (target.name.replace("_", " "), *target.aliases):
+            for rank, alias in enumerate((target.name.replace("_", " "), *target.aliases)):
                 alias_words = _words(alias)
                 if alias_words == words:
-                    best = max(best, 2.0)
+                    best = max(best, 2.0 - rank / 1000)  # the names come best first
                 elif alias_words and " ".join(alias_words) not in _GENERIC and set(alias_words) <= set(words):
+                    if target.name not in _ID_TARGETS and (set(words) - set(alias_words)) & _ID_WORDS:
+                        continue
                     best = max(best, 1.0 + len(alias_words) / len(words))
             if best:
                 candidates.append((-best, t_index, h_index, target.name, header))

@@ -358,7 +358,7 @@ def test_a_bank_statement_names_the_case_in_its_concept(upload, run_job, credito
     CaseFactory(creditor=creditor, reference="EXP-002", original_amount=Decimal("500.00"), balance=Decimal("500.00"))
     with translation.override("en"):
         job = upload(BANK_STATEMENT, kind="payments", name="extracto.csv")
-        assert job.mapping == {"reference": "Concepto", "amount": "Importe", "received_on": "Fecha operación"}
+        assert job.mapping == {"reference": "Concepto", "amount": "Importe", "received_on": "Fecha valor"}
         job = run_job(job, strategy=strategy)
         assert errors_of(job) == [
             (7, "Concepto", "More than one case of this creditor is named here."),

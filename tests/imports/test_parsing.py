@@ -199,6 +199,10 @@ def test_decimal_style_detection(samples, delimiter, expected):
         ("payments", ["Fecha de pago", "Concepto", "Importe", "Medio de pago", "Referencia bancaria"],
          {"reference": "Concepto", "amount": "Importe", "received_on": "Fecha de pago", "method": "Medio de pago",
           "payment_reference": "Referencia bancaria"}),
+        # The number or id OF a customer is an identifier, not the debtor's name; the case file's number is the better reference.
+        ("portfolio", ["Nº Cliente", "N.º Expediente", "Cliente", "Importe"],
+         {"reference": "N.º Expediente", "name": "Cliente", "original_amount": "Importe"}),
+        ("portfolio", ["Customer ID", "Customer", "Amount"], {"reference": "Customer ID", "name": "Customer", "original_amount": "Amount"}),
         # Nothing recognisable: nothing guessed.
         ("portfolio", ["Columna A", "Columna B", ""], {}),
     ],
