@@ -57,6 +57,9 @@ PORTFOLIO_TARGETS = [
     Target("kind", gettext_lazy("Person or company"), False, ("tipo", "kind", "tipo persona", "tipo cliente", "persona")),
     Target("country", gettext_lazy("Country"), False, ("pais", "country")),
     Target("phone", gettext_lazy("Phone"), False, ("telefono", "movil", "phone", "mobile", "tel", "telefono movil", "celular", "telephone")),
+    Target("phone_other", gettext_lazy("Other phone"), False, (
+        "telefono 2", "otro telefono", "telefono fijo", "fijo", "telefono alternativo", "telefono trabajo", "movil", "phone 2",
+        "other phone", "landline", "home phone", "work phone")),
     Target("email", gettext_lazy("E-mail"), False, ("email", "e-mail", "correo", "correo electronico", "mail", "email address")),
     Target("original_amount", gettext_lazy("Original amount"), True, (
         "importe", "importe original", "principal", "original amount", "amount", "deuda", "importe deuda", "importe inicial",
@@ -278,6 +281,12 @@ def _choice(ctx: RowContext, cells, target: str) -> str:
     return normalise_header(_text(ctx, cells, target)) if target in ctx.columns else ""
 
 
+def _join_phones(cells: list[str]) -> str:
+    """The numbers of the phone columns as one staging value: E.164 numbers joined by spaces,
+    each once (loader.py makes one contact point of each)."""
+    return " ".join(dict.fromkeys(" ".join(cells).split()))
+
+
 def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
     """A clean staging tuple, or None with ``ctx.errors`` filled."""
     ctx.errors = []
@@ -301,13 +310,15 @@ def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
     country = (_text(ctx, cells, "country") or "ES").upper()
     if not re.fullmatch(r"[A-Z]{2}", country):
         ctx.fail("country", country, _("Use a two-letter country code (ES, MX, US…)."))
-    phone = ""
-    raw_phone = ctx.cell(cells, "phone")
-    if raw_phone not in ("", None):
-        try:
-            phone = parse_phones(raw_phone, country=country)
-        except ValueProblem as problem:
-            ctx.fail("phone", raw_phone, VALUE_MESSAGES[str(problem)])
+    phones = []
+    for target in ("phone", "phone_other"):
+        raw_phone = ctx.cell(cells, target)
+        if raw_phone not in ("", None):
+            try:
+                phones.append(parse_phones(raw_phone, country=country))
+            except ValueProblem as problem:
+                ctx.fail(target, raw_phone, VALUE_MESSAGES[str(problem)])
+    phone = _join_phones(phones)
     email = _text(ctx, cells, "email", max_length=254).lower()
     if email and not _EMAIL.fullmatch(email):
         ctx.fail("email", email, _("Enter a valid e-mail address."))
@@ -355,9 +366,9 @@ def compile_portfolio_row(ctx: RowContext):
     regular expressions and parsers are bound once per file and the validators run inline.
     ``ctx.errors`` is meaningful only when the function returns None."""
     cols = ctx.columns
-    names = ("reference", "name", "document_number", "document_type", "kind", "country", "phone", "email",
+    names = ("reference", "name", "document_number", "document_type", "kind", "country", "phone", "phone_other", "email",
              "original_amount", "fees", "balance", "currency", "due_date", "placed_at")
-    (i_ref, i_name, i_doc, i_type, i_kind, i_country, i_phone, i_email, i_orig, i_fees, i_bal, i_cur, i_due,
+    (i_ref, i_name, i_doc, i_type, i_kind, i_country, i_phone, i_phone_other, i_email, i_orig, i_fees, i_bal, i_cur, i_due,
      i_placed) = (cols.get(n) for n in names)
     if None in (i_ref, i_name, i_doc, i_orig, i_due):
         return lambda cells: portfolio_row(ctx, cells)  # a required column is not mapped: every row fails anyway
@@ -424,9 +435,12 @@ def compile_portfolio_row(ctx: RowContext):
                 country = (text or "ES").upper()
                 if not country_ok(country):
                     raise _Slow
-            phone = ""
+            phones = []
             if i_phone is not None and (raw := cells[i_phone].strip()):
-                phone = parse_phones(raw, country=country)
+                phones.append(parse_phones(raw, country=country))
+            if i_phone_other is not None and (raw := cells[i_phone_other].strip()):
+                phones.append(parse_phones(raw, country=country))
+            phone = _join_phones(phones)
             email = ""
             if i_email is not None:
                 text = " ".join(cells[i_email].split())

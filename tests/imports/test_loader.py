@@ -271,6 +271,23 @@ def test_a_cell_with_several_phones_gives_one_contact_point_each(upload, run_job
         (DNI1, "+34612345678"), (DNI1, "+34912345678"), (DNI2, "+34612345679"), (DNI2, "+34912345678"), (DNI2, "+34712345678")])
 
 
+@pytest.mark.parametrize("strategy", ["batch", pytest.param("copy", marks=only_pg)])
+def test_a_landline_column_beside_the_mobile(upload, run_job, strategy):
+    content = (
+        "Referencia;DNI;Nombre;Móvil;Teléfono fijo;Importe;Vencimiento\r\n"
+        f"L-1;{DNI1};Ana Gil;612 345 678;912 345 678;10;31/01/2025\r\n"
+        f"L-2;{DNI2};Luis Gil;;912 345 679;10;31/01/2025\r\n"
+        f"L-3;{DNI3};Eva Gil;612345670;12;10;31/01/2025\r\n"
+    ).encode("cp1252")
+    job = upload(content)
+    assert (job.mapping["phone"], job.mapping["phone_other"]) == ("Móvil", "Teléfono fijo")
+    with translation.override("en"):
+        job = run_job(job, strategy=strategy)
+        assert errors_of(job) == [(4, "Teléfono fijo", "Not a valid phone number.")]
+    assert sorted(ContactPoint.objects.values_list("debtor__document_number", "value")) == sorted([
+        (DNI1, "+34612345678"), (DNI1, "+34912345678"), (DNI2, "+34912345679")])
+
+
 @only_pg
 def test_copy_and_batch_paths_give_identical_results(upload, run_job, creditor):
     # An existing debtor and case, so both paths also update and reuse.

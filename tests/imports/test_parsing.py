@@ -190,7 +190,10 @@ def test_decimal_style_detection(samples, delimiter, expected):
           "balance": "Importe pendiente", "due_date": "Vencimiento"}),
         # "Tipo de documento" is the document type, not the identity document, and no column is used twice.
         ("portfolio", ["Tipo de documento", "Documento", "Tipo de interés", "Teléfono 1", "Teléfono 2"],
-         {"document_number": "Documento", "document_type": "Tipo de documento", "phone": "Teléfono 1"}),
+         {"document_number": "Documento", "document_type": "Tipo de documento", "phone": "Teléfono 1", "phone_other": "Teléfono 2"}),
+        # A landline beside the mobile.
+        ("portfolio", ["Teléfono", "Móvil", "Teléfono fijo"], {"phone": "Teléfono", "phone_other": "Teléfono fijo"}),
+        ("portfolio", ["Móvil", "Teléfono fijo"], {"phone": "Móvil", "phone_other": "Teléfono fijo"}),
         # English headers.
         ("portfolio", ["Account Number", "SSN", "Customer Name", "Original Amount", "Outstanding Balance", "Due Date", "Email Address"],
          {"reference": "Account Number", "document_number": "SSN", "name": "Customer Name", "email": "Email Address",

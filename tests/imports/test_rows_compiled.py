@@ -13,9 +13,9 @@ from collections_crm.imports.loader import copy_line
 from collections_crm.imports.rows import RowContext, compile_portfolio_row, portfolio_row
 from debtors.validators import cif_for, dni_for
 
-HEADERS = ["ref", "doc", "tipo", "nombre", "clase", "pais", "tel", "mail", "importe", "gastos", "saldo", "moneda", "vto", "cesion"]
-TARGETS = ["reference", "document_number", "document_type", "name", "kind", "country", "phone", "email", "original_amount",
-           "fees", "balance", "currency", "due_date", "placed_at"]
+HEADERS = ["ref", "doc", "tipo", "nombre", "clase", "pais", "tel", "tel2", "mail", "importe", "gastos", "saldo", "moneda", "vto", "cesion"]
+TARGETS = ["reference", "document_number", "document_type", "name", "kind", "country", "phone", "phone_other", "email",
+           "original_amount", "fees", "balance", "currency", "due_date", "placed_at"]
 
 VALUES = {
     "reference": ["EXP-1", " EXP-2 ", "", "A" * 65, "R\tX", "Ref  con   espacios", "back\\slash"],
@@ -25,7 +25,8 @@ VALUES = {
     "name": ["José Pérez", "", "  María   Muñoz ", "N" * 201, "Tab\tName"],
     "kind": ["", "Persona física", "empresa", "J", "alien"],
     "country": ["", "es", "MX", "Spain", "g b", "1X"],
-    "phone": ["", "612 345 678", "+34 712-34-56-78", "0034 912 345 678", "12", "+1 212 555 0100", "abc"],
+    "phone": ["", "612 345 678", "+34 712-34-56-78", "0034 912 345 678", "12", "+1 212 555 0100", "abc", "612345678 / 912345678"],
+    "phone_other": ["", "912 345 678", "612 345 678", "12", "612345678.0"],
     "email": ["", "Ana@Example.com ", "ana@example", "a b@c.com", "x@y.es"],
     "original_amount": ["1.234,56", "1,234.56", "500", "0", "-5", "abc", "", "1.000.000.000.000,00", "12,345", "€ 1 234,56", "10,5", "1,234,567.8", "(100,00)", "-"],
     "fees": ["", "10,00", "0", "-1", "x", "1.5", "-", "- €", "5,00-"],
