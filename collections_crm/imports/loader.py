@@ -38,6 +38,7 @@ import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from itertools import islice
 
 from django.conf import settings
@@ -53,7 +54,7 @@ from debtors.models import ContactPoint, Debtor
 
 from .models import ImportJob, ImportRowError
 from .parsing import CsvRows, Dialect, XlsxRows, is_blank
-from .rows import PORTFOLIO_STAGE_COLUMNS, RowContext, compile_portfolio_row, find_header, portfolio_row
+from .rows import PORTFOLIO_STAGE_COLUMNS, RowContext, best_sheet, compile_portfolio_row, find_header, portfolio_row
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Source:
         self.job = job
         self.handle = job.file.open("rb")
         if job.file_format == "xlsx":
-            self.rows = XlsxRows(self.handle)
+            self.rows = XlsxRows(self.handle, choose_sheet=partial(best_sheet, job.kind))
         else:
             self.rows = CsvRows(self.handle, Dialect(job.encoding, job.delimiter))
 

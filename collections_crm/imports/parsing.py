@@ -132,15 +132,17 @@ class CsvRows:
 
 
 class XlsxRows:
-    """Iterate (row number, cells) of the first sheet of an XLSX workbook, in read-only
-    (streaming) mode. Cells keep their types (numbers, dates) for the value parsers."""
+    """Iterate (row number, cells) of one sheet of an XLSX workbook, in read-only (streaming)
+    mode: the first, or the one ``choose_sheet(sheets)`` picks when there are several. Cells
+    keep their types (numbers, dates) for the value parsers."""
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO, *, choose_sheet=None):
         from openpyxl import load_workbook
 
         stream.seek(0)
         self.workbook = load_workbook(stream, read_only=True, data_only=True)
-        self.sheet = self.workbook.worksheets[0]
+        sheets = self.workbook.worksheets
+        self.sheet = choose_sheet(sheets) if choose_sheet and len(sheets) > 1 else sheets[0]
         self.rows_done = 0
 
     @property

@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import chain
+from itertools import chain, islice
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -166,12 +166,28 @@ def find_header(kind: str, records: Iterable[tuple[int, list]]) -> tuple[list[st
     if not first:
         return [], iter(())
     names = [[str(c).strip() if c is not None else "" for c in cells] for _line, cells in first]
-    scores = [len(suggest_mapping(kind, row)) for row in names]
+    scores = [header_score(kind, row) for row in names]
     if max(scores) >= 2:
         at = scores.index(max(scores))
     else:
         at = next((i for i, row in enumerate(names) if sum(1 for c in row if c) >= 2), 0)
     return names[at], chain(first[at + 1:], iterator)
+
+
+def header_score(kind: str, cells: list) -> int:
+    """How many fields a row would name as the header."""
+    return len(suggest_mapping(kind, [str(c).strip() if c is not None else "" for c in cells]))
+
+
+def best_sheet(kind: str, sheets: list):
+    """The sheet of a workbook that holds the data: the one whose header (among its first rows)
+    names the most fields; the first on a tie. A summary or cover sheet in front is skipped."""
+    def score(sheet) -> int:
+        rows = islice(sheet.iter_rows(values_only=True), HEADER_SEARCH_ROWS * 2)
+        return max((header_score(kind, list(row)) for row in rows if not is_blank(list(row))), default=0)
+
+    scores = [score(sheet) for sheet in sheets]
+    return sheets[scores.index(max(scores))]
 
 
 def missing_required(kind: str, mapping: dict[str, str]) -> list[str]:

@@ -24,7 +24,7 @@ from collections_crm.audit.services import audit_record
 from . import loader
 from .models import ColumnMapping, ImportJob, ImportKind, ImportRowError, ImportStatus
 from .parsing import XlsxRows, detect_decimal_comma, detect_dialect, is_blank
-from .rows import AMOUNT_FIELDS, TARGETS, find_header, missing_required, suggest_mapping
+from .rows import AMOUNT_FIELDS, TARGETS, best_sheet, find_header, missing_required, suggest_mapping
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def _inspect(job: ImportJob, upload) -> tuple[list[str], list[list]]:
     stream = upload.file if hasattr(upload, "file") else upload
     if job.file_format == "xlsx":
         try:
-            rows = XlsxRows(stream)
+            rows = XlsxRows(stream, choose_sheet=partial(best_sheet, job.kind))
         except Exception as exc:  # openpyxl raises many kinds on a damaged workbook
             raise ValidationError({"file": _("This is not a readable XLSX workbook.")}) from exc
         if rows.max_row and rows.max_row > settings.CRM_IMPORT_MAX_ROWS:

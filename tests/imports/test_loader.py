@@ -178,6 +178,26 @@ def test_xlsx_with_typed_cells(upload, run_job, creditor):
     assert cases == {"X-1": Decimal("1234.50"), "1001": Decimal("99.90")}
 
 
+def test_the_sheet_that_holds_the_data_is_read(upload, run_job):
+    """A summary sheet in front of the detail: the detail sheet is the one imported."""
+    book = Workbook()
+    summary = book.active
+    summary.title = "Resumen"
+    for row in (["Cartera octubre 2026"], ["Expedientes", 2], ["Importe total", 300.5]):
+        summary.append(row)
+    detail = book.create_sheet("Detalle")
+    for row in (["Expediente", "NIF", "Nombre", "Importe", "Vencimiento"],
+                ["S-1", DNI1, "Ana", 100, dt.datetime(2025, 1, 31)], ["S-2", DNI2, "Luis", 200.5, dt.datetime(2025, 2, 28)]):
+        detail.append(row)
+    buf = io.BytesIO()
+    book.save(buf)
+    job = upload(buf.getvalue(), name="cartera.xlsx")
+    assert job.headers == ["Expediente", "NIF", "Nombre", "Importe", "Vencimiento"]
+    job = run_job(job)
+    assert errors_of(job) == [] and dict(Case.objects.values_list("reference", "balance")) == {
+        "S-1": Decimal("100.00"), "S-2": Decimal("200.50")}
+
+
 @pytest.mark.parametrize("name", ["cartera.xlsx", "cartera.csv"])
 def test_a_title_above_the_header_row_is_skipped(upload, run_job, name):
     """Creditors' sheets open with a title, a date and notes; the header is the row that names the columns."""
