@@ -171,7 +171,20 @@ def find_header(kind: str, records: Iterable[tuple[int, list]]) -> tuple[list[st
         at = scores.index(max(scores))
     else:
         at = next((i for i, row in enumerate(names) if sum(1 for c in row if c) >= 2), 0)
-    return names[at], chain(first[at + 1:], iterator)
+    return _unique(names[at]), chain(first[at + 1:], iterator)
+
+
+def _unique(headers: list[str]) -> list[str]:
+    """Columns are mapped by name: a repeated name gets its rank ("Teléfono", "Teléfono (2)")."""
+    seen: dict[str, int] = {}
+    unique = []
+    for header in headers:
+        if header:
+            seen[header] = seen.get(header, 0) + 1
+            if seen[header] > 1:
+                header = f"{header} ({seen[header]})"
+        unique.append(header)
+    return unique
 
 
 def header_score(kind: str, cells: list) -> int:

@@ -308,6 +308,18 @@ def test_a_landline_column_beside_the_mobile(upload, run_job, strategy):
         (DNI1, "+34612345678"), (DNI1, "+34912345678"), (DNI2, "+34912345679")])
 
 
+def test_a_repeated_column_name_is_told_apart(upload, run_job):
+    content = (
+        "Referencia;DNI;Nombre;Teléfono;Teléfono;Importe;Vencimiento\r\n"
+        f"D-1;{DNI1};Ana Gil;612 345 678;912 345 678;10;31/01/2025\r\n"
+    ).encode("cp1252")
+    job = upload(content)
+    assert job.headers[3:5] == ["Teléfono", "Teléfono (2)"]
+    assert (job.mapping["phone"], job.mapping["phone_other"]) == ("Teléfono", "Teléfono (2)")
+    run_job(job)
+    assert sorted(ContactPoint.objects.values_list("value", flat=True)) == ["+34612345678", "+34912345678"]
+
+
 @only_pg
 def test_copy_and_batch_paths_give_identical_results(upload, run_job, creditor):
     # An existing debtor and case, so both paths also update and reuse.
