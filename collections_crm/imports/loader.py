@@ -67,6 +67,16 @@ class TooManyRows(Exception):
     """The file has more data rows than CRM_IMPORT_MAX_ROWS."""
 
 
+# A spreadsheet's summary line under the data ("TOTAL;;;3.734,56"): not a row of the portfolio.
+TOTAL_WORDS = frozenset({"total", "totales", "total general", "subtotal", "suma", "sum", "totals", "grand total", "saldo final"})
+_TOTAL_INITIALS = frozenset("TtSsGg \t")
+
+
+def is_totals_row(cells: list) -> bool:
+    first = next((c for c in cells if not (c is None or (isinstance(c, str) and not c.strip()))), None)
+    return isinstance(first, str) and len(first) < 20 and first.strip().rstrip(":").strip().lower() in TOTAL_WORDS
+
+
 class Source:
     """The job's file as (line, cells) records after the header row, with a progress fraction."""
 
@@ -92,7 +102,10 @@ class Source:
         for line, cells in iterator:
             # (The usual row starts with a non-blank text cell; only the others need the full check.)
             first = cells[0] if cells else None
-            if not (first.__class__ is str and first.strip()) and is_blank(cells):
+            if first.__class__ is str and first.strip():
+                if first[:1] in _TOTAL_INITIALS and is_totals_row(cells):
+                    continue
+            elif is_blank(cells) or is_totals_row(cells):
                 continue
             yield line, cells
             count += 1

@@ -308,6 +308,19 @@ def test_a_landline_column_beside_the_mobile(upload, run_job, strategy):
         (DNI1, "+34612345678"), (DNI1, "+34912345678"), (DNI2, "+34912345679")])
 
 
+@pytest.mark.parametrize("total", ["TOTAL;;;;3.734,56", "Totales:;;;;3.734,56", ";;;Total;3.734,56"])
+def test_a_totals_line_under_the_data_is_not_a_row(upload, run_job, total):
+    """Even "all or nothing" imports a file that ends with its sum."""
+    content = (
+        "Referencia;DNI;Nombre;Importe;Vencimiento\r\n"
+        f"T-1;{DNI1};Ana Gil;1.234,56;31/01/2025\r\n"
+        f"T-2;{DNI2};Luis Gil;2.500,00;31/01/2025\r\n"
+        f"{total}\r\n"
+    ).encode("cp1252")
+    job = run_job(upload(content, all_or_nothing=True))
+    assert (job.status, job.rows_total, job.rows_created, job.rows_rejected) == (ImportStatus.DONE, 2, 2, 0)
+
+
 def test_a_repeated_column_name_is_told_apart(upload, run_job):
     content = (
         "Referencia;DNI;Nombre;Teléfono;Teléfono;Importe;Vencimiento\r\n"
