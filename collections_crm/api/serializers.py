@@ -263,6 +263,37 @@ class ImportRowErrorSerializer(serializers.ModelSerializer):
         fields = ["line", "column", "value", "message"]
 
 
+class ImportStartIn(serializers.Serializer):
+    mapping = serializers.JSONField(required=False, help_text=_("{target field: column header}; the job's current mapping if left out."))
+    day_first = serializers.BooleanField(required=False)
+    decimal_comma = serializers.BooleanField(required=False)
+    all_or_nothing = serializers.BooleanField(required=False)
+
+    def validate_mapping(self, value):
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise serializers.ValidationError(_("Give an object of column names."))
+        return value
+
+
+class ImportPreviewProblem(serializers.Serializer):
+    column = serializers.CharField()
+    value = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ImportPreviewRow(serializers.Serializer):
+    line = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    cells = serializers.ListField(child=serializers.CharField(allow_blank=True))
+    errors = ImportPreviewProblem(many=True)
+
+
+class ImportPreviewSerializer(serializers.Serializer):
+    headers = serializers.ListField(child=serializers.CharField(allow_blank=True))
+    mapping = serializers.DictField(child=serializers.CharField())
+    rows = ImportPreviewRow(many=True)
+
+
 class ImportJobIn(serializers.Serializer):
     creditor = _ScopedPk(selectors.creditors_for)
     kind = serializers.ChoiceField(choices=ImportKind.choices)

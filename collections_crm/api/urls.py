@@ -35,6 +35,8 @@ urlpatterns = [
     path("imports/", views.ImportJobList.as_view(), name="import-list"),
     path("imports/<int:pk>/", views.ImportJobDetail.as_view(), name="import-detail"),
     path("imports/<int:pk>/errors/", views.ImportJobErrors.as_view(), name="import-errors"),
+    path("imports/<int:pk>/preview/", views.ImportJobPreview.as_view(), name="import-preview"),
+    path("imports/<int:pk>/start/", views.ImportJobStart.as_view(), name="import-start"),
     path("templates/", views.TemplateList.as_view(), name="template-list"),
     path("templates/<int:pk>/", views.TemplateDetail.as_view(), name="template-detail"),
     # The schema is for integrations too (token or session); the docs page is for people.

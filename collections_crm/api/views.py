@@ -507,6 +507,53 @@ class ImportJobDetail(ApiMixin, generics.RetrieveAPIView):
         return selectors.imports_for(self.request)
 
 
+@extend_schema_view(post=extend_schema(
+    request=s.ImportStartIn, responses={202: s.ImportJobSerializer, **ERRORS},
+    description="Start an import uploaded with start=false, after checking its preview; the mapping and options given replace the job's.",
+))
+class ImportJobStart(ApiMixin, generics.GenericAPIView):
+    serializer_class = s.ImportJobSerializer
+    read_roles = write_roles = (Role.ADMIN,)
+
+    def get_queryset(self):
+        return selectors.imports_for(self.request)
+
+    def post(self, request, *args, **kwargs):
+        job = self.get_object()
+        data = self.input(s.ImportStartIn)
+        if data:
+            import_services.import_job_configure(
+                actor=request.user, job_id=job.pk, mapping=data.get("mapping", job.mapping),
+                day_first=data.get("day_first", job.day_first), decimal_comma=data.get("decimal_comma", job.decimal_comma),
+                all_or_nothing=data.get("all_or_nothing", job.all_or_nothing),
+            )
+        job = import_services.import_job_start(actor=request.user, job_id=job.pk)
+        job.refresh_from_db()
+        return self.output(job, status_code=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(responses={200: s.ImportPreviewSerializer, 404: ERRORS[404]})
+class ImportJobPreview(ApiMixin, generics.GenericAPIView):
+    """The first rows of the file as the import will read them with the job's mapping: each
+    row's verdict and, if rejected, why."""
+
+    serializer_class = s.ImportPreviewSerializer
+    read_roles = (Role.ADMIN,)
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.imports_for(self.request)
+
+    def get(self, request, *args, **kwargs):
+        job = self.get_object()
+        rows = [
+            {"line": row["line"], "ok": row["ok"], "cells": ["" if c is None else str(c) for c in row["cells"]],
+             "errors": [{"column": c, "value": v, "message": m} for c, v, m in row["errors"]]}
+            for row in import_services.import_job_preview(job=job)
+        ]
+        return Response(s.ImportPreviewSerializer({"headers": job.headers, "mapping": job.mapping, "rows": rows}).data)
+
+
 class ImportJobErrors(ApiMixin, generics.ListAPIView):
     """The rejected rows of an import, in file order."""
 

@@ -173,6 +173,40 @@ def test_imports_through_the_api_are_admin_only_and_creditor_scoped(api, admin_u
     assert client.get(f"/api/v1/imports/{other.pk}/errors/").status_code == 404
 
 
+def test_an_import_can_be_previewed_and_started_later_through_the_api(api, agent, make_token, creditor_a, creditor_b, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from collections_crm.imports.models import ImportJob
+    from tests.imports.test_loader import MESSY
+
+    settings.MEDIA_ROOT = tmp_path
+    _token, raw = make_token(creditor_a, can_write=True)
+    client = api(token=raw)
+    response = client.post("/api/v1/imports/", {"creditor": creditor_a.pk, "kind": "portfolio", "start": "false",
+                                                "file": SimpleUploadedFile("c.csv", MESSY)}, format="multipart")
+    assert response.status_code == 202 and response.json()["status"] == "uploaded"
+    job_id = response.json()["id"]
+    preview = client.get(f"/api/v1/imports/{job_id}/preview/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert preview["headers"][0] == "Referencia" and preview["mapping"]["reference"] == "Referencia"
+    assert [(r["line"], r["ok"]) for r in preview["rows"]][:3] == [(2, True), (3, True), (4, False)]
+    assert preview["rows"][2]["errors"] == [{"column": "DNI/NIF", "value": preview["rows"][2]["cells"][1], "message": "This is not a valid DNI number."}]
+    # A bad mapping is a field error and starts nothing; a good one starts the import once.
+    bad = client.post(f"/api/v1/imports/{job_id}/start/", {"mapping": {"reference": "Nope"}}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert bad.status_code == 400 and "mapping" in bad.json()
+    assert ImportJob.objects.get(pk=job_id).status == "uploaded"
+    started = client.post(f"/api/v1/imports/{job_id}/start/", {"all_or_nothing": True}, format="json")
+    assert started.status_code == 202 and started.json()["status"] == "queued" and started.json()["all_or_nothing"] is True
+    assert client.post(f"/api/v1/imports/{job_id}/start/", {}, format="json").status_code == 400  # already started
+    # Another creditor's job is not there; agents may not.
+    other = ImportJob.objects.get(pk=job_id)
+    other.pk, other.creditor, other.status = None, creditor_b, "uploaded"
+    other.save()
+    assert client.get(f"/api/v1/imports/{other.pk}/preview/").status_code == 404
+    assert client.post(f"/api/v1/imports/{other.pk}/start/", {}, format="json").status_code == 404
+    assert api(agent).post(f"/api/v1/imports/{job_id}/start/", {}, format="json").status_code == 403
+    assert api(agent).get(f"/api/v1/imports/{job_id}/preview/").status_code == 403
+
+
 def test_seeing_a_debtor_is_not_enough_to_change_it(api, cases, teammate):
     teammate.team.agents_see_team_cases = True
     teammate.team.save()
