@@ -301,6 +301,7 @@ class PlanStats:
     completed: int = 0
     objective_changed: int = 0
     moved_by_policy: int = 0
+    busy: int = 0  # held by another transaction (an agent's action, which replans them itself)
 
 
 def _complete_worked_tasks(case_ids: list[int], now: dt.datetime) -> int:
@@ -354,6 +355,19 @@ def followups_plan(
     strategy = strategy or strategy_cached()
     packs = packs or packs_cached()
     with transaction.atomic():
+        if len(case_ids) > 1:
+            # The cases stay locked while they are planned: an agent's action on one of them waits
+            # and then replans on fresh facts, instead of this plan, made from facts read before
+            # the action, overwriting the action's plan (or clashing with its new follow-up and
+            # failing the whole batch). A case another transaction holds is left to it: that is
+            # an agent's action or the engine, which replans it when done. (A single case is
+            # locked by the caller, as every event that replans one does.)
+            locked = list(Case.objects.filter(ids_q("pk", case_ids)).select_for_update(skip_locked=True, no_key=True)
+                          .order_by("pk").values_list("pk", flat=True))
+            stats.busy = len(set(case_ids)) - len(locked)
+            case_ids = locked
+            if not case_ids:
+                return stats, {}
         if not _config_current(strategy, packs):
             strategy_invalidate()
             strategy, packs = strategy_cached(), packs_cached()

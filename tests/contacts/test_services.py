@@ -551,6 +551,46 @@ def test_a_batch_reads_its_id_span_but_plans_and_writes_only_its_cases(clock, ma
     assert Case.objects.values("objective", "objective_reason", "next_action_at").get(pk=outsider.pk) == before
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_batch_replan_leaves_a_case_an_agent_is_working_on_to_the_agent(clock, make_case):
+    """A portfolio replan does not plan a case from facts read while an agent's action holds it
+    (it would overwrite the action's plan, or clash with its new step and fail the batch): it
+    skips the case, without waiting, and plans the others."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks between two connections")
+
+    held, free = make_case(days_overdue=5), make_case(days_overdue=20)
+    FollowUp.objects.filter(case__in=[held, free]).delete()
+    holding, release, errors = threading.Event(), threading.Event(), []
+
+    def agent_action():
+        try:
+            with transaction.atomic():
+                Case.objects.select_for_update().get(pk=held.pk)
+                holding.set()
+                release.wait(30)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=agent_action)
+    thread.start()
+    assert holding.wait(10)
+    try:
+        stats, plans = engine.followups_plan(case_ids=[held.pk, free.pk], now=WEDNESDAY)
+    finally:
+        release.set()
+        thread.join(30)
+    assert not errors
+    assert (stats.cases, stats.busy, sorted(plans)) == (1, 1, [free.pk])
+    assert FollowUp.objects.filter(case=free, status="pending").exists() and not FollowUp.objects.filter(case=held).exists()
+
+
 def test_a_call_step_is_scheduled_after_the_pause_that_follows_a_conversation(clock, make_case, make_debtor, agent):
     """Regulation F: no call within 7 days after a telephone conversation. The planner reads the
     case's calls for the steps that are calls, and moves the task past the pause."""
