@@ -255,6 +255,19 @@ _METHODS = {"transferencia": "transfer", "transfer": "transfer", "tarjeta": "car
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
 
 
+_SHORT_DNI = re.compile(r"[0-9]{1,7}[A-Z]")
+
+
+def _restore_dni_zeros(number: str) -> str:
+    """A DNI whose leading zeros a spreadsheet dropped ("1234567L" for "01234567L"): padded back
+    when its check letter then matches, so that the debtor is not created twice."""
+    if _SHORT_DNI.fullmatch(number):
+        padded = number.zfill(9)
+        if _DNI_LETTERS[int(padded[:8]) % 23] == padded[8]:
+            return padded
+    return number
+
+
 def _guess_document_type(number: str) -> str:
     for code, pattern in _DOC_PATTERNS:
         if pattern.fullmatch(number):
@@ -326,6 +339,8 @@ def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
     doc_type = _DOC_TYPES.get(doc_type_raw) if doc_type_raw else None
     if doc_type_raw and doc_type_raw not in _DOC_TYPES:
         ctx.fail("document_type", doc_type_raw, _("Unknown document type."))
+    if len(number) < 9 and doc_type in (None, "dni"):
+        number = _restore_dni_zeros(number)
     doc_type = doc_type or _guess_document_type(number)
     if number:
         try:
@@ -446,6 +461,8 @@ def compile_portfolio_row(ctx: RowContext):
                 if type_code not in _DOC_TYPES:
                     raise _Slow
                 doc_type = _DOC_TYPES[type_code]
+            if len(number) < 9 and doc_type in (None, "dni"):
+                number = _restore_dni_zeros(number)
             doc_type = doc_type or _guess_document_type(number)
             if doc_type == "dni":
                 if not (dni_shape(number) and _DNI_LETTERS[int(number[:8]) % 23] == number[8]):

@@ -321,6 +321,20 @@ def test_a_totals_line_under_the_data_is_not_a_row(upload, run_job, total):
     assert (job.status, job.rows_total, job.rows_created, job.rows_rejected) == (ImportStatus.DONE, 2, 2, 0)
 
 
+@pytest.mark.parametrize("strategy", ["batch", pytest.param("copy", marks=only_pg)])
+def test_a_dni_that_lost_its_leading_zero_is_the_same_debtor(upload, run_job, strategy):
+    known = DebtorFactory(document_type="dni", document_number=dni_for(1234567), name="Ana Gil")
+    assert known.document_number.startswith("0")
+    content = (
+        "Referencia;DNI;Nombre;Importe;Vencimiento\r\n"
+        f"Z-1;{known.document_number[1:]};Ana Gil;10;31/01/2025\r\n"
+        f"Z-2;1234567{'A' if known.document_number[-1] != 'A' else 'B'};Otra;10;31/01/2025\r\n"  # wrong letter: not a DNI
+    ).encode("cp1252")
+    job = run_job(upload(content), strategy=strategy)
+    assert job.rows_created == 2 and Case.objects.get(reference="Z-1").debtor_id == known.pk
+    assert Case.objects.get(reference="Z-2").debtor.document_type == "other"
+
+
 def test_a_repeated_column_name_is_told_apart(upload, run_job):
     content = (
         "Referencia;DNI;Nombre;Teléfono;Teléfono;Importe;Vencimiento\r\n"

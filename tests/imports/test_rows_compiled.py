@@ -20,7 +20,7 @@ TARGETS = ["reference", "document_number", "document_type", "name", "kind", "cou
 VALUES = {
     "reference": ["EXP-1", " EXP-2 ", "", "A" * 65, "R\tX", "Ref  con   espacios", "back\\slash"],
     "document_number": [dni_for(12345678), dni_for(1), dni_for(12345678)[:-1] + "A", "x1234567l", cif_for("B", 1234567),
-                        "12.345.678-Z", "", "---", "١٢٣٤٥٦٧٨Z", "AB12", "P" * 41, "PASS123"],
+                        "12.345.678-Z", "", "---", "١٢٣٤٥٦٧٨Z", "AB12", "P" * 41, "PASS123", dni_for(1234567)[1:], "1234567A", dni_for(42)[6:]],
     "document_type": ["", "DNI", "nif", "Pasaporte", "cif", "otro", "raro", "  N.I.E. "],
     "name": ["José Pérez", "", "  María   Muñoz ", "N" * 201, "Tab\tName"],
     "kind": ["", "Persona física", "empresa", "J", "alien"],
