@@ -158,10 +158,17 @@ def import_job_preview(*, job: ImportJob, limit: int = 20) -> list[dict]:
                     row = None
                 else:
                     seen.add(row[at])
-            result.append({"line": line, "cells": cells, "ok": row is not None, "errors": errors})
+            result.append({"line": line, "cells": [_shown(c) for c in cells], "ok": row is not None, "errors": errors})
         return result
     finally:
         source.close()
+
+
+def _shown(cell):
+    """A spreadsheet's date cell comes as a datetime at midnight: shown as the date it is."""
+    if isinstance(cell, dt.datetime) and cell.time() == dt.time(0):
+        return cell.date()
+    return cell
 
 
 def import_job_configure(

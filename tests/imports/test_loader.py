@@ -193,6 +193,9 @@ def test_the_sheet_that_holds_the_data_is_read(upload, run_job):
     book.save(buf)
     job = upload(buf.getvalue(), name="cartera.xlsx")
     assert job.headers == ["Expediente", "NIF", "Nombre", "Importe", "Vencimiento"]
+    from collections_crm.imports.services import import_job_preview
+
+    assert [row["cells"][4] for row in import_job_preview(job=job)] == [dt.date(2025, 1, 31), dt.date(2025, 2, 28)]
     job = run_job(job)
     assert errors_of(job) == [] and dict(Case.objects.values_list("reference", "balance")) == {
         "S-1": Decimal("100.00"), "S-2": Decimal("200.50")}
