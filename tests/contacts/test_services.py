@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from cases.models import Case, Instalment, PaymentPlan, PromiseToPay
 from cases.services import barrier_open, case_replan, payment_post, promise_record
@@ -70,8 +70,6 @@ def test_a_strategy_cached_before_a_step_was_deleted_is_reloaded(clock, make_cas
     """An admin deleted a cadence step in another process while this one still had the strategy
     cached: the next replan notices, reloads it and never writes the deleted step's id (the
     foreign key would undo the whole action, say an interaction logged, at commit)."""
-    from django.db import connection
-
     from contacts.models import CadenceStep
 
     [first] = live(make_case())
@@ -552,16 +550,14 @@ def test_a_batch_reads_its_id_span_but_plans_and_writes_only_its_cases(clock, ma
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks between two connections (SQLite has none)")
 def test_a_batch_replan_leaves_a_case_an_agent_is_working_on_to_the_agent(clock, make_case):
     """A portfolio replan does not plan a case from facts read while an agent's action holds it
     (it would overwrite the action's plan, or clash with its new step and fail the batch): it
     skips the case, without waiting, and plans the others."""
     import threading
 
-    from django.db import connection, connections
-
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks between two connections")
+    from django.db import connections
 
     held, free = make_case(days_overdue=5), make_case(days_overdue=20)
     FollowUp.objects.filter(case__in=[held, free]).delete()
