@@ -20,6 +20,16 @@ def _dni_ok(number: str) -> bool:
     return bool(re.fullmatch(r"\d{8}[A-Z]", number)) and _DNI_LETTERS[int(number[:8]) % 23] == number[8]
 
 
+def restore_dni_zeros(number: str) -> str:
+    """A DNI whose leading zeros a spreadsheet dropped ("1234567L" for "01234567L"), padded back
+    when its check letter then matches; any other number as it is."""
+    if re.fullmatch(r"[0-9]{1,7}[A-Z]", number):
+        padded = number.zfill(9)
+        if _dni_ok(padded):
+            return padded
+    return number
+
+
 def _nie_ok(number: str) -> bool:
     if not re.fullmatch(r"[XYZ]\d{7}[A-Z]", number):
         return False

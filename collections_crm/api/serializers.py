@@ -263,16 +263,21 @@ class ImportRowErrorSerializer(serializers.ModelSerializer):
         fields = ["line", "column", "value", "message"]
 
 
-class ImportStartIn(serializers.Serializer):
-    mapping = serializers.JSONField(required=False, help_text=_("{target field: column header}; the job's current mapping if left out."))
-    day_first = serializers.BooleanField(required=False)
-    decimal_comma = serializers.BooleanField(required=False)
-    all_or_nothing = serializers.BooleanField(required=False)
+class _ColumnMapping(serializers.JSONField):
+    """An import's mapping: an object of target field → column header."""
 
-    def validate_mapping(self, value):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
         if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             raise serializers.ValidationError(_("Give an object of column names."))
         return value
+
+
+class ImportStartIn(serializers.Serializer):
+    mapping = _ColumnMapping(required=False, help_text=_("{target field: column header}; the job's current mapping if left out."))
+    day_first = serializers.BooleanField(required=False)
+    decimal_comma = serializers.BooleanField(required=False)
+    all_or_nothing = serializers.BooleanField(required=False)
 
 
 class ImportPreviewProblem(serializers.Serializer):
@@ -298,12 +303,7 @@ class ImportJobIn(serializers.Serializer):
     creditor = _ScopedPk(selectors.creditors_for)
     kind = serializers.ChoiceField(choices=ImportKind.choices)
     file = serializers.FileField()
-    mapping = serializers.JSONField(required=False, help_text=_("{target field: column header}; the saved or suggested mapping if left out."))
+    mapping = _ColumnMapping(required=False, help_text=_("{target field: column header}; the saved or suggested mapping if left out."))
     all_or_nothing = serializers.BooleanField(required=False, default=False)
     day_first = serializers.BooleanField(required=False, default=True)
     start = serializers.BooleanField(required=False, default=True, help_text=_("Start at once (otherwise only inspect the file)."))
-
-    def validate_mapping(self, value):
-        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise serializers.ValidationError(_("Give an object of column names."))
-        return value

@@ -53,7 +53,7 @@ from collections_crm.audit.models import AuditLog
 from debtors.models import ContactPoint, Debtor
 
 from .models import ImportJob, ImportRowError
-from .parsing import CsvRows, Dialect, XlsxRows, is_blank
+from .parsing import CsvRows, Dialect, XlsxRows, is_blank, is_blank_cell
 from .rows import PORTFOLIO_STAGE_COLUMNS, RowContext, best_sheet, compile_portfolio_row, find_header, portfolio_row
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,12 @@ class TooManyRows(Exception):
 
 # A spreadsheet's summary line under the data ("TOTAL;;;3.734,56"): not a row of the portfolio.
 TOTAL_WORDS = frozenset({"total", "totales", "total general", "subtotal", "suma", "sum", "totals", "grand total", "saldo final"})
+# What those words start with: a usual row whose first cell starts otherwise is not checked further.
 _TOTAL_INITIALS = frozenset("TtSsGg \t")
 
 
 def is_totals_row(cells: list) -> bool:
-    first = next((c for c in cells if not (c is None or (isinstance(c, str) and not c.strip()))), None)
+    first = next((c for c in cells if not is_blank_cell(c)), None)
     return isinstance(first, str) and len(first) < 20 and first.strip().rstrip(":").strip().lower() in TOTAL_WORDS
 
 
@@ -587,12 +588,9 @@ def _match_payment_cases(job: ImportJob, stage: Stage) -> dict[int, int]:
         found = set().union(*(cases_by_word.get(w, set()) for w in words[line]))
         if len(found) == 1:
             case_of[line] = found.pop()
-        elif found:
-            errors.append(ImportRowError(job=job, line=line, column=column, value=reference[:200],
-                                         message=_("More than one case of this creditor is named here.")))
-        else:
-            errors.append(ImportRowError(job=job, line=line, column=column, value=reference[:200],
-                                         message=_("No case of this creditor has this reference.")))
+            continue
+        message = _("More than one case of this creditor is named here.") if found else _("No case of this creditor has this reference.")
+        errors.append(ImportRowError(job=job, line=line, column=column, value=reference[:200], message=message))
     ImportRowError.objects.bulk_create(errors, batch_size=1000)
     return case_of
 

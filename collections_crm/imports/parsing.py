@@ -158,8 +158,12 @@ class XlsxRows:
             self.workbook.close()
 
 
-def is_blank(cells: list) -> bool:
-    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+def is_blank_cell(cell) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def is_blank(cells) -> bool:
+    return all(map(is_blank_cell, cells))
 
 
 # --- Values ---------------------------------------------------------------------------------

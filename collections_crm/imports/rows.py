@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.choices import PaymentMethod
-from debtors.validators import normalise_document, validate_document
+from debtors.validators import normalise_document, restore_dni_zeros, validate_document
 
 from .parsing import (
     _EU_AMOUNT,
@@ -165,8 +165,8 @@ def find_header(kind: str, records: Iterable[tuple[int, list]]) -> tuple[list[st
                 break
     if not first:
         return [], iter(())
-    names = [[str(c).strip() if c is not None else "" for c in cells] for _line, cells in first]
-    scores = [header_score(kind, row) for row in names]
+    names = [_names(cells) for _line, cells in first]
+    scores = [len(suggest_mapping(kind, row)) for row in names]
     if max(scores) >= 2:
         at = scores.index(max(scores))
     else:
@@ -187,9 +187,8 @@ def _unique(headers: list[str]) -> list[str]:
     return unique
 
 
-def header_score(kind: str, cells: list) -> int:
-    """How many fields a row would name as the header."""
-    return len(suggest_mapping(kind, [str(c).strip() if c is not None else "" for c in cells]))
+def _names(cells: list) -> list[str]:
+    return [str(c).strip() if c is not None else "" for c in cells]
 
 
 def best_sheet(kind: str, sheets: list):
@@ -197,7 +196,7 @@ def best_sheet(kind: str, sheets: list):
     names the most fields; the first on a tie. A summary or cover sheet in front is skipped."""
     def score(sheet) -> int:
         rows = islice(sheet.iter_rows(values_only=True), HEADER_SEARCH_ROWS * 2)
-        return max((header_score(kind, list(row)) for row in rows if not is_blank(list(row))), default=0)
+        return max((len(suggest_mapping(kind, _names(row))) for row in rows if not is_blank(row)), default=0)
 
     scores = [score(sheet) for sheet in sheets]
     return sheets[scores.index(max(scores))]
@@ -253,19 +252,6 @@ _METHODS = {"transferencia": "transfer", "transfer": "transfer", "tarjeta": "car
             "domiciliacion": "direct_debit", "recibo": "direct_debit", "direct debit": "direct_debit",
             "efectivo": "cash", "cash": "cash", "cheque": "cheque", "check": "cheque"}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
-
-
-_SHORT_DNI = re.compile(r"[0-9]{1,7}[A-Z]")
-
-
-def _restore_dni_zeros(number: str) -> str:
-    """A DNI whose leading zeros a spreadsheet dropped ("1234567L" for "01234567L"): padded back
-    when its check letter then matches, so that the debtor is not created twice."""
-    if _SHORT_DNI.fullmatch(number):
-        padded = number.zfill(9)
-        if _DNI_LETTERS[int(padded[:8]) % 23] == padded[8]:
-            return padded
-    return number
 
 
 def _guess_document_type(number: str) -> str:
@@ -340,7 +326,7 @@ def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
     if doc_type_raw and doc_type_raw not in _DOC_TYPES:
         ctx.fail("document_type", doc_type_raw, _("Unknown document type."))
     if len(number) < 9 and doc_type in (None, "dni"):
-        number = _restore_dni_zeros(number)
+        number = restore_dni_zeros(number)
     doc_type = doc_type or _guess_document_type(number)
     if number:
         try:
@@ -462,7 +448,7 @@ def compile_portfolio_row(ctx: RowContext):
                     raise _Slow
                 doc_type = _DOC_TYPES[type_code]
             if len(number) < 9 and doc_type in (None, "dni"):
-                number = _restore_dni_zeros(number)
+                number = restore_dni_zeros(number)
             doc_type = doc_type or _guess_document_type(number)
             if doc_type == "dni":
                 if not (dni_shape(number) and _DNI_LETTERS[int(number[:8]) % 23] == number[8]):
