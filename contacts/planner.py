@@ -189,9 +189,8 @@ class Plan:
 def _fmt(day: dt.date | dt.datetime | None) -> str:
     if day is None:
         return ""
-    if isinstance(day, dt.datetime):
-        day = day.date()
-    return day.strftime("%d/%m/%Y")
+    # dd/mm/yyyy (by hand: strftime costs more than the rest of a plan's text).
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
 
 
 def _ago(now: dt.datetime, when: dt.datetime) -> str:
@@ -210,14 +209,21 @@ def _zone(name: str) -> dt.tzinfo:
         return dt.UTC
 
 
+@functools.lru_cache(maxsize=4096)
 def _local_midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    # (Cached: a portfolio's cases share a few hundred due dates and zones.)
     return dt.datetime.combine(day, dt.time(0), tzinfo=tz).astimezone(dt.UTC)
+
+
+@functools.lru_cache(maxsize=256)
+def _local_date(at: dt.datetime, tz: dt.tzinfo) -> dt.date:
+    return at.astimezone(tz).date()
 
 
 def choose_objective(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> tuple[Rule | None, str, dt.datetime, str]:
     """(rule, objective, anchor, reason) for an open, workable case."""
     tz = _zone(facts.timezone)
-    dpd = max((now.astimezone(tz).date() - facts.due_date).days, 0)
+    dpd = max((_local_date(now, tz) - facts.due_date).days, 0)
     for rule in strategy.rules:
         cond = rule.condition
         if cond == "open_barrier" and facts.open_barrier_at:

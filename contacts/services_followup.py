@@ -15,9 +15,11 @@ import json
 import logging
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Max, Q, Window
@@ -38,10 +40,10 @@ from cases.choices import (
 from cases.models import Barrier, Case, Instalment, PaymentPlan, PromiseToPay
 from collections_crm.audit.models import AuditLog
 from collections_crm.audit.services import audit_record
-from collections_crm.core import parallel
+from collections_crm.core import bulk, parallel
 from debtors.models import DEBTOR_FLAGS, Debtor, contact_paused_q
 
-from . import bulk, planner, policy
+from . import planner, policy
 from .lookups import ids_q, span_q
 from .models import (
     Cadence,
@@ -125,17 +127,23 @@ def strategy_invalidate() -> None:
     _cache.clear()
 
 
-def _config_current(strategy: planner.Strategy, packs: PackIndex) -> bool:
-    """Do the rules, cadence steps and packs this (cached) strategy names all still exist?
-    Follow-ups and refusals point to them: a strategy cached before an admin deleted one would
-    write a dangling id, and the foreign-key check at commit would undo the agent's whole action
-    (an interaction logged, a payment) for up to STRATEGY_TTL. (Not locked: a deletion in the
-    milliseconds between this check and the commit is left to that foreign-key check.)"""
-    wanted = ((StrategyRule, {r.id for r in strategy.rules if r.id}),
+def _config_current(strategy: planner.Strategy, packs: PackIndex, actor_id: int | None = None) -> bool:
+    """Do the rules, cadence steps and packs this (cached) strategy names (and the actor) all
+    still exist? Follow-ups and refusals point to them: a strategy cached before an admin deleted
+    one would write a dangling id, and the foreign-key check at commit would undo the agent's
+    whole action (an interaction logged, a payment) for up to STRATEGY_TTL. On PostgreSQL they
+    are also locked FOR KEY SHARE until the commit (what each row's foreign-key check would
+    do): none can be deleted before then, so a batch may skip those per-row checks."""
+    wanted = [(StrategyRule, {r.id for r in strategy.rules if r.id}),
               (CadenceStep, {s.id for c in strategy.cadences.values() for s in c.steps if s.id}),
-              (JurisdictionPack, packs.pack_ids()))
+              (JurisdictionPack, packs.pack_ids())]
+    if actor_id is not None:
+        wanted.append((get_user_model(), {actor_id}))
     if connection.vendor == "postgresql":
-        counts = ", ".join(f"(SELECT count(*) FROM {m._meta.db_table} WHERE id = ANY(%s))" for m, _ids in wanted)
+        counts = ", ".join(
+            f"(SELECT count(*) FROM (SELECT 1 FROM {m._meta.db_table} WHERE id = ANY(%s) FOR KEY SHARE) AS locked)"
+            for m, _ids in wanted
+        )
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {counts}", [list(ids) for _m, ids in wanted])
             found = cursor.fetchone()
@@ -167,16 +175,22 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
         if row["id"] in wanted
     }
     # Per debtor once: where they live, the flags that pause contact, what the contact policy needs.
+    # (Most debtors share a zone, a country and no flag: one entry per such combination.)
     debtors = {}
-    for pk, tz, country, *flag_values in Debtor.objects.filter(ids_q("pk", {r["debtor_id"] for r in cases.values()})).values_list(
+    kinds: dict[tuple, dict] = {}
+    for pk, *kind in Debtor.objects.filter(ids_q("pk", {r["debtor_id"] for r in cases.values()})).values_list(
         "id", "timezone", "country", *DEBTOR_FLAGS
     ):
-        flags = dict(zip(DEBTOR_FLAGS, flag_values, strict=True))
-        debtors[pk] = {
-            "debtor__timezone": tz, "debtor__country": country,
-            "debtor_flags": frozenset(f for f, on in flags.items() if on),
-            "debtor_info": policy.DebtorInfo(timezone=tz, **flags),
-        }
+        kind = tuple(kind)
+        if (entry := kinds.get(kind)) is None:
+            tz, country, *flag_values = kind
+            flags = dict(zip(DEBTOR_FLAGS, flag_values, strict=True))
+            entry = kinds[kind] = {
+                "debtor__timezone": tz, "debtor__country": country,
+                "debtor_flags": frozenset(f for f, on in flags.items() if on),
+                "debtor_info": policy.DebtorInfo(timezone=tz, **flags),
+            }
+        debtors[pk] = entry
     for row in cases.values():
         row.update(debtors[row["debtor_id"]])
     ids = list(cases)
@@ -355,7 +369,8 @@ def followups_plan(
     strategy = strategy or strategy_cached()
     packs = packs or packs_cached()
     with transaction.atomic():
-        if len(case_ids) > 1:
+        batch = len(case_ids) > 1
+        if batch:
             # The cases stay locked while they are planned: an agent's action on one of them waits
             # and then replans on fresh facts, instead of this plan, made from facts read before
             # the action, overwriting the action's plan (or clashing with its new follow-up and
@@ -368,9 +383,12 @@ def followups_plan(
             case_ids = locked
             if not case_ids:
                 return stats, {}
-        if not _config_current(strategy, packs):
+        actor_id = getattr(actor, "pk", None)
+        config_locked = _config_current(strategy, packs, actor_id)
+        if not config_locked:
             strategy_invalidate()
             strategy, packs = strategy_cached(), packs_cached()
+            config_locked = _config_current(strategy, packs, actor_id)
         stats.completed = _complete_worked_tasks(case_ids, now)
         facts, rows = facts_gather(case_ids, now, grace_days=strategy.grace_days)
         language = get_language()
@@ -387,10 +405,9 @@ def followups_plan(
 
         cancel_ids: list[int] = []
         new_rows: list[tuple] = []
+        moved_rows: list[tuple] = []
         updates: list[tuple] = []
-        audits: list[tuple] = []
         moved: list[tuple] = []
-        actor_id = getattr(actor, "pk", None)
         for case_id, plan in plans.items():
             row = rows[case_id]
             stats.cases += 1
@@ -408,47 +425,48 @@ def followups_plan(
                 pack, rules = packs.for_country(row["debtor__country"])
                 due, moved_reason = _apply_policy(plan.step, row, rules, histories[case_id])
                 s = plan.step
-                if moved_reason and due != s.due_at:
-                    # Moved, never dropped, and recorded like a refusal at send time.
-                    stats.moved_by_policy += 1
-                    moved.append((len(new_rows), case_id, s.channel, moved_reason, due, getattr(pack, "pk", None)))
-                new_rows.append((
+                is_moved = moved_reason and due != s.due_at
+                (moved_rows if is_moved else new_rows).append((
                     case_id, s.objective, s.purpose, s.step, s.channel, s.kind, due, s.anchor_at, plan.rule_id,
                     s.cadence_step_id, s.reason[:300], s.instructions[:200], s.is_consequence,
-                    moved_reason if due != s.due_at else "", now,
+                    moved_reason if is_moved else "",
                 ))
+                if is_moved:
+                    # Moved, never dropped, and recorded like a refusal at send time.
+                    moved.append((case_id, s.channel, moved_reason, due, getattr(pack, "pk", None)))
                 next_at = due
             objective = plan.objective or row["objective"]
             reason = plan.reason[:300]
             if plan.state == "closed":
                 next_at, note = None, ""
             if (objective, reason, next_at, note) != (row["objective"], row["objective_reason"], row["next_action_at"], row["next_action_note"]):
-                updates.append((case_id, objective, reason, next_at, note))
+                updates.append((case_id, objective, reason, next_at, note, plan.rule_id))
             if objective != row["objective"]:
                 stats.objective_changed += 1
-                audits.append((
-                    now, actor_id, "case.objective_changed", "cases.case", str(case_id), case_id,
-                    {"objective": row["objective"], "objective_reason": row["objective_reason"]},
-                    {"objective": objective, "objective_reason": reason, "rule_id": plan.rule_id},
-                ))
         if cancel_ids:
             stats.cancelled = FollowUp.objects.filter(ids_q("pk", cancel_ids), status__in=LIVE).update(
                 status=FollowUpStatus.CANCELLED, completed_at=now, result=_("Replanned")
             )
-        new_ids = _insert(FollowUp, NEW_FOLLOWUP_FIELDS, new_rows, want_ids=bool(moved), status=FollowUpStatus.PENDING, result="")
-        stats.created = len(new_rows)
-        _insert(ContactRefusal, REFUSAL_FIELDS, [
-            (case_id, channel, reason, RefusalStage.SCHEDULE, now, due, pack_id, new_ids[index], actor_id)
-            for index, case_id, channel, reason, due, pack_id in moved
-        ])
-        _cases_update(updates)
-        _insert(AuditLog, AUDIT_FIELDS, audits)
+        # Every row written below points to a case locked above, a rule, step, pack or actor
+        # locked by _config_current, or a follow-up written here: a batch skips the per-row checks.
+        with bulk.foreign_key_checks_skipped() if config_locked and batch else nullcontext():
+            _insert(FollowUp, NEW_FOLLOWUP_FIELDS, new_rows, status=FollowUpStatus.PENDING, result="", created_at=now)
+            # The moved ones apart: only their refusals need the new ids.
+            moved_ids = _insert(FollowUp, NEW_FOLLOWUP_FIELDS, moved_rows, want_ids=True, status=FollowUpStatus.PENDING, result="",
+                                created_at=now)
+            stats.created = len(new_rows) + len(moved_rows)
+            stats.moved_by_policy = len(moved)
+            _insert(ContactRefusal, REFUSAL_FIELDS, [
+                (case_id, channel, reason, RefusalStage.SCHEDULE, now, due, pack_id, followup_id, actor_id)
+                for (case_id, channel, reason, due, pack_id), followup_id in zip(moved, moved_ids, strict=True)
+            ])
+            _cases_update(updates, rows, now=now, actor_id=actor_id)
     return stats, plans
 
 
 NEW_FOLLOWUP_FIELDS = (
     "case_id", "objective", "purpose", "step", "channel", "kind", "due_at", "anchor_at", "rule_id", "cadence_step_id",
-    "reason", "instructions", "is_consequence", "policy_reason", "created_at",
+    "reason", "instructions", "is_consequence", "policy_reason",
 )
 AUDIT_FIELDS = ("at", "actor_id", "action", "object_type", "object_id", "case_id", "before", "after")
 
@@ -469,7 +487,8 @@ def _insert(model, fields: tuple[str, ...], rows: list[tuple], *, want_ids: bool
         if json_at:
             rows = [tuple(json.dumps(v) if i in json_at and v is not None else v for i, v in enumerate(row)) for row in rows]
         null_columns = [f.column for f in model_fields if f.null and f.get_internal_type() not in ("CharField", "TextField")]
-        extra = tuple(constants.values())
+        # (A constant moment is written as text once, not once per row.)
+        extra = tuple(v.isoformat() if isinstance(v, dt.datetime) else v for v in constants.values())
         columns = [*(f.column for f in model_fields), *constants]
         if not want_ids:
             bulk.copy_rows(table, columns, ((*row, *extra) for row in rows), null_columns=null_columns)
@@ -488,29 +507,47 @@ def _same(fu: dict, step: planner.PlannedStep) -> bool:
     return (fu["purpose"], fu["objective"], fu["step"], fu["anchor_at"], fu["channel"], fu["kind"]) == step.key
 
 
-def _cases_update(updates: list[tuple]) -> None:
-    """Write objective, reason and next action of many cases in one statement per 2,000 (the
-    planner's fields are derived data: the case version is not bumped, so an agent's open form
-    is not invalidated by the engine)."""
+def _cases_update(updates: list[tuple], old: dict[int, dict], *, now: dt.datetime, actor_id: int | None) -> None:
+    """Write objective, reason and next action of many cases (``updates``: (id, objective,
+    reason, next action at, note, rule id); ``old``: their rows as read under lock) and audit
+    each change of objective (before/after),
+    in a few statements whatever their number. The planner's fields are derived data: the case
+    version is not bumped, so an agent's open form is not invalidated by the engine."""
     table = Case._meta.db_table
     if bulk.use_copy(len(updates)):
-        # COPY into a session temp table, then one UPDATE … FROM (emptied first: a caller may plan
-        # twice in one transaction).
+        # COPY into a session temp table (emptied first: a caller may plan twice in one
+        # transaction); the audit rows are built from it and the case rows it is about to change
+        # (the database makes the JSON), then one UPDATE … FROM.
         with connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS plan_case_update "
-                "(id bigint PRIMARY KEY, objective varchar(20), reason text, next_at timestamptz, note text)"
+                "(id bigint PRIMARY KEY, objective varchar(20), reason text, next_at timestamptz, note text, rule_id bigint)"
             )
             cursor.execute("TRUNCATE plan_case_update")
-        bulk.copy_rows("plan_case_update", ["id", "objective", "reason", "next_at", "note"], updates, null_columns=["next_at"])
+        bulk.copy_rows("plan_case_update", ["id", "objective", "reason", "next_at", "note", "rule_id"], updates,
+                       null_columns=["next_at", "rule_id"])
         with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {AuditLog._meta.db_table} ({', '.join(AUDIT_FIELDS)}) "
+                f"SELECT %s, %s, 'case.objective_changed', 'cases.case', c.id::text, c.id, "
+                f"jsonb_build_object('objective', c.objective, 'objective_reason', c.objective_reason), "
+                f"jsonb_build_object('objective', v.objective, 'objective_reason', v.reason, 'rule_id', v.rule_id) "
+                f"FROM plan_case_update AS v JOIN {table} AS c ON c.id = v.id WHERE c.objective <> v.objective",
+                [now, actor_id],
+            )
             cursor.execute(
                 f"UPDATE {table} AS c SET objective = v.objective, objective_reason = v.reason, "
                 f"next_action_at = v.next_at, next_action_note = v.note FROM plan_case_update AS v WHERE c.id = v.id"
             )
         return
+    _insert(AuditLog, AUDIT_FIELDS, [
+        (now, actor_id, "case.objective_changed", "cases.case", str(case_id), case_id,
+         {"objective": old[case_id]["objective"], "objective_reason": old[case_id]["objective_reason"]},
+         {"objective": objective, "objective_reason": reason, "rule_id": rule_id})
+        for case_id, objective, reason, _next_at, _note, rule_id in updates if objective != old[case_id]["objective"]
+    ])
     for start in range(0, len(updates), 2000):
-        chunk = updates[start:start + 2000]
+        chunk = [u[:5] for u in updates[start:start + 2000]]
         if connection.vendor == "postgresql":
             values = ", ".join(["(%s, %s, %s, %s::timestamptz, %s)"] * len(chunk))
             sql = (

@@ -31,6 +31,7 @@ from cases.choices import (
     PromiseStatus,
 )
 from cases.models import Barrier, Case, Creditor, Instalment, Payment, PaymentPlan, PromiseToPay
+from collections_crm.core import bulk
 from contacts.models import ContactAttempt, ExcuseCategory, Technique
 from debtors.models import ContactPoint, Debtor
 from debtors.validators import cif_for, dni_for
@@ -80,18 +81,6 @@ class BulkWriter:
         self.batch_size = batch_size
         self.is_pg = connection.vendor == "postgresql"
         self.counts: dict[str, int] = {}
-
-    def skip_fk_checks(self) -> None:
-        """Bulk-load without per-row foreign-key triggers (they dominate COPY time). The rows made
-        here reference only ids created in the same pass, so the checks would all pass. Needs a
-        PostgreSQL superuser; otherwise the checks simply stay on."""
-        if not self.is_pg:
-            return
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SET LOCAL session_replication_role = replica")
-        except Exception:  # noqa: BLE001 - not a superuser: keep the checks
-            pass
 
     def next_id(self, model: type[models.Model]) -> int:
         with connection.cursor() as cursor:
@@ -198,8 +187,8 @@ def generate_portfolio(
     start = time.perf_counter()
     tables = [Debtor, ContactPoint, Case, ContactAttempt, PromiseToPay, Payment, PaymentPlan, Instalment, Barrier]
 
-    with transaction.atomic():
-        writer.skip_fk_checks()
+    # The rows made here reference only ids created in the same pass: the checks would all pass.
+    with transaction.atomic(), bulk.foreign_key_checks_skipped():
         counters = {model: writer.next_id(model) for model in tables}
 
         def take(model: type[models.Model]) -> int:

@@ -50,6 +50,7 @@ from django.utils.translation import gettext as _
 
 from cases.models import Case
 from collections_crm.audit.models import AuditLog
+from collections_crm.core import bulk
 from debtors.models import ContactPoint, Debtor
 
 from .models import ImportJob, ImportRowError
@@ -295,17 +296,6 @@ def apply_portfolio(job: ImportJob, stage: Stage, *, now: dt.datetime, strategy:
     return _apply_portfolio_batch(job, stage, now=now)
 
 
-def _skip_fk_triggers(cursor) -> None:
-    """Every foreign key written below comes from a join with the row it points to (or is the
-    job's own creditor and user), so the per-row FK triggers only cost time (about half of the
-    insert). Skipping them needs a superuser; otherwise they simply stay on."""
-    try:
-        with transaction.atomic():
-            cursor.execute("SET LOCAL session_replication_role = replica")
-    except Exception:  # noqa: BLE001 - not allowed: keep the checks
-        pass
-
-
 # The ids a statement created, as runs of consecutive ids ([[first, last], ...]) and their count:
 # one INSERT … SELECT takes its ids from the sequence in one go, so this is one run unless
 # another session inserted at the same moment.
@@ -318,10 +308,11 @@ def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> d
     t = stage.table
     params = {"job": job.pk, "creditor": job.creditor_id, "actor": job.created_by_id, "now": now, "note": NEW_CASE_NOTE}
     created: dict[str, tuple[int, list]] = {}
-    with connection.cursor() as cursor:
+    # Every foreign key written below comes from a join with the row it points to (or is the
+    # job's own creditor and user), so the per-row checks only cost time (about half of the insert).
+    with connection.cursor() as cursor, bulk.foreign_key_checks_skipped():
         # Two imports for one creditor at once would race on the same references.
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7007, job.creditor_id])
-        _skip_fk_triggers(cursor)
         # Sorts and hashes over a million staged rows stay in memory instead of spilling to disk.
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(f"SELECT count(*) FROM {t}")

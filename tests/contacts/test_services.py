@@ -427,7 +427,7 @@ def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, make_
     """The portfolio replan writes through COPY on PostgreSQL (threshold 0 forces it even for a
     few rows; on SQLite the ORM path runs either way): same follow-ups, cases and audit rows,
     with text that needs quoting (a step's instructions with quotes, tabs and a newline)."""
-    from contacts import bulk
+    from collections_crm.core import bulk
     from contacts.models import CadenceStep
 
     monkeypatch.setattr(bulk, "COPY_MIN_ROWS", copy_min_rows)
@@ -461,7 +461,12 @@ def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, make_
     audits = AuditLog.objects.filter(action="case.objective_changed").order_by("id")[audits_before:]
     assert len(audits) == 2
     assert {a.case_id for a in audits} == {cases[1].pk, cases[2].pk}
-    assert all(a.actor_id == agent.pk and a.before["objective"] == "remind" and a.after["rule_id"] for a in audits)
+    assert all(a.actor_id == agent.pk and a.before == {"objective": "remind", "objective_reason": ""} for a in audits)
+    for audit in audits:
+        case = Case.objects.get(pk=audit.case_id)
+        rule_id = rows[case.pk].rule_id
+        assert audit.after == {"objective": case.objective, "objective_reason": case.objective_reason, "rule_id": rule_id}
+        assert (audit.at, audit.object_type, audit.object_id, rule_id is not None) == (WEDNESDAY, "cases.case", str(case.pk), True)
     # A second run changes nothing: no write, no audit row.
     again = engine.followups_plan_portfolio(now=WEDNESDAY, actor=agent)
     assert (again.created, again.kept, again.cancelled, again.objective_changed) == (0, 4, 0, 0)
@@ -585,6 +590,44 @@ def test_a_batch_replan_leaves_a_case_an_agent_is_working_on_to_the_agent(clock,
     assert not errors
     assert (stats.cases, stats.busy, sorted(plans)) == (1, 1, [free.pk])
     assert FollowUp.objects.filter(case=free, status="pending").exists() and not FollowUp.objects.filter(case=held).exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks between two connections (SQLite has none)")
+def test_a_batch_replan_holds_the_rules_and_steps_it_points_to_until_its_commit(clock, make_case):
+    """A batch writes its follow-ups without the per-row foreign-key checks (see
+    bulk.foreign_key_checks_skipped): instead it locks the strategy rows they point to, so an
+    admin deleting a cadence step meanwhile waits for the commit instead of leaving follow-ups
+    pointing to nothing; and the checks are back on for the rest of the caller's transaction."""
+    import threading
+
+    from django.db import OperationalError, connections
+
+    cases = [make_case(days_overdue=5), make_case(days_overdue=20)]
+    FollowUp.objects.filter(case__in=cases).delete()
+    outcome = []
+
+    def admin_deletes(step_id):
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '300ms'")
+                cursor.execute("DELETE FROM contacts_cadencestep WHERE id = %s", [step_id])
+            outcome.append("deleted")
+        except OperationalError:
+            outcome.append("waited")
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        stats, _plans = engine.followups_plan(case_ids=[c.pk for c in cases], now=WEDNESDAY)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW session_replication_role")
+            assert cursor.fetchone()[0] == "origin"
+        step_id = FollowUp.objects.filter(case=cases[0], status="pending").values_list("cadence_step_id", flat=True).get()
+        thread = threading.Thread(target=admin_deletes, args=[step_id])
+        thread.start()
+        thread.join(30)
+    assert (stats.cases, stats.created, outcome) == (2, 2, ["waited"])
 
 
 def test_a_call_step_is_scheduled_after_the_pause_that_follows_a_conversation(clock, make_case, make_debtor, agent):

@@ -1,4 +1,4 @@
-"""Bulk writes for the portfolio replan: COPY on PostgreSQL, the ORM elsewhere.
+"""Bulk writes (the portfolio replan, imports): COPY on PostgreSQL, the ORM elsewhere.
 
 ``bulk_create`` spends more time in Python (preparing every value of every field) than the
 database spends inserting; COPY sends the rows as text in one stream. Only for plain rows built
@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 # Below this many rows the ordinary statements are as fast and simpler to read in logs.
 COPY_MIN_ROWS = 200
@@ -33,6 +33,34 @@ def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence], *, n
 
 def use_copy(n: int) -> bool:
     return connection.vendor == "postgresql" and n >= COPY_MIN_ROWS
+
+
+@contextmanager
+def foreign_key_checks_skipped():
+    """Inside a transaction: rows written in the block skip PostgreSQL's per-row foreign-key
+    triggers (``session_replication_role = replica``, for this transaction only, restored on
+    leaving the block). The checks are about half the cost of a bulk insert; the caller must
+    know every referenced row exists and cannot vanish before the commit (it joined or locked
+    them itself). Needs a superuser (the docker-compose database user is one); without that
+    right the checks simply stay on. Other triggers are skipped too: only for tables that have
+    none that matter on insert. Yields whether the checks are off."""
+    skipped = False
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+            skipped = True
+        except DatabaseError:  # not allowed: keep the checks
+            pass
+    try:
+        yield skipped
+    finally:
+        if skipped and not connection.needs_rollback:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL session_replication_role = origin")
+            except DatabaseError:  # the transaction failed: its rollback restores the setting
+                pass
 
 
 @contextmanager
