@@ -127,7 +127,7 @@ def strategy_invalidate() -> None:
     _cache.clear()
 
 
-def _config_current(strategy: planner.Strategy, packs: PackIndex, actor_id: int | None = None) -> bool:
+def _config_current(strategy: planner.Strategy, packs: PackIndex, actor_id: int | None = None, *, lock: bool = False) -> bool:
     """Do the rules, cadence steps and packs this (cached) strategy names (and the actor) all
     still exist? Follow-ups and refusals point to them: a strategy cached before an admin deleted
     one would write a dangling id, and the foreign-key check at commit would undo the agent's
@@ -141,7 +141,7 @@ def _config_current(strategy: planner.Strategy, packs: PackIndex, actor_id: int 
         wanted.append((get_user_model(), {actor_id}))
     if connection.vendor == "postgresql":
         counts = ", ".join(
-            f"(SELECT count(*) FROM (SELECT 1 FROM {m._meta.db_table} WHERE id = ANY(%s) FOR KEY SHARE) AS locked)"
+            f"(SELECT count(*) FROM (SELECT 1 FROM {m._meta.db_table} WHERE id = ANY(%s){' FOR KEY SHARE' if lock else ''}) AS t)"
             for m, _ids in wanted
         )
         with connection.cursor() as cursor:
@@ -384,11 +384,11 @@ def followups_plan(
             if not case_ids:
                 return stats, {}
         actor_id = getattr(actor, "pk", None)
-        config_locked = _config_current(strategy, packs, actor_id)
-        if not config_locked:
+        config_current = _config_current(strategy, packs, actor_id, lock=batch)
+        if not config_current:
             strategy_invalidate()
             strategy, packs = strategy_cached(), packs_cached()
-            config_locked = _config_current(strategy, packs, actor_id)
+            config_current = _config_current(strategy, packs, actor_id, lock=batch)
         stats.completed = _complete_worked_tasks(case_ids, now)
         facts, rows = facts_gather(case_ids, now, grace_days=strategy.grace_days)
         language = get_language()
@@ -449,7 +449,7 @@ def followups_plan(
             )
         # Every row written below points to a case locked above, a rule, step, pack or actor
         # locked by _config_current, or a follow-up written here: a batch skips the per-row checks.
-        with bulk.foreign_key_checks_skipped() if config_locked and batch else nullcontext():
+        with bulk.foreign_key_checks_skipped() if config_current and batch else nullcontext():
             _insert(FollowUp, NEW_FOLLOWUP_FIELDS, new_rows, status=FollowUpStatus.PENDING, result="", created_at=now)
             # The moved ones apart: only their refusals need the new ids.
             moved_ids = _insert(FollowUp, NEW_FOLLOWUP_FIELDS, moved_rows, want_ids=True, status=FollowUpStatus.PENDING, result="",

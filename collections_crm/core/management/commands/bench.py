@@ -31,6 +31,18 @@ def ensure_bench_agents(scale: int) -> list[int]:
     return list(User.objects.filter(username__startswith="bench-agent-").order_by("id").values_list("id", flat=True)[:wanted])
 
 
+# The server settings that move the write-heavy figures (checkpoints, page cache).
+SERVER_SETTINGS = ("server_version", "shared_buffers", "max_wal_size", "checkpoint_timeout", "synchronous_commit")
+
+
+def _server_settings() -> dict[str, str]:
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join('current_setting(%s)' for _ in SERVER_SETTINGS)}", SERVER_SETTINGS)
+        return dict(zip(SERVER_SETTINGS, cursor.fetchone(), strict=True))
+
+
 class Command(BaseCommand):
     help = "Build a data set of the given scale (bulk inserts) and run the registered benchmarks."
 
@@ -59,7 +71,9 @@ class Command(BaseCommand):
             figures.append({"name": name, "value": value, "unit": unit})
             self.stdout.write(f"{name}: {value} {unit}")
 
-        self.stdout.write(f"Database: {connection.vendor}; scale: {ctx.scale} cases")
+        server = _server_settings()
+        self.stdout.write(f"Database: {connection.vendor}; scale: {ctx.scale} cases"
+                          + "".join(f"; {k} {v}" for k, v in server.items()))
         if not opts["skip_data"]:
             ensure_demo_users()
             agents = ensure_bench_agents(ctx.scale)
@@ -86,5 +100,5 @@ class Command(BaseCommand):
         out_dir = settings.VAR_DIR / "bench"
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"bench-{connection.vendor}-{ctx.scale}-{ctx.now:%Y%m%dT%H%M%S}.json"
-        path.write_text(json.dumps({"database": connection.vendor, "scale": ctx.scale, "at": ctx.now.isoformat(), "figures": figures}, indent=2))
+        path.write_text(json.dumps({"database": connection.vendor, "server": server, "scale": ctx.scale, "at": ctx.now.isoformat(), "figures": figures}, indent=2))
         self.stdout.write(f"Written to {path}")
