@@ -510,29 +510,32 @@ def _same(fu: dict, step: planner.PlannedStep) -> bool:
 def _cases_update(updates: list[tuple], old: dict[int, dict], *, now: dt.datetime, actor_id: int | None) -> None:
     """Write objective, reason and next action of many cases (``updates``: (id, objective,
     reason, next action at, note, rule id); ``old``: their rows as read under lock) and audit
-    each change of objective (before/after),
-    in a few statements whatever their number. The planner's fields are derived data: the case
+    each change of objective (before/after), in a few statements whatever their number. The planner's fields are derived data: the case
     version is not bumped, so an agent's open form is not invalidated by the engine."""
     table = Case._meta.db_table
     if bulk.use_copy(len(updates)):
         # COPY into a session temp table (emptied first: a caller may plan twice in one
-        # transaction); the audit rows are built from it and the case rows it is about to change
-        # (the database makes the JSON), then one UPDATE … FROM.
+        # transaction), with the old objective (and reason, where the objective changes); the
+        # audit rows are built from it alone (the database makes the JSON), then one UPDATE … FROM.
         with connection.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS plan_case_update "
-                "(id bigint PRIMARY KEY, objective varchar(20), reason text, next_at timestamptz, note text, rule_id bigint)"
+                "CREATE TEMP TABLE IF NOT EXISTS plan_case_update (id bigint PRIMARY KEY, objective varchar(20), "
+                "reason text, next_at timestamptz, note text, rule_id bigint, old_objective varchar(20), old_reason text)"
             )
             cursor.execute("TRUNCATE plan_case_update")
-        bulk.copy_rows("plan_case_update", ["id", "objective", "reason", "next_at", "note", "rule_id"], updates,
-                       null_columns=["next_at", "rule_id"])
+        rows = []
+        for u in updates:
+            was = old[u[0]]
+            rows.append((*u, was["objective"], was["objective_reason"] if was["objective"] != u[1] else ""))
+        bulk.copy_rows("plan_case_update", ["id", "objective", "reason", "next_at", "note", "rule_id", "old_objective", "old_reason"],
+                       rows, null_columns=["next_at", "rule_id"])
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {AuditLog._meta.db_table} ({', '.join(AUDIT_FIELDS)}) "
-                f"SELECT %s, %s, 'case.objective_changed', 'cases.case', c.id::text, c.id, "
-                f"jsonb_build_object('objective', c.objective, 'objective_reason', c.objective_reason), "
-                f"jsonb_build_object('objective', v.objective, 'objective_reason', v.reason, 'rule_id', v.rule_id) "
-                f"FROM plan_case_update AS v JOIN {table} AS c ON c.id = v.id WHERE c.objective <> v.objective",
+                f"SELECT %s, %s, 'case.objective_changed', 'cases.case', id::text, id, "
+                f"jsonb_build_object('objective', old_objective, 'objective_reason', old_reason), "
+                f"jsonb_build_object('objective', objective, 'objective_reason', reason, 'rule_id', rule_id) "
+                f"FROM plan_case_update WHERE old_objective <> objective",
                 [now, actor_id],
             )
             cursor.execute(

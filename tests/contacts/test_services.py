@@ -439,7 +439,7 @@ def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, make_
     cases.append(us_case)
     FollowUp.objects.all().delete()
     ContactRefusal.objects.all().delete()
-    Case.objects.update(objective="remind", objective_reason="", next_action_at=None, next_action_note="")
+    Case.objects.update(objective="remind", objective_reason="Earlier \"reason\"\tkept", next_action_at=None, next_action_note="")
     audits_before = AuditLog.objects.filter(action="case.objective_changed").count()
 
     stats = engine.followups_plan_portfolio(now=WEDNESDAY, actor=agent)
@@ -461,7 +461,8 @@ def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, make_
     audits = AuditLog.objects.filter(action="case.objective_changed").order_by("id")[audits_before:]
     assert len(audits) == 2
     assert {a.case_id for a in audits} == {cases[1].pk, cases[2].pk}
-    assert all(a.actor_id == agent.pk and a.before == {"objective": "remind", "objective_reason": ""} for a in audits)
+    assert all(a.actor_id == agent.pk and a.before == {"objective": "remind", "objective_reason": 'Earlier "reason"\tkept'}
+               for a in audits)
     for audit in audits:
         case = Case.objects.get(pk=audit.case_id)
         rule_id = rows[case.pk].rule_id
