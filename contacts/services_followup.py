@@ -11,7 +11,6 @@ of thousands.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections import defaultdict
@@ -131,9 +130,9 @@ def _config_current(strategy: planner.Strategy, packs: PackIndex, actor_id: int 
     """Do the rules, cadence steps and packs this (cached) strategy names (and the actor) all
     still exist? Follow-ups and refusals point to them: a strategy cached before an admin deleted
     one would write a dangling id, and the foreign-key check at commit would undo the agent's
-    whole action (an interaction logged, a payment) for up to STRATEGY_TTL. On PostgreSQL they
-    are also locked FOR KEY SHARE until the commit (what each row's foreign-key check would
-    do): none can be deleted before then, so a batch may skip those per-row checks."""
+    whole action (an interaction logged, a payment) for up to STRATEGY_TTL. With ``lock``
+    (PostgreSQL) they are also locked FOR KEY SHARE until the commit, as each row's foreign-key
+    check would do: none can be deleted before then, so a batch may skip those per-row checks."""
     wanted = [(StrategyRule, {r.id for r in strategy.rules if r.id}),
               (CadenceStep, {s.id for c in strategy.cadences.values() for s in c.steps if s.id}),
               (JurisdictionPack, packs.pack_ids())]
@@ -475,7 +474,8 @@ REFUSAL_FIELDS = ("case_id", "channel", "reason", "stage", "at", "next_allowed_a
 
 
 def _insert(model, fields: tuple[str, ...], rows: list[tuple], *, want_ids: bool = False, **constants) -> list[int]:
-    """Insert engine-built rows: COPY on PostgreSQL for big batches, bulk_create otherwise.
+    """Insert engine-built rows (plain values, no JSON): COPY on PostgreSQL for big batches,
+    bulk_create otherwise.
     With ``want_ids`` it returns their ids (for COPY taken from the table's sequence first, a
     round trip that costs about as much as the COPY itself, so only when asked)."""
     if not rows:
@@ -483,9 +483,6 @@ def _insert(model, fields: tuple[str, ...], rows: list[tuple], *, want_ids: bool
     if bulk.use_copy(len(rows)):
         table = model._meta.db_table
         model_fields = [model._meta.get_field(f) for f in fields]
-        json_at = [i for i, f in enumerate(model_fields) if f.get_internal_type() == "JSONField"]
-        if json_at:
-            rows = [tuple(json.dumps(v) if i in json_at and v is not None else v for i, v in enumerate(row)) for row in rows]
         null_columns = [f.column for f in model_fields if f.null and f.get_internal_type() not in ("CharField", "TextField")]
         # (A constant moment is written as text once, not once per row.)
         extra = tuple(v.isoformat() if isinstance(v, dt.datetime) else v for v in constants.values())
@@ -510,8 +507,9 @@ def _same(fu: dict, step: planner.PlannedStep) -> bool:
 def _cases_update(updates: list[tuple], old: dict[int, dict], *, now: dt.datetime, actor_id: int | None) -> None:
     """Write objective, reason and next action of many cases (``updates``: (id, objective,
     reason, next action at, note, rule id); ``old``: their rows as read under lock) and audit
-    each change of objective (before/after), in a few statements whatever their number. The planner's fields are derived data: the case
-    version is not bumped, so an agent's open form is not invalidated by the engine."""
+    each change of objective (before/after), in a few statements whatever their number. The
+    planner's fields are derived data: the case version is not bumped, so an agent's open form
+    is not invalidated by the engine."""
     table = Case._meta.db_table
     if bulk.use_copy(len(updates)):
         # COPY into a session temp table (emptied first: a caller may plan twice in one

@@ -2,7 +2,7 @@
 
 ``bulk_create`` spends more time in Python (preparing every value of every field) than the
 database spends inserting; COPY sends the rows as text in one stream. Only for plain rows built
-by the engine itself (no signals, no ``save()`` logic exists on these models)."""
+by the code itself (no signals, no ``save()`` logic exists on these models)."""
 
 from __future__ import annotations
 
