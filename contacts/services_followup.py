@@ -177,7 +177,7 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
     # (Most debtors share a zone, a country and no flag: one entry per such combination.)
     debtors = {}
     kinds: dict[tuple, dict] = {}
-    for pk, *kind in Debtor.objects.filter(ids_q("pk", {r["debtor_id"] for r in cases.values()})).values_list(
+    for pk, *kind in Debtor.objects.filter(span_q("pk", {r["debtor_id"] for r in cases.values()})).values_list(
         "id", "timezone", "country", *DEBTOR_FLAGS
     ):
         kind = tuple(kind)
