@@ -338,6 +338,9 @@ def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> d
                     CROSS JOIN LATERAL (VALUES ('phone', s.phone), ('email', s.email)) AS p(kind, cell)
                     CROSS JOIN LATERAL unnest(string_to_array(p.cell, ' ')) AS v(value)
                     WHERE v.value <> ''
+                    -- In the order of the unique index: each insert lands on its rightmost page
+                    -- (1 M rows: 10.7 s against 14.0-14.5 s in the hash's order).
+                    ORDER BY 1, 2, 3
                 ), ins AS (
                     INSERT INTO debtors_contactpoint (debtor_id, kind, value, label, person_name, is_primary, verified, consent,
                         opted_out, do_not_contact, created_at)
