@@ -205,6 +205,15 @@ class Stage:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
 
+    def dropped_with(self, finish: Callable[[dict[str, int]], None]) -> Callable[[dict[str, int]], None]:
+        """``finish`` and then this table's drop, both in the caller's (finishing) transaction: a
+        job recorded as finished never leaves its staging table behind, even if its worker is
+        killed right after the commit. (The runners still drop it on the way out of a failure.)"""
+        def finish_and_drop(counts: dict[str, int]) -> None:
+            finish(counts)
+            self.drop()
+        return finish_and_drop
+
 
 def stage_file(job: ImportJob, stage: Stage, row_fn: Callable, *, today: dt.date, on_progress: Callable[[float], None]) -> int:
     """Phase 1. Returns the number of data rows read. ``row_fn(ctx, cells)`` validates a row;
@@ -525,6 +534,7 @@ def run_portfolio(job: ImportJob, *, now: dt.datetime, strategy: str, on_progres
     runs inside the apply transaction (it records the outcome on the job and may raise to undo it all)."""
     stage = Stage(job, PORTFOLIO_STAGE_COLUMNS, use_copy=strategy == "copy")
     stage.create()
+    finish = stage.dropped_with(finish)
     clock = time.perf_counter()
     try:
         total = stage_file(job, stage, portfolio_row, today=timezone.localdate(now), on_progress=lambda f: on_progress(0.8 * f))
@@ -603,6 +613,7 @@ def run_payments(job: ImportJob, *, now: dt.datetime, strategy: str, on_progress
 
     stage = Stage(job, PAYMENT_STAGE_COLUMNS, use_copy=strategy == "copy")
     stage.create()
+    finish = stage.dropped_with(finish)
     t = stage.table
     try:
         total = stage_file(job, stage, payment_row, today=timezone.localdate(now), on_progress=lambda f: on_progress(0.5 * f))

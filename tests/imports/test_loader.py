@@ -457,3 +457,27 @@ def test_imported_cases_are_handed_to_the_follow_up_engine(upload, run_job, cred
     assert FollowUp.objects.count() == 0
     assert import_job_plan_cases(job_id=job.pk) == 3
     assert set(FollowUp.objects.values_list("case__reference", flat=True)) == {"EXP-001", "EXP-002", "EXP-007"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["portfolio", "payments"])
+def test_the_staging_table_goes_with_the_transaction_that_finishes_the_job(upload, run_job, creditor, monkeypatch, kind):
+    """A worker killed right after the finishing commit leaves nothing behind: the drop is part
+    of that transaction, not a step after it."""
+    from collections_crm.imports.loader import Stage
+
+    drops = []
+    real_drop = Stage.drop
+
+    def drop(self):
+        drops.append(connection.in_atomic_block)
+        real_drop(self)
+
+    monkeypatch.setattr(Stage, "drop", drop)
+    if kind == "payments":
+        CaseFactory(creditor=creditor, reference="EXP-001", original_amount=Decimal("500.00"), balance=Decimal("500.00"))
+        CaseFactory(creditor=creditor, reference="EXP-002", original_amount=Decimal("500.00"), balance=Decimal("500.00"))
+    job = run_job(upload(PAYMENTS if kind == "payments" else MESSY, kind=kind, name="f.tsv" if kind == "payments" else "f.csv"))
+    assert job.status == ImportStatus.DONE and job.rows_created == (2 if kind == "payments" else 3)
+    assert drops and drops[0] is True  # first dropped inside the finishing transaction
+    assert f"imports_stage_{job.pk}" not in connection.introspection.table_names()
