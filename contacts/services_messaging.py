@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from cases.choices import Channel, Outcome, PromiseStatus
 from cases.models import Case
 from collections_crm.audit.services import audit_record
+from collections_crm.core.enqueue import enqueue_on_commit
 from collections_crm.core.templatetags.crm import money
 from debtors.models import Debtor
 
@@ -146,7 +147,7 @@ def message_create(*, followup: FollowUp, case: Case, now: dt.datetime) -> str:
 def _dispatch_on_commit(message_id: int) -> None:
     from .tasks import send_message
 
-    transaction.on_commit(lambda: send_message.delay(message_id))
+    enqueue_on_commit(send_message, message_id)
 
 
 # --- Sending -------------------------------------------------------------------------------------

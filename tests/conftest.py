@@ -180,11 +180,16 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A fresh browser tab. Every page it loads must keep to the Content-Security-Policy: a
+    violation (an inline script, handler or style the policy refused) fails the test."""
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="es-ES")
     page = context.new_page()
     page.set_default_timeout(10_000)
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
     yield page
     context.close()
+    assert not violations, f"Content-Security-Policy violations: {violations}"
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
+from collections_crm.core.enqueue import enqueue_now
 from contacts.services_followup import followups_plan_portfolio, strategy_invalidate
 
 
@@ -21,7 +22,7 @@ def replan_portfolio() -> dict:
 
 def _enqueue_replan() -> None:
     strategy_invalidate()  # new decisions in this process use the change at once
-    replan_portfolio.delay()
+    enqueue_now(replan_portfolio)
 
 
 def replan_portfolio_on_commit() -> None:

@@ -19,3 +19,22 @@ document.addEventListener("submit", function (event) {
     event.stopImmediatePropagation();
   }
 }, true);
+
+// Progress bars take their width from data-progress (no inline styles under the CSP).
+function applyProgress(root) {
+  root.querySelectorAll("[data-progress]").forEach(function (bar) {
+    bar.style.width = bar.dataset.progress + "%";
+  });
+}
+applyProgress(document);
+document.body.addEventListener("htmx:load", function (event) { applyProgress(event.detail.elt.parentNode || document); });
+
+// <select data-autosubmit> submits its form when changed; <input data-check-all="name"> ticks
+// or clears every checkbox of that name (no inline handlers under the CSP).
+document.addEventListener("change", function (event) {
+  const el = event.target;
+  if (el.matches("select[data-autosubmit]") && el.form) el.form.submit();
+  if (el.matches("input[data-check-all]")) {
+    document.querySelectorAll('input[name="' + CSS.escape(el.dataset.checkAll) + '"]').forEach(function (box) { box.checked = el.checked; });
+  }
+});

@@ -117,11 +117,11 @@ def test_an_agents_day(page, browser_login, screenshot, live_server):
     page.keyboard.press("p")
     amount = page.get_by_test_id("form-promise").locator("input[name=amount]")
     amount.wait_for(state="visible")
-    page.wait_for_function("document.activeElement && document.activeElement.name === 'amount'")
+    page.wait_for_function("() => document.activeElement && document.activeElement.name === 'amount'")
     amount.fill("300")
     page.get_by_test_id("form-promise").locator("input[name=due_date]").fill((timezone.localdate() + dt.timedelta(days=3)).isoformat())
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('[data-testid=timeline-entry]').dataset.action === 'promise.recorded'")
+    page.wait_for_function("() => document.querySelector('[data-testid=timeline-entry]').dataset.action === 'promise.recorded'")
     assert "300" in page.get_by_test_id("timeline-entry").first.inner_text()
     assert page.get_by_test_id("case-status").inner_text().strip() == "Promesa de pago"
     assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded
@@ -134,7 +134,7 @@ def test_an_agents_day(page, browser_login, screenshot, live_server):
     assert page.get_by_test_id("plan-preview").locator("tbody tr").count() == 3
     page.get_by_test_id("form-plan").locator("input[name=instalment_count]").fill("4")
     page.get_by_test_id("form-plan").locator("input[name=instalment_count]").dispatch_event("change")
-    page.wait_for_function("document.querySelectorAll('[data-testid=plan-preview] tbody tr').length === 4")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=plan-preview] tbody tr').length === 4")
     screenshot("case-plan-preview")
 
     page.get_by_test_id("user-menu").click()

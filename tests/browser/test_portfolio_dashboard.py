@@ -28,7 +28,7 @@ def test_supervisor_filters_drills_down_and_reassigns(live_server, page, browser
     browser_login(supervisor)
     page.goto(f"{live_server.url}/portfolio/")
     expect(page.get_by_test_id("dashboard-title")).to_be_visible()
-    page.wait_for_function("document.querySelectorAll('canvas').length >= 7 && Chart.getChart('chart-aging') !== undefined")
+    page.wait_for_function("() => document.querySelectorAll('canvas').length >= 7 && Chart.getChart('chart-aging') !== undefined")
     page.screenshot(path=str(ARTIFACTS / "reports-dashboard.png"), full_page=False)
     expect(page.get_by_test_id("team-priority")).to_contain_text("31")
     for section in ("promises", "activity", "objectives", "techniques", "compliance"):

@@ -1,0 +1,15 @@
+// Opening an action tab (by click or shortcut) puts the cursor in its first field, so a whole
+// action can be done from the keyboard.
+function focusFirstField(pane) {
+  const field = pane && (pane.querySelector(".is-invalid") || pane.querySelector("input:not([type=hidden]), select, textarea"));
+  if (field) field.focus();
+}
+document.addEventListener("shown.bs.tab", function (event) {
+  focusFirstField(document.querySelector(event.target.dataset.bsTarget));
+});
+// A form loaded on first opening of its tab, or sent back with errors, gets the cursor too.
+document.body.addEventListener("htmx:load", function (event) {
+  const elt = event.detail.elt;
+  const pane = elt.id && elt.id.startsWith("form-") && elt.closest(".tab-pane.active");
+  if (pane) focusFirstField(pane);
+});
