@@ -200,15 +200,31 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Login lockouts (collections_crm.accounts.lockout): a username is locked for one address after
+# AXES_FAILURE_LIMIT failures, so a guesser cannot lock its owner out from the owner's own
+# address; an address is locked for every username after AXES_IP_FAILURE_LIMIT failures (one
+# address spraying a password over many accounts), higher because an office may share one NAT
+# address. Both count within the cool-off.
+AXES_HANDLER = "collections_crm.accounts.lockout.AxesHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=30)
 AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = ["username"]
-AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # forgets that username's failures from that address only
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-# Lock by username, not by IP: a whole office behind one NAT address must not be locked out by
-# one person's typos, while guessing one account's password is still stopped.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# The client address for lockouts and reset limits: REMOTE_ADDR, or, behind this many proxies
+# that append to X-Forwarded-For, the address the outermost one saw (never a client-written
+# entry). django-ipware is not installed, so axes' AXES_IPWARE_* settings would do nothing.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "collections_crm.accounts.lockout.client_ip"
+if AXES_IP_FAILURE_LIMIT < AXES_FAILURE_LIMIT or TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("AXES_IP_FAILURE_LIMIT must be at least AXES_FAILURE_LIMIT; TRUSTED_PROXY_COUNT at least 0.")
+# Reset links expire after this many seconds; reset e-mails are limited per client address and per
+# e-mail address, each to this many an hour (collections_crm.accounts.password_reset).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
+PASSWORD_RESET_MAX_PER_ADDRESS = env.int("PASSWORD_RESET_MAX_PER_ADDRESS", default=5)
+PASSWORD_RESET_MAX_PER_EMAIL = env.int("PASSWORD_RESET_MAX_PER_EMAIL", default=5)
 
 # Inactivity expiry: every request renews the session; 30 idle minutes end it.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
@@ -270,12 +286,17 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    # Per API token and per browser user (collections_crm.api.throttles).
+    # Per API token and per browser user, a fixed window counted atomically in the cache
+    # (collections_crm.api.throttles); requests pass when the cache is down.
     "DEFAULT_THROTTLE_RATES": {
         "api_token": env.str("API_TOKEN_RATE", default="600/min"),
         "api_session": env.str("API_SESSION_RATE", default="300/min"),
     },
 }
+for _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].values():
+    _number, _, _period = _rate.partition("/")
+    if not _number.isdigit() or _period not in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}:
+        raise ImproperlyConfigured(f"API_TOKEN_RATE and API_SESSION_RATE look like 600/min, not {_rate!r}.")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Collections CRM API",
     "VERSION": "1.0.0",
