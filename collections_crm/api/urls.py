@@ -1,6 +1,8 @@
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_replace
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from collections_crm.core.access import ALL_ROLES, role_required
 
@@ -47,5 +49,16 @@ urlpatterns = [
         ),
         name="schema",
     ),
-    path("docs/", role_required(*ALL_ROLES)(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"),
+    # Swagger UI renders style attributes from its own script: this page alone allows inline
+    # styles (scripts stay limited to our files; the init script is a file of its own).
+    path(
+        "docs/",
+        csp_replace({"style-src": [SELF, UNSAFE_INLINE]})(
+            role_required(*ALL_ROLES)(SpectacularSwaggerSplitView.as_view(url_name="api:schema"))
+        ),
+        name="docs",
+    ),
+    # Anything else under /api/v1/ (an id that is not a number, a path that does not exist) is
+    # a JSON 404 like the API's own, not the site's HTML page.
+    re_path(r"^", views.not_found, name="not-found"),
 ]
