@@ -4,10 +4,13 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
+
+from debtors.retention import DEFAULT_RETENTION_DAYS
 
 from .choices import (
     BarrierKind,
@@ -37,6 +40,13 @@ class Creditor(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=CreditorKind.choices, default=CreditorKind.CLIENT)
     currency = models.CharField(_("default currency"), max_length=3, default="EUR")
     active = models.BooleanField(_("active"), default=True)
+    # GDPR storage limitation: how long a debtor's personal data is kept after their last case
+    # with this creditor closed (debtors/retention.py).
+    retention_days = models.PositiveIntegerField(
+        _("retention (days)"), default=DEFAULT_RETENTION_DAYS, db_default=DEFAULT_RETENTION_DAYS, validators=[MinValueValidator(1)],
+        help_text=_("Days the debtor's personal data is kept after their last case with this creditor closed "
+                    "(2190 days: about six years)."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -178,6 +178,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "print-batches": {"task": "contacts.render_print_batches", "schedule": 3600.0},
     # Imports whose worker died (no heartbeat within the lease): queued again, or failed.
     "imports-sweep": {"task": "imports.sweep", "schedule": env.float("CRM_IMPORT_SWEEP_SECONDS", default=60.0)},
+    # GDPR: anonymise the debtors whose retention period has passed (a bounded batch per run).
+    "debtors-anonymise-expired": {"task": "debtors.anonymise_expired",
+                                  "schedule": env.float("CRM_ANONYMISE_SWEEP_SECONDS", default=3600.0)},
 }
 
 # --- E-mail ---------------------------------------------------------------------------------

@@ -58,6 +58,18 @@ class Debtor(models.Model):
     deceased = models.BooleanField(_("deceased"), default=False)
     bankruptcy = models.BooleanField(_("in bankruptcy"), default=False)
 
+    # Data protection. A legal hold keeps every record past its retention period (litigation, a
+    # regulator's request); ``anonymised_at`` marks the erasure of the personal data, which is
+    # final (debtors/retention.py says when it is due, debtors.services.debtor_anonymise does it).
+    # Database defaults too: the portfolio import and the demo data insert debtors with SQL that
+    # names its columns.
+    legal_hold = models.BooleanField(_("legal hold"), default=False, db_default=False)
+    legal_hold_reason = models.CharField(
+        _("reason for the legal hold"), max_length=300, blank=True, default="", db_default="",
+        help_text=_("A reference such as a court file number, not personal details: it is kept in the audit log."),
+    )
+    anonymised_at = models.DateTimeField(_("anonymised"), null=True, blank=True)
+
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -70,6 +82,7 @@ class Debtor(models.Model):
             models.CheckConstraint(condition=Q(kind__in=DebtorKind.values), name="debtor_kind_valid"),
             models.CheckConstraint(condition=~Q(name=""), name="debtor_name_not_empty"),
             models.CheckConstraint(condition=~Q(document_number=""), name="debtor_document_not_empty"),
+            models.CheckConstraint(condition=Q(legal_hold=False) | ~Q(legal_hold_reason=""), name="debtor_legal_hold_has_reason"),
         ]
         indexes = [
             # Search by name prefix in the queue and the API.

@@ -208,9 +208,14 @@ class TeamForm(forms.ModelForm):
 class CreditorForm(forms.ModelForm):
     class Meta:
         model = Creditor
-        fields = ["code", "name", "kind", "currency", "active"]
+        fields = ["code", "name", "kind", "currency", "active", "retention_days"]
         help_texts = {"code": _("Short identifier used in imports and the API (letters, digits, hyphens)."),
                       "currency": _("ISO 4217 code, e.g. EUR, USD, MXN.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty, the creditor keeps its period (a new one gets the default).
+        self.fields["retention_days"].required = False
 
     def clean_currency(self):
         value = (self.cleaned_data.get("currency") or "").strip().upper()
@@ -218,3 +223,25 @@ class CreditorForm(forms.ModelForm):
             raise forms.ValidationError(_("Use a three-letter ISO 4217 code, e.g. EUR."))
         return value
 
+    def clean_retention_days(self):
+        value = self.cleaned_data.get("retention_days")
+        return value if value is not None else self.instance.retention_days
+
+
+# --- Data protection -------------------------------------------------------------------------------
+
+class DebtorSearchForm(forms.Form):
+    q = forms.CharField(label=_("Debtor"), max_length=200, required=False,
+                        help_text=_("Identity document, name or debtor number."))
+
+
+class LegalHoldForm(forms.Form):
+    hold = forms.BooleanField(label=_("Keep this debtor's data (legal hold)"), required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=300, required=False,
+                             help_text=_("A reference such as a court file number, not personal details: it is kept in the audit log."))
+
+
+class AnonymiseConfirmForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("I understand that the personal data of this debtor is replaced for good and cannot be restored."),
+    )

@@ -40,7 +40,7 @@ EXCUSE_FIELDS = CATALOGUE_FIELDS + ["suggested_objective", "is_barrier"]
 PLAYBOOK_FIELDS = ["objective", "excuse_category_id", "language", "title", "talking_points", "active"]
 FOLLOWUP_SETTINGS_FIELDS = ["promise_grace_days", "reminder_days_before", "reminder_channel", "reminder_template_id",
                             "missed_instalments_to_default"]
-CREDITOR_FIELDS = ["code", "name", "kind", "currency", "active"]
+CREDITOR_FIELDS = ["code", "name", "kind", "currency", "active", "retention_days"]
 GUARDRAIL_FIELDS = ["min_instalment", "max_instalments", "max_term_months", "max_discount_percent"]
 
 

@@ -39,4 +39,9 @@ urlpatterns = [
     path("creditors/", views.creditor_list, name="creditors"),
     path("creditors/new/", views.creditor_edit, name="creditor_new"),
     path("creditors/<int:creditor_id>/", views.creditor_edit, name="creditor_edit"),
+    path("debtors/", views.debtor_privacy_list, name="debtors"),
+    path("debtors/<int:debtor_id>/privacy/", views.debtor_privacy, name="debtor_privacy"),
+    path("debtors/<int:debtor_id>/privacy/export/", views.debtor_export, name="debtor_export"),
+    path("debtors/<int:debtor_id>/privacy/hold/", views.debtor_legal_hold, name="debtor_legal_hold"),
+    path("debtors/<int:debtor_id>/privacy/anonymise/", views.debtor_anonymise, name="debtor_anonymise"),
 ]

@@ -22,17 +22,22 @@ from contacts.models import Cadence, ExcuseCategory, FollowUpSettings, Jurisdict
 from contacts.services import template_save_version
 from contacts.services_messaging import placeholder_values
 from contacts.templating import PLACEHOLDERS, render_text, sms_segments, validate_template
+from debtors import selectors as debtor_selectors
+from debtors import services as debtor_services
 
 from . import selectors, services
 from .checks import PolicyInvalid
 from .forms import (
+    AnonymiseConfirmForm,
     CadenceForm,
     CreditorForm,
+    DebtorSearchForm,
     ExcuseCategoryForm,
     FollowUpSettingsForm,
     GuardrailsForm,
     ImportForm,
     JurisdictionPackForm,
+    LegalHoldForm,
     NewUserForm,
     PlaybookForm,
     RuleFormSet,
@@ -503,3 +508,74 @@ def creditor_edit(request, creditor_id: int | None = None):
         back="adminarea:creditors", success=_("Creditor saved."),
     )
 
+
+
+# --- Data protection: a debtor's export, legal hold and erasure ------------------------------------
+
+@admin_only
+def debtor_privacy_list(request):
+    form = DebtorSearchForm(request.GET or None)
+    debtors = debtor_selectors.debtor_privacy_search(q=form.cleaned_data["q"]) if form.is_valid() else []
+    return render(request, "adminarea/debtor_privacy_list.html", {"form": form, "debtors": debtors})
+
+
+def _privacy_context(debtor, *, now) -> dict:
+    cases = debtor_selectors.debtor_case_retention(debtor_id=debtor.pk)
+    return {"debtor": debtor, "cases": cases, "decision": debtor_selectors.debtor_erasability(debtor=debtor, now=now, cases=cases)}
+
+
+@admin_only
+def debtor_privacy(request, debtor_id: int):
+    debtor = debtor_selectors.debtor_get(debtor_id=debtor_id)
+    hold_form = LegalHoldForm(initial={"hold": debtor.legal_hold, "reason": debtor.legal_hold_reason})
+    return render(request, "adminarea/debtor_privacy.html", {**_privacy_context(debtor, now=timezone.now()), "hold_form": hold_form})
+
+
+@admin_only
+def debtor_export(request, debtor_id: int):
+    """POST: the JSON file of everything held about the debtor (audited); GET shows the page."""
+    debtor = debtor_selectors.debtor_get(debtor_id=debtor_id)
+    if request.method != "POST":
+        return redirect("adminarea:debtor_privacy", debtor_id=debtor.pk)
+    document = debtor_services.debtor_export(actor=request.user, debtor_id=debtor.pk)
+    response = HttpResponse(json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="debtor-{debtor.pk}-{timezone.localdate():%Y%m%d}.json"'
+    return response
+
+
+@admin_only
+def debtor_legal_hold(request, debtor_id: int):
+    debtor = debtor_selectors.debtor_get(debtor_id=debtor_id)
+    if request.method != "POST":
+        return redirect("adminarea:debtor_privacy", debtor_id=debtor.pk)
+    form = LegalHoldForm(request.POST)
+    if form.is_valid():
+        try:
+            debtor = debtor_services.debtor_set_legal_hold(actor=request.user, debtor_id=debtor.pk, **form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Legal hold set.") if debtor.legal_hold else _("Legal hold lifted."))
+            return redirect("adminarea:debtor_privacy", debtor_id=debtor.pk)
+    return render(request, "adminarea/debtor_privacy.html", {**_privacy_context(debtor, now=timezone.now()), "hold_form": form},
+                  status=400)
+
+
+@admin_only
+def debtor_anonymise(request, debtor_id: int):
+    """A confirmation page, then the erasure (only when the debtor is erasable)."""
+    debtor = debtor_selectors.debtor_get(debtor_id=debtor_id)
+    now = timezone.now()
+    form = AnonymiseConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            counts = debtor_services.debtor_anonymise(actor=request.user, debtor_id=debtor.pk, now=now)
+        except debtor_services.DebtorNotErasable as exc:
+            messages.error(request, exc.decision.message)
+        else:
+            if counts is None:
+                messages.info(request, _("This debtor was already anonymised."))
+            else:
+                messages.success(request, _("The debtor's personal data was anonymised."))
+        return redirect("adminarea:debtor_privacy", debtor_id=debtor.pk)
+    return render(request, "adminarea/debtor_privacy_anonymise.html", {**_privacy_context(debtor, now=now), "form": form})

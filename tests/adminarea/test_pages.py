@@ -20,6 +20,7 @@ def _all_urls() -> list[str]:
         "pack_id": JurisdictionPack.objects.first().pk, "technique_id": Technique.objects.first().pk,
         "excuse_id": ExcuseCategory.objects.first().pk, "playbook_id": 1,
         "user_id": UserFactory(role="agent").pk, "team_id": TeamFactory().pk, "creditor_id": CaseFactory().creditor_id,
+        "debtor_id": CaseFactory().debtor_id,
     }
     urls = []
     for pattern in admin_urls.urlpatterns:
