@@ -28,17 +28,18 @@ log = logging.getLogger(__name__)
 WINDOW_SECONDS = 60 * 60
 
 
-def _email_digest(email: str) -> str:
-    # Keyed, so the cache never holds the address nor a hash anyone could look it up by.
-    return salted_hmac("password-reset-limit", email.strip().lower()).hexdigest()[:32]
+def _digest(value: str) -> str:
+    # Keyed, so the cache holds neither the e-mail or client address nor a hash anyone could look
+    # them up by.
+    return salted_hmac("password-reset-limit", value).hexdigest()[:32]
 
 
 def password_reset_mail_allowed(*, client_ip: str | None, email: str, now: dt.datetime | None = None) -> bool:
     """Count one reset request against its client address and its e-mail address (whether an
     account has it or not, so the limits reveal nothing either) and say whether to send."""
     now = now or timezone.now()
-    limits = [("address", client_ip or "unknown", settings.PASSWORD_RESET_MAX_PER_ADDRESS),
-              ("email", _email_digest(email), settings.PASSWORD_RESET_MAX_PER_EMAIL)]
+    limits = [("address", _digest(client_ip or "unknown"), settings.PASSWORD_RESET_MAX_PER_ADDRESS),
+              ("email", _digest(email.strip().lower()), settings.PASSWORD_RESET_MAX_PER_EMAIL)]
     for kind, subject, limit in limits:
         result = ratelimit.hit(key=f"password_reset_{kind}:{subject}", limit=limit, window=WINDOW_SECONDS,
                                now=now.timestamp())
