@@ -55,10 +55,15 @@ INSTALLED_APPS = [
     "collections_crm.adminarea",
     "collections_crm.api",
     "collections_crm.imports",
+    "collections_crm.observability",
 ]
 
 MIDDLEWARE = [
+    # First: times everything below it (collections_crm.observability).
+    "collections_crm.observability.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Request id and log context (request, user, case).
+    "collections_crm.observability.middleware.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -323,20 +328,74 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- Logging (no PII: a filter masks e-mails, phone numbers and identity documents) --------
+# --- Logging --------------------------------------------------------------------------------
+# No PII: every handler masks e-mails, phones, identity documents and IBANs, in messages, extra
+# fields and tracebacks (collections_crm.core.logging). JSON lines in production (LOG_FORMAT, by
+# default json when DJANGO_DEBUG is false), each with the request id, user id and case id, or the
+# Celery task's id and name (collections_crm.observability.context).
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json").lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}.")
+# One line per request from the app (method, route name, status, duration; no path or query).
+LOG_REQUESTS = env.bool("LOG_REQUESTS", default=not DEBUG)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_pii": {"()": "collections_crm.core.logging.RedactPIIFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_pii"]}},
+    "filters": {
+        "context": {"()": "collections_crm.observability.context.LogContextFilter"},
+        "redact_pii": {"()": "collections_crm.core.logging.RedactPIIFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "collections_crm.core.logging.JsonFormatter"},
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context", "redact_pii"]},
+        # runserver's request lines carry query strings: masked like everything else.
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT if LOG_FORMAT == "json" else "django.server",
+            "filters": ["context", "redact_pii"],
+        },
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own console and mail_admins handlers print unmasked records (mail_admins
+        # with the request's data): records go to the root handler only.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "INFO"},
         "axes": {"level": "WARNING"},
     },
 }
+# Celery workers keep this configuration instead of installing their own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Observability (collections_crm.observability) ------------------------------------------
+# Sentry: off without a DSN; no personal data is sent (see collections_crm.observability.sentry).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if not 0.0 <= SENTRY_TRACES_SAMPLE_RATE <= 1.0:
+    raise ImproperlyConfigured("SENTRY_TRACES_SAMPLE_RATE must be between 0 and 1.")
+if SENTRY_DSN:
+    from collections_crm.observability.sentry import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, release=SENTRY_RELEASE, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
+# /metrics (Prometheus): "Authorization: Bearer <METRICS_TOKEN>", or a logged-in admin; 404 else.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long.")
+# A scrape's database queries are cancelled past this (PostgreSQL); counts per status are the
+# planner's estimates on tables above METRICS_EXACT_COUNT_MAX_ROWS rows.
+METRICS_DB_TIMEOUT_MS = env.int("METRICS_DB_TIMEOUT_MS", default=2000)
+METRICS_EXACT_COUNT_MAX_ROWS = env.int("METRICS_EXACT_COUNT_MAX_ROWS", default=1_000_000)
+if not DEBUG:
+    # Prometheus scrapes over the private network in plain HTTP, like the health probes.
+    SECURE_REDIRECT_EXEMPT = [*vars().get("SECURE_REDIRECT_EXEMPT", []), r"^metrics$"]
 
 # --- Product settings -----------------------------------------------------------------------
 CRM_DEFAULT_CURRENCY = env.str("CRM_DEFAULT_CURRENCY", default="EUR")

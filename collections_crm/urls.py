@@ -6,10 +6,12 @@ from django.views.i18n import set_language
 
 from collections_crm.accounts import views as account_views
 from collections_crm.core import views as core_views
+from collections_crm.observability import views as observability_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("metrics", observability_views.metrics, name="metrics"),
     path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
