@@ -17,9 +17,19 @@ class PreconditionRequired(APIException):
 
 
 class IdempotencyConflict(APIException):
+    """The client's key was used on another endpoint (or, for a payment, another case)."""
+
     status_code = status.HTTP_409_CONFLICT
     default_detail = _("This Idempotency-Key was already used for a different request.")
     default_code = "idempotency_conflict"
+
+
+class IdempotencyMismatch(APIException):
+    """The client's key was used on this endpoint with another request body."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = _("This Idempotency-Key was already used with a different request body.")
+    default_code = "idempotency_mismatch"
 
 
 def api_exception_handler(exc, context):

@@ -55,6 +55,8 @@ class IdempotencyRecord(models.Model):
     scope = models.CharField(max_length=24)
     key = models.CharField(max_length=100)
     path = models.CharField(max_length=200)
+    # SHA-256 of the request body: the same key with another body is refused, not replayed.
+    request_hash = models.CharField(max_length=64, blank=True)
     status_code = models.PositiveSmallIntegerField(default=0)
     body = models.JSONField(null=True)
     created_at = models.DateTimeField()

@@ -55,7 +55,7 @@ class CaseSerializer(serializers.ModelSerializer):
 
 class ContactAttemptSerializer(serializers.ModelSerializer):
     techniques = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
-    excuse_category = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    excuse_category = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = ContactAttempt
@@ -92,7 +92,7 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 
 class TemplateSerializer(serializers.ModelSerializer):
-    version = serializers.IntegerField(source="current_version.number", default=None, read_only=True)
+    version = serializers.IntegerField(source="current_version.number", default=None, read_only=True, allow_null=True)
     subject = serializers.CharField(source="current_version.subject", default="", read_only=True)
     body = serializers.CharField(source="current_version.body", default="", read_only=True)
 

@@ -1,11 +1,13 @@
-"""API tokens: created and revoked by admins, audited."""
+"""API tokens (created and revoked by admins, audited) and the Idempotency-Key records of
+the create calls."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -13,7 +15,8 @@ from cases.models import Creditor
 from collections_crm.accounts.models import User
 from collections_crm.audit.services import audit_record
 
-from .models import ApiToken, hash_token, new_raw_token
+from .exceptions import IdempotencyConflict, IdempotencyMismatch
+from .models import ApiToken, IdempotencyRecord, hash_token, new_raw_token
 
 
 def api_token_create(
@@ -51,3 +54,56 @@ def api_token_revoke(*, actor: User, token_id: int, now: dt.datetime | None = No
             token.save(update_fields=["revoked_at"])
             audit_record(actor=actor, action="api_token.revoked", obj=token, after={"revoked_at": now.isoformat()}, at=now)
     return token
+
+
+# --- Idempotency keys -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdempotentReplay:
+    """The stored answer of the first call made with a key."""
+
+    status_code: int
+    body: object
+
+
+def payment_idempotency_key(*, scope: str, key: str) -> str:
+    """The key a payment posted through the API carries (payment_post's own unique key)."""
+    return f"api:{scope}:{key}"
+
+
+def idempotency_claim(
+    *, scope: str, key: str, path: str, request_hash: str, payments_path: str, now: dt.datetime | None = None
+) -> IdempotencyRecord | IdempotentReplay:
+    """Claim ``key`` for one client (``scope``) and one endpoint (``path``), inside the caller's
+    transaction, before the record is created. Returns the new key row, to be completed with
+    ``idempotency_record_answer`` in the same transaction (a failed call rolls it back, so the key
+    can be used again), or the first call's answer to replay. A concurrent twin waits on the
+    unique index until the first commits, then replays its answer.
+
+    One key space per client across every creating endpoint, payments included: a key used on
+    another endpoint is a 409, on this one with another body a 422; never a second record. (A
+    payment posted before the shared records existed is found by its own key.)"""
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(scope=scope, key=key, path=path, request_hash=request_hash,
+                                                      created_at=now or timezone.now())
+    except IntegrityError:
+        record = IdempotencyRecord.objects.get(scope=scope, key=key)
+    else:
+        if path != payments_path:
+            from cases.models import Payment
+
+            if Payment.objects.filter(idempotency_key=payment_idempotency_key(scope=scope, key=key)).exists():
+                raise IdempotencyConflict()
+        return record
+    if record.path != path:
+        raise IdempotencyConflict()
+    if record.request_hash and record.request_hash != request_hash:
+        raise IdempotencyMismatch()
+    return IdempotentReplay(status_code=200, body=record.body)
+
+
+def idempotency_record_answer(*, record: IdempotencyRecord, status_code: int, body) -> None:
+    record.status_code, record.body = status_code, body
+    record.save(update_fields=["status_code", "body"])

@@ -4,12 +4,17 @@ selectors (404 for anything the caller may not see) and calls the same service a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.http import JsonResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -30,10 +35,12 @@ from debtors import services as debtor_services
 
 from . import filters, selectors
 from . import serializers as s
+from . import services as api_services
 from .authentication import ApiTokenAuthentication
 from .exceptions import IdempotencyConflict, PreconditionRequired, api_exception_handler
-from .models import ApiToken, IdempotencyRecord
+from .models import ApiToken
 from .permissions import CrmApiPermission
+from .schema import CrmAutoSchema
 from .throttles import SessionUserRateThrottle, TokenRateThrottle
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -44,17 +51,24 @@ IF_MATCH_HEADER = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
     description="The ETag of the version you read; a stale write is refused with 412.",
 )
-ERRORS = {400: OpenApiResponse(description="Field errors"), 404: OpenApiResponse(description="Not found or not yours")}
 
 
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request):
+        # DRF falls back to the default on a page_size that is not a positive number; say so instead.
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) > 0):
+            raise ValidationError({self.page_size_query_param: [_("A whole number of at least 1.")]})
+        return super().get_page_size(request)
+
 
 class ApiMixin:
     """Token or session authentication (session keeps CSRF), throttles, deny by default."""
 
+    schema = CrmAutoSchema()
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [CrmApiPermission]
     throttle_classes = [TokenRateThrottle, SessionUserRateThrottle]
@@ -80,6 +94,12 @@ class ApiMixin:
         return Response(self.get_serializer(instance).data, status=status_code, headers=headers)
 
 
+@csrf_exempt
+@login_not_required
+def not_found(request, *args, **kwargs):
+    return JsonResponse({"detail": str(_("Not found."))}, status=status.HTTP_404_NOT_FOUND)
+
+
 def idempotency_scope(request) -> str:
     return f"t{request.auth.pk}" if isinstance(request.auth, ApiToken) else f"u{request.user.pk}"
 
@@ -93,28 +113,31 @@ def idempotency_key(request) -> str | None:
     return key
 
 
+def request_fingerprint(request) -> str:
+    """SHA-256 of the request's body as parsed (key order and JSON spacing do not count)."""
+    data = request.data
+    if hasattr(data, "lists"):
+        data = dict(data.lists())
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
 class IdempotentCreateMixin:
-    """POST with an Idempotency-Key creates once. The key row is inserted first, in the same
-    transaction as the record: a concurrent twin waits on the unique index, then replays the
-    stored answer. A failed call rolls its key back, so it can be retried."""
+    """POST with an Idempotency-Key creates once: the key is claimed (api.services) in the same
+    transaction as the record, so a failed call rolls its key back and can be retried."""
 
     def post(self, request, *args, **kwargs):
         key = idempotency_key(request)
         if key is None:
             return self.create(request)
-        scope = idempotency_scope(request)
         with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(scope=scope, key=key, path=request.path, created_at=timezone.now())
-            except IntegrityError:
-                record = IdempotencyRecord.objects.get(scope=scope, key=key)
-                if record.path != request.path:
-                    raise IdempotencyConflict()
-                return Response(record.body, status=status.HTTP_200_OK)
+            claim = api_services.idempotency_claim(
+                scope=idempotency_scope(request), key=key, path=request.path, request_hash=request_fingerprint(request),
+                payments_path=reverse("api:payment-list"),
+            )
+            if isinstance(claim, api_services.IdempotentReplay):
+                return Response(claim.body, status=claim.status_code)
             response = self.create(request)
-            record.status_code, record.body = response.status_code, response.data
-            record.save(update_fields=["status_code", "body"])
+            api_services.idempotency_record_answer(record=claim, status_code=response.status_code, body=response.data)
         return response
 
 
@@ -180,7 +203,7 @@ class DebtorList(ApiMixin, generics.ListAPIView):
 
 
 @extend_schema_view(
-    patch=extend_schema(request=s.DebtorUpdateIn, parameters=[IF_MATCH_HEADER], responses={200: s.DebtorSerializer, **ERRORS}),
+    patch=extend_schema(request=s.DebtorUpdateIn, parameters=[IF_MATCH_HEADER], responses={200: s.DebtorSerializer}),
 )
 class DebtorDetail(ApiMixin, generics.RetrieveAPIView):
     serializer_class = s.DebtorSerializer
@@ -202,7 +225,7 @@ class DebtorDetail(ApiMixin, generics.RetrieveAPIView):
         return self.output(debtor, headers={"ETag": debtor_etag(debtor)})
 
 
-@extend_schema(request=s.ContactPointIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.ContactPointSerializer, **ERRORS})
+@extend_schema(request=s.ContactPointIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.ContactPointSerializer})
 class DebtorContactPointCreate(ApiMixin, IdempotentCreateMixin, generics.GenericAPIView):
     serializer_class = s.ContactPointSerializer
 
@@ -219,7 +242,7 @@ class DebtorContactPointCreate(ApiMixin, IdempotentCreateMixin, generics.Generic
 
 
 @extend_schema_view(
-    post=extend_schema(request=s.CaseCreateIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.CaseSerializer, **ERRORS}),
+    post=extend_schema(request=s.CaseCreateIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.CaseSerializer}),
 )
 class CaseList(ApiMixin, IdempotentCreateMixin, generics.ListAPIView):
     serializer_class = s.CaseSerializer
@@ -242,7 +265,7 @@ class CaseList(ApiMixin, IdempotentCreateMixin, generics.ListAPIView):
 
 
 @extend_schema_view(
-    patch=extend_schema(request=s.CaseUpdateIn, parameters=[IF_MATCH_HEADER], responses={200: s.CaseSerializer, 412: OpenApiResponse(description="Stale version"), **ERRORS}),
+    patch=extend_schema(request=s.CaseUpdateIn, parameters=[IF_MATCH_HEADER], responses={200: s.CaseSerializer, 412: OpenApiResponse(description="Stale version")}),
 )
 class CaseDetail(ApiMixin, generics.RetrieveAPIView):
     serializer_class = s.CaseSerializer
@@ -263,7 +286,7 @@ class CaseDetail(ApiMixin, generics.RetrieveAPIView):
         return self.output(case, headers={"ETag": case_etag(case)})
 
 
-@extend_schema(request=s.CaseStatusIn, parameters=[IF_MATCH_HEADER], responses={200: s.CaseSerializer, 412: OpenApiResponse(description="Stale version"), **ERRORS})
+@extend_schema(request=s.CaseStatusIn, parameters=[IF_MATCH_HEADER], responses={200: s.CaseSerializer, 412: OpenApiResponse(description="Stale version")})
 class CaseStatusChange(ApiMixin, generics.GenericAPIView):
     serializer_class = s.CaseSerializer
 
@@ -283,7 +306,7 @@ class CaseStatusChange(ApiMixin, generics.GenericAPIView):
 
 
 @extend_schema_view(
-    post=extend_schema(request=s.ContactAttemptIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.ContactAttemptSerializer, **ERRORS}),
+    post=extend_schema(request=s.ContactAttemptIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.ContactAttemptSerializer}),
 )
 class ContactAttemptList(ApiMixin, IdempotentCreateMixin, generics.ListAPIView):
     serializer_class = s.ContactAttemptSerializer
@@ -308,7 +331,7 @@ class ContactAttemptDetail(ApiMixin, generics.RetrieveAPIView):
 
 
 @extend_schema_view(
-    post=extend_schema(request=s.PromiseIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.PromiseSerializer, **ERRORS}),
+    post=extend_schema(request=s.PromiseIn, parameters=[IDEMPOTENCY_HEADER], responses={201: s.PromiseSerializer}),
 )
 class PromiseList(ApiMixin, IdempotentCreateMixin, generics.ListAPIView):
     serializer_class = s.PromiseSerializer
@@ -349,7 +372,7 @@ class PaymentPlanDetail(ApiMixin, generics.RetrieveAPIView):
 
 
 @extend_schema_view(post=extend_schema(
-    request=None, responses={200: s.PaymentPlanSerializer, **ERRORS},
+    request=None, responses={200: s.PaymentPlanSerializer},
     description="The debtor agreed a proposed plan: it goes live. A plan beyond the payment-plan guardrails needs a supervisor or admin.",
 ))
 class PaymentPlanAgree(ApiMixin, generics.GenericAPIView):
@@ -364,7 +387,7 @@ class PaymentPlanAgree(ApiMixin, generics.GenericAPIView):
 
 
 @extend_schema_view(post=extend_schema(
-    request=s.PlanCancelIn, responses={200: s.PaymentPlanSerializer, **ERRORS},
+    request=s.PlanCancelIn, responses={200: s.PaymentPlanSerializer},
     description="Reject a proposed plan or cancel a live one, with the reason. Payments already made stay.",
 ))
 class PaymentPlanCancel(ApiMixin, generics.GenericAPIView):
@@ -382,10 +405,10 @@ class PaymentPlanCancel(ApiMixin, generics.GenericAPIView):
 @extend_schema_view(
     post=extend_schema(
         request=s.PaymentIn, parameters=[IDEMPOTENCY_HEADER],
-        responses={201: s.PaymentSerializer, 200: OpenApiResponse(s.PaymentSerializer, description="Replay of an earlier call with the same Idempotency-Key"), **ERRORS},
+        responses={201: s.PaymentSerializer, 200: OpenApiResponse(s.PaymentSerializer, description="Replay of an earlier call with the same Idempotency-Key")},
     ),
 )
-class PaymentList(ApiMixin, generics.ListAPIView):
+class PaymentList(ApiMixin, IdempotentCreateMixin, generics.ListAPIView):
     serializer_class = s.PaymentSerializer
     filterset_class = filters.PaymentFilter
     ordering_fields = ["received_on", "amount", "id"]
@@ -393,12 +416,14 @@ class PaymentList(ApiMixin, generics.ListAPIView):
     def get_queryset(self):
         return selectors.payments_for(self.request)
 
-    def post(self, request, *args, **kwargs):
-        """The payment's own unique idempotency key makes retries safe (see payment_post)."""
+    def create(self, request):
+        """The key is claimed in the client's shared key space (IdempotentCreateMixin), and the
+        payment carries it as its own unique key too (payment_post), which also catches a
+        payment posted with it before the shared records existed."""
         data = dict(self.input(s.PaymentIn))
         case = data.pop("case")
         key = idempotency_key(request)
-        scoped = f"api:{idempotency_scope(request)}:{key}" if key else None
+        scoped = api_services.payment_idempotency_key(scope=idempotency_scope(request), key=key) if key else None
         now = timezone.now()
         payment = case_services.payment_post(actor=request.user, case_id=case.pk, idempotency_key=scoped, now=now, **data)
         if payment.created_at != now:
@@ -472,7 +497,7 @@ class OutboundMessageDetail(ApiMixin, generics.RetrieveAPIView):
 # --- Imports --------------------------------------------------------------------------------
 
 
-@extend_schema_view(post=extend_schema(request={"multipart/form-data": s.ImportJobIn}, responses={202: s.ImportJobSerializer, **ERRORS}))
+@extend_schema_view(post=extend_schema(request={"multipart/form-data": s.ImportJobIn}, responses={202: s.ImportJobSerializer}))
 class ImportJobList(ApiMixin, generics.ListAPIView):
     """Upload a portfolio or payments file; it runs in the background. Admins only."""
 
@@ -508,7 +533,7 @@ class ImportJobDetail(ApiMixin, generics.RetrieveAPIView):
 
 
 @extend_schema_view(post=extend_schema(
-    request=s.ImportStartIn, responses={202: s.ImportJobSerializer, **ERRORS},
+    request=s.ImportStartIn, responses={202: s.ImportJobSerializer},
     description="Start an import uploaded with start=false, after checking its preview; the mapping and options given replace the job's.",
 ))
 class ImportJobStart(ApiMixin, generics.GenericAPIView):
@@ -532,7 +557,7 @@ class ImportJobStart(ApiMixin, generics.GenericAPIView):
         return self.output(job, status_code=status.HTTP_202_ACCEPTED)
 
 
-@extend_schema(responses={200: s.ImportPreviewSerializer, 404: ERRORS[404]})
+@extend_schema(responses={200: s.ImportPreviewSerializer})
 class ImportJobPreview(ApiMixin, generics.GenericAPIView):
     """The first rows of the file as the import will read them with the job's mapping: each
     row's verdict and, if rejected, why."""

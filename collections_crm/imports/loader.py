@@ -53,6 +53,7 @@ from collections_crm.audit.models import AuditLog
 from collections_crm.core import bulk
 from debtors.models import ContactPoint, Debtor
 
+from .limits import FileRefused
 from .models import ImportJob, ImportRowError
 from .parsing import CsvRows, Dialect, XlsxRows, is_blank, is_blank_cell
 from .rows import PORTFOLIO_STAGE_COLUMNS, RowContext, best_sheet, compile_portfolio_row, find_header, portfolio_row
@@ -114,8 +115,23 @@ class Source:
             if limit is not None and count >= limit:
                 return
 
+    @property
+    def may_hold_nul(self) -> bool:
+        return self.rows.may_hold_nul
+
     def close(self) -> None:
         self.handle.close()
+
+
+def nul_error(headers: list[str], cells: list) -> tuple[str, str, str] | None:
+    """(column, value, reason) when a cell of the row holds a NUL character, which PostgreSQL's
+    text cannot store: the row is rejected with this reason (the file's other rows still count)."""
+    for index, cell in enumerate(cells):
+        if cell.__class__ is str and "\x00" in cell:
+            column = headers[index] if index < len(headers) and headers[index] else f"#{index + 1}"
+            return (str(column)[:100], cell.replace("\x00", "\u2400")[:200],
+                    _("This line holds a NUL character (a zero byte), which cannot be stored: the file is damaged here."))
+    return None
 
 
 def row_context(job: ImportJob, headers: list[str], *, today: dt.date) -> RowContext:
@@ -228,16 +244,28 @@ def stage_file(job: ImportJob, stage: Stage, row_fn: Callable, *, today: dt.date
         ctx = row_context(job, headers, today=today)
         validate = compile_portfolio_row(ctx) if row_fn is portfolio_row else (lambda cells: row_fn(ctx, cells))
         max_rows = settings.CRM_IMPORT_MAX_ROWS
+        rows = source.rows  # (may_hold_nul turns true once a zero byte was read: free on a clean file)
         errors: list[ImportRowError] = []
         seen = 0
+        refused: list[FileRefused] = []
 
         def good_rows(limit: int):
-            # Never raise in here: an exception inside COPY aborts the whole transaction.
+            # Never raise in here: an exception inside COPY aborts the whole transaction. (A file
+            # past a limit further down, an endless line, is raised once this chunk is stored.)
+            try:
+                yield from _good_rows(limit)
+            except FileRefused as exc:
+                refused.append(exc)
+
+        def _good_rows(limit: int):
             nonlocal seen
             for line, cells in islice(records, limit):
                 seen += 1
                 if seen > max_rows:
                     return
+                if rows.may_hold_nul and (problem := nul_error(headers, cells)):
+                    errors.append(ImportRowError(job=job, line=line, column=problem[0], value=problem[1], message=problem[2]))
+                    continue
                 row = validate(cells)
                 if row is None:
                     errors.extend(ImportRowError(job=job, line=line, column=c, value=v, message=m) for c, v, m in ctx.errors)
@@ -247,6 +275,8 @@ def stage_file(job: ImportJob, stage: Stage, row_fn: Callable, *, today: dt.date
         while True:
             before = seen
             stage.write(good_rows(BATCH))
+            if refused:
+                raise refused[0]
             if seen > max_rows:
                 raise TooManyRows(max_rows)
             ImportRowError.objects.bulk_create(errors, batch_size=1000)

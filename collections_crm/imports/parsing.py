@@ -19,7 +19,12 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import BinaryIO
 
+from django.utils.translation import gettext as _
+
+from .limits import NO_DEADLINE, Deadline, FileRefused, limit, open_workbook
+
 SAMPLE_BYTES = 64 * 1024
+SNIFF_CHARS = 8 * 1024
 DELIMITERS = ",;\t"
 
 
@@ -69,8 +74,14 @@ def detect_delimiter(sample: str) -> str:
     lines = [line for line in sample.splitlines()[:50] if line.strip()]
     if not lines:
         return ","
+    text = "\n".join(lines)
+    if len(text) > SNIFF_CHARS:
+        # The Sniffer's regular expressions take quadratic time on quotes (64 KB of ',"' took
+        # 25 s): it sees the whole lines that fit in SNIFF_CHARS (0.3 s at worst).
+        cut = text.rfind("\n", 0, SNIFF_CHARS)
+        text = text[: cut if cut > 0 else SNIFF_CHARS]
     try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+        return csv.Sniffer().sniff(text, delimiters=DELIMITERS).delimiter
     except csv.Error:
         # Lines of different shapes (a title above the header, a total below): the delimiter
         # that splits the most lines into one same number (two or more) of columns.
@@ -92,11 +103,13 @@ def detect_dialect(stream: BinaryIO) -> Dialect:
 
 
 class _CountingReader(io.RawIOBase):
-    """Counts the bytes read, so progress can be reported without knowing the row count."""
+    """Counts the bytes read, so progress can be reported without knowing the row count, and
+    notes whether a zero byte went by (then the rows are checked for NUL characters)."""
 
     def __init__(self, stream: BinaryIO):
         self.stream = stream
         self.bytes_read = 0
+        self.saw_zero = False
 
     def readable(self) -> bool:
         return True
@@ -106,29 +119,60 @@ class _CountingReader(io.RawIOBase):
         n = len(data)
         buffer[:n] = data
         self.bytes_read += n
+        if not self.saw_zero and b"\x00" in data:
+            self.saw_zero = True
         return n
+
+
+def _bounded_lines(text: io.TextIOBase, *, most: int, deadline: Deadline) -> Iterator[str]:
+    """The physical lines of ``text``, none longer than ``most`` characters: a file of one
+    endless line must not be read whole (nor split into millions of cells)."""
+    readline = text.readline
+    number = 0
+    while line := readline(most + 1):
+        number += 1
+        if len(line) > most and line[-1] not in "\r\n":
+            raise FileRefused(_("Line %(line)d of the file is longer than %(n)d characters; no row of a portfolio is that long.")
+                              % {"line": number, "n": most})
+        if not number & 255:
+            deadline.check()
+        yield line
 
 
 class CsvRows:
     """Iterate (line number, cells) of a CSV file; line numbers are the file's physical lines
     (a quoted cell spanning lines counts them all), the header being line 1."""
 
-    def __init__(self, stream: BinaryIO, dialect: Dialect):
+    def __init__(self, stream: BinaryIO, dialect: Dialect, *, deadline: Deadline = NO_DEADLINE):
         stream.seek(0)
+        self.encoding = dialect.encoding
         self.counter = _CountingReader(stream)
         text = io.TextIOWrapper(io.BufferedReader(self.counter, buffer_size=1024 * 1024), encoding=dialect.encoding, newline="")
-        self.reader = csv.reader(text, delimiter=dialect.delimiter)
+        lines = _bounded_lines(text, most=limit("CRM_IMPORT_MAX_LINE_CHARS"), deadline=deadline)
+        self.reader = csv.reader(lines, delimiter=dialect.delimiter)
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
         reader = self.reader
         start = 1
-        for cells in reader:
-            yield start, cells
-            start = reader.line_num + 1
+        try:
+            for cells in reader:
+                yield start, cells
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            raise FileRefused(_("Line %(line)d of the file could not be read as CSV: a cell longer than %(n)d characters, "
+                                "or a quote that is never closed.") % {"line": start, "n": csv.field_size_limit()}) from exc
+        except UnicodeDecodeError as exc:
+            raise FileRefused(_("Near line %(line)d the file is not valid %(encoding)s text; save it again as UTF-8 and upload "
+                                "that.") % {"line": start, "encoding": self.encoding}) from exc
 
     @property
     def bytes_read(self) -> int:
         return self.counter.bytes_read
+
+    @property
+    def may_hold_nul(self) -> bool:
+        """Whether a row read so far may hold a NUL character (PostgreSQL's text refuses it)."""
+        return self.encoding.startswith("utf-16") or self.counter.saw_zero
 
 
 class XlsxRows:
@@ -136,14 +180,17 @@ class XlsxRows:
     mode: the first, or the one ``choose_sheet(sheets)`` picks when there are several. Cells
     keep their types (numbers, dates) for the value parsers."""
 
-    def __init__(self, stream: BinaryIO, *, choose_sheet=None):
-        from openpyxl import load_workbook
-
+    def __init__(self, stream: BinaryIO, *, choose_sheet=None, deadline: Deadline = NO_DEADLINE):
         stream.seek(0)
-        self.workbook = load_workbook(stream, read_only=True, data_only=True)
+        # Through the limits (limits.py): the zip's directory is checked before anything is
+        # inflated, and no cell may be longer than a cell can be.
+        self.workbook = open_workbook(stream, deadline=deadline)
         sheets = self.workbook.worksheets
         self.sheet = choose_sheet(sheets) if choose_sheet and len(sheets) > 1 else sheets[0]
         self.rows_done = 0
+
+    # (openpyxl turns an escaped "_x0000_" in a cell into a NUL.)
+    may_hold_nul = True
 
     @property
     def max_row(self) -> int | None:
@@ -156,6 +203,10 @@ class XlsxRows:
                 yield number, ["" if v is None else v for v in row]
         finally:
             self.workbook.close()
+
+
+def holds_nul(cells: list) -> bool:
+    return any(cell.__class__ is str and "\x00" in cell for cell in cells)
 
 
 def is_blank_cell(cell) -> bool:

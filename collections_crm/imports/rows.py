@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from itertools import chain, islice
 
 from django.core.exceptions import ValidationError
@@ -21,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from cases.choices import PaymentMethod
 from debtors.validators import normalise_document, restore_dni_zeros, validate_document
 
+from .limits import FileRefused, limit
 from .parsing import (
     _EU_AMOUNT,
     _US_AMOUNT,
@@ -110,6 +112,7 @@ _ID_TARGETS = {"reference", "document_number", "payment_reference"}
 _GENERIC = {"id", "ref", "tel", "tipo", "due", "fecha", "date", "pago", "amount", "name", "mail"}
 
 
+@lru_cache(maxsize=8192)  # the targets' aliases, looked up for every header
 def _words(text: str) -> tuple[str, ...]:
     words = ["num" if w in _NUMBER else w for w in normalise_header(text).split()]
     meaningful = tuple(w for w in words if w not in _FILLER)
@@ -166,6 +169,11 @@ def find_header(kind: str, records: Iterable[tuple[int, list]]) -> tuple[list[st
     if not first:
         return [], iter(())
     names = [_names(cells) for _line, cells in first]
+    most = limit("CRM_IMPORT_MAX_COLUMNS")
+    for (line, _cells), row in zip(first, names, strict=True):
+        if len(row) > most and (width := len(_trimmed(row))) > most:
+            raise FileRefused(_("Line %(line)d of the file has %(n)d columns; the limit is %(limit)d.")
+                              % {"line": line, "n": width, "limit": most})
     scores = [len(suggest_mapping(kind, row)) for row in names]
     if max(scores) >= 2:
         at = scores.index(max(scores))
@@ -187,6 +195,14 @@ def _unique(headers: list[str]) -> list[str]:
     return unique
 
 
+def _trimmed(names: list[str]) -> list[str]:
+    """Without the blank cells at the end (a sheet formatted far to the right has thousands)."""
+    end = len(names)
+    while end and not names[end - 1]:
+        end -= 1
+    return names[:end]
+
+
 def _names(cells: list) -> list[str]:
     return [str(c).strip() if c is not None else "" for c in cells]
 
@@ -196,7 +212,9 @@ def best_sheet(kind: str, sheets: list):
     names the most fields; the first on a tie. A summary or cover sheet in front is skipped."""
     def score(sheet) -> int:
         rows = islice(sheet.iter_rows(values_only=True), HEADER_SEARCH_ROWS * 2)
-        return max((len(suggest_mapping(kind, _names(row))) for row in rows if not is_blank(row)), default=0)
+        return max((len(suggest_mapping(kind, _names(row[:most]))) for row in rows if not is_blank(row)), default=0)
+
+    most = limit("CRM_IMPORT_MAX_COLUMNS")
 
     scores = [score(sheet) for sheet in sheets]
     return sheets[scores.index(max(scores))]

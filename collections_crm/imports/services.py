@@ -20,10 +20,12 @@ from django.utils.translation import gettext as _
 
 from cases.models import Creditor
 from collections_crm.audit.services import audit_record
+from collections_crm.core.enqueue import enqueue_on_commit
 
 from . import loader
+from .limits import Deadline, FileRefused, limit
 from .models import ColumnMapping, ImportJob, ImportKind, ImportRowError, ImportStatus
-from .parsing import XlsxRows, detect_decimal_comma, detect_dialect, is_blank
+from .parsing import CsvRows, XlsxRows, detect_decimal_comma, detect_dialect, holds_nul, is_blank
 from .rows import AMOUNT_FIELDS, TARGETS, best_sheet, find_header, missing_required, suggest_mapping
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,8 @@ def import_job_create(
     upload.seek(0)
     head = upload.read(8192)
     upload.seek(0)
-    name = Path(upload.name or "file").name[:255]
+    # (No NUL or other control character of a client's file name reaches the database.)
+    name = "".join(c for c in Path(upload.name or "file").name if c.isprintable())[:255] or "file"
     file_format = "xlsx" if head[:4] == XLSX_MAGIC else "csv"
     if problem := _unsupported_format(head):
         raise ValidationError({"file": problem})
@@ -94,36 +97,52 @@ def _unsupported_format(head: bytes) -> str:
 
 
 def _inspect(job: ImportJob, upload) -> tuple[list[str], list[list]]:
-    """Header and up to 200 sample rows, read as a stream."""
+    """Header and up to 200 sample rows, read as a stream within the limits (limits.py): a
+    refusal is the file field's error, given in well under a second for a zip bomb, and within
+    CRM_IMPORT_INSPECT_SECONDS for anything else."""
     stream = upload.file if hasattr(upload, "file") else upload
-    if job.file_format == "xlsx":
-        try:
-            rows = XlsxRows(stream, choose_sheet=partial(best_sheet, job.kind))
-        except Exception as exc:  # openpyxl raises many kinds on a damaged workbook
-            raise ValidationError({"file": _("This is not a readable XLSX workbook.")}) from exc
-        if rows.max_row and rows.max_row > settings.CRM_IMPORT_MAX_ROWS:
-            raise ValidationError({"file": _("The sheet has %(n)d rows; the limit is %(limit)d.") % {
-                "n": rows.max_row, "limit": settings.CRM_IMPORT_MAX_ROWS}})
-    else:
-        dialect = detect_dialect(stream)
-        job.encoding, job.delimiter = dialect.encoding, dialect.delimiter
-        from .parsing import CsvRows
-
-        rows = CsvRows(stream, dialect)
-    samples: list[list] = []
+    deadline = Deadline(limit("CRM_IMPORT_INSPECT_SECONDS"))
+    rows = None
     try:
-        headers, records = find_header(job.kind, rows)
-        for _line, cells in records:
-            if is_blank(cells):
-                continue
-            samples.append(cells)
-            if len(samples) >= 200:
-                break
-    except Exception as exc:  # noqa: BLE001 - csv, zip and XML parsers each raise their own kinds on a damaged file
-        raise ValidationError({"file": _("The file could not be read as CSV or XLSX.")}) from exc
+        if job.file_format == "xlsx":
+            try:
+                rows = XlsxRows(stream, choose_sheet=partial(best_sheet, job.kind), deadline=deadline)
+            except FileRefused:
+                raise
+            except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a damaged workbook
+                raise ValidationError({"file": _("This is not a readable XLSX workbook.")}) from exc
+            if rows.max_row and rows.max_row > settings.CRM_IMPORT_MAX_ROWS:
+                raise ValidationError({"file": _("The sheet has %(n)d rows; the limit is %(limit)d.") % {
+                    "n": rows.max_row, "limit": settings.CRM_IMPORT_MAX_ROWS}})
+        else:
+            dialect = detect_dialect(stream)
+            job.encoding, job.delimiter = dialect.encoding, dialect.delimiter
+            rows = CsvRows(stream, dialect, deadline=deadline)
+        samples: list[list] = []
+        try:
+            headers, records = find_header(job.kind, rows)
+            for _line, cells in records:
+                if is_blank(cells):
+                    continue
+                samples.append(cells)
+                if len(samples) >= 200:
+                    break
+        except (FileRefused, ValidationError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - csv, zip and XML parsers each raise their own kinds on a damaged file
+            raise ValidationError({"file": _("The file could not be read as CSV or XLSX.")}) from exc
+    except FileRefused as exc:
+        raise ValidationError({"file": str(exc)}) from exc
     finally:
         if isinstance(rows, XlsxRows):
             rows.workbook.close()
+    if holds_nul(headers):
+        # PostgreSQL cannot store a NUL character: a "text" file of zero bytes, or one read in
+        # the wrong encoding (UTF-16 without its mark).
+        raise ValidationError({"file": _(
+            "The header row holds NUL characters (zero bytes): the file is damaged, or it is not a text file in the "
+            "encoding it seems to be (%(encoding)s). Save it again as CSV (UTF-8) or XLSX and upload that.") % {
+            "encoding": job.encoding or "XLSX"}})
     stream.seek(0)
     job._samples = samples
     return headers, samples
@@ -150,6 +169,9 @@ def import_job_preview(*, job: ImportJob, limit: int = 20) -> list[dict]:
         at = [name for name, _type in loader.PORTFOLIO_STAGE_COLUMNS].index("reference")
         seen: set[str] = set()
         for line, cells in records:
+            if problem := source.may_hold_nul and loader.nul_error(headers, cells):
+                result.append({"line": line, "cells": [_shown(c) for c in cells], "ok": False, "errors": [problem]})
+                continue
             row = row_fn(ctx, cells)
             errors = list(ctx.errors)
             if row is not None and job.kind == ImportKind.PORTFOLIO:
@@ -217,7 +239,7 @@ def import_job_start(*, actor, job_id: int, now: dt.datetime | None = None) -> I
         job.language = translation.get_language() or settings.LANGUAGE_CODE
         job.save(update_fields=["status", "language"])
         audit_record(actor=actor, action="import.started", obj=job, after={"status": job.status}, at=now)
-        transaction.on_commit(lambda: run_import.delay(job.pk))
+        enqueue_on_commit(run_import, job.pk)
     return job
 
 
@@ -299,7 +321,7 @@ def import_job_run(*, job_id: int, strategy: str | None = None, now: dt.datetime
         if job.kind == ImportKind.PORTFOLIO and job.status == ImportStatus.DONE and (counts["created"] or counts["updated"]):
             from .tasks import plan_imported_cases
 
-            transaction.on_commit(lambda: plan_imported_cases.delay(job_id))
+            enqueue_on_commit(plan_imported_cases, job_id)
 
     try:
         with translation.override(job.language), _Heartbeat(job_id, attempt):
@@ -307,6 +329,13 @@ def import_job_run(*, job_id: int, strategy: str | None = None, now: dt.datetime
     except LeaseLost:
         log.warning("Import %s: attempt %s lost its lease; its work was undone", job_id, attempt)
         return None
+    except FileRefused as exc:  # past a limit of limits.py (a zip bomb, an endless line): refused, not crashed
+        log.warning("Import %s refused: %s", job_id, type(exc.__cause__ or exc).__name__)
+        _running(job_id, attempt).update(
+            status=ImportStatus.FAILED, finished_at=timezone.now(),
+            failure=f"{exc} {_('Nothing was imported.')}"[:500],
+        )
+        return ImportJob.objects.get(pk=job_id)
     except loader.TooManyRows as exc:
         _running(job_id, attempt).update(
             status=ImportStatus.FAILED, finished_at=timezone.now(),
@@ -346,7 +375,7 @@ def import_jobs_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
                 if not claim.update(status=ImportStatus.QUEUED, progress=0, heartbeat_at=None):
                     continue
                 outcome, after = "requeued", {"status": ImportStatus.QUEUED, "attempt": attempts}
-                transaction.on_commit(partial(run_import.delay, job_id))
+                enqueue_on_commit(run_import, job_id)
             else:
                 job = ImportJob.objects.only("language").get(pk=job_id)
                 with translation.override(job.language):
