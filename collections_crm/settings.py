@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "axes",
+    "health_check",
+    "csp",
     "collections_crm.accounts",
     "collections_crm.audit",
     "collections_crm.core",
@@ -72,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Deny by default: every view needs a login unless marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -137,7 +141,15 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if env.str("CACHE_URL", default=""):
     CACHES = {"default": env.cache_url("CACHE_URL")}
 elif REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Fails soft (collections_crm.core.cache): with Redis away pages and API keep answering,
+    # uncached. Short timeouts, so an unreachable server costs a fraction of a second, not 20 s.
+    CACHES = {
+        "default": {
+            "BACKEND": "collections_crm.core.cache.FailSoftRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -157,7 +169,11 @@ if CELERY_BROKER_URL == "filesystem://":
 else:
     # A task not acknowledged within this time is delivered again; it must exceed the longest
     # task's hard time limit so that a slow task is never run twice at once.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+# A web request that enqueues while the broker is away must not hang: one quick try, then the
+# task is kept in the database (collections_crm.core.enqueue) and relayed when the broker is back.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # One queue name per deployment (and per test worker, so that concurrent runs sharing a broker
 # never take each other's tasks).
@@ -173,9 +189,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat writes its own heartbeat row (health check), besides enqueuing.
+CELERY_BEAT_SCHEDULER = "collections_crm.core.beat:HeartbeatScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "core.heartbeat", "schedule": 60.0},
+    # Tasks that could not be enqueued while the broker was away, sent again.
+    "deferred-tasks-relay": {"task": "core.relay_deferred_tasks", "schedule": 60.0},
     # Dashboard facts: redo the recent days and catch up missed ones (idempotent).
     "reports-rebuild-facts": {"task": "reports.rebuild_facts", "schedule": env.float("REPORTS_REBUILD_SECONDS", default=600.0)},
     # Follow-up engine: the database holds the schedule; this tick claims what is due.
@@ -187,6 +207,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "debtors-anonymise-expired": {"task": "debtors.anonymise_expired",
                                   "schedule": env.float("CRM_ANONYMISE_SWEEP_SECONDS", default=3600.0)},
 }
+
+# --- Health checks (collections_crm.core.health) ----------------------------------------------
+# The worker's heartbeat task runs every minute and beat writes its own every 30 s.
+HEALTH_HEARTBEAT_MAX_AGE = env.int("HEALTH_HEARTBEAT_MAX_AGE", default=180)
+HEALTH_DISK_MIN_FREE_MB = env.int("HEALTH_DISK_MIN_FREE_MB", default=500)
 
 # --- E-mail ---------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -246,10 +271,30 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
+# Content-Security-Policy on every response: scripts, styles, fonts and images only from our own
+# static files (no inline script, handler or style attribute anywhere; data: for Bootstrap's SVG
+# icons), no framing, no plugins, forms post only to us.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Probes of a load balancer or the container reach these over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

@@ -10,7 +10,11 @@ from collections_crm.observability import views as observability_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
-    path("healthz", core_views.healthz, name="healthz"),
+    path("healthz", core_views.healthz_live, name="healthz"),
+    path("healthz/live", core_views.healthz_live, name="healthz_live"),
+    path("healthz/ready", core_views.healthz_ready, name="healthz_ready"),
+    path("healthz/status", core_views.healthz_status, name="healthz_status"),
+    path("healthz/beat", core_views.healthz_beat, name="healthz_beat"),
     path("metrics", observability_views.metrics, name="metrics"),
     path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
