@@ -59,6 +59,7 @@ urlpatterns = [
         name="docs",
     ),
     # Anything else under /api/v1/ (an id that is not a number, a path that does not exist) is
-    # a JSON 404 like the API's own, not the site's HTML page.
-    re_path(r"^", views.not_found, name="not-found"),
+    # a JSON 404 like the API's own, not the site's HTML page. Only paths ending in a slash: one
+    # without is still sent to its slashed form first (APPEND_SLASH), as before.
+    re_path(r"^(?:.*/)?$", views.not_found, name="not-found"),
 ]

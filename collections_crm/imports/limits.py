@@ -91,11 +91,13 @@ def check_zip(archive: zipfile.ZipFile) -> None:
     for member in members:
         total += member.file_size
         ratio = member.file_size / max(member.compress_size, 1)
-        if member.file_size > member_limit or total > total_limit or (member.file_size > RATIO_MIN_BYTES and ratio > ratio_limit):
-            raise FileRefused(_(
-                "The workbook unpacks to more than its limits allow (%(size)s MB in one part, %(ratio)d times its packed "
-                "size): it may be a zip bomb. Save it as CSV and upload that.") % {
-                "size": f"{member.file_size / MB:,.0f}", "ratio": ratio})
+        if member.file_size > RATIO_MIN_BYTES and ratio > ratio_limit:
+            raise FileRefused(_("A part of the workbook unpacks to %(ratio)d times its packed size: it may be a zip bomb. "
+                                "Save it as CSV and upload that.") % {"ratio": ratio})
+        if member.file_size > member_limit or total > total_limit:
+            raise FileRefused(_("The workbook unpacks to more than %(limit)s MB: it may be a zip bomb, or it is too large "
+                                "to read. Save it as CSV, or split it, and upload that.") % {
+                "limit": f"{(member_limit if member.file_size > member_limit else total_limit) / MB:,.0f}"})
 
 
 class _GuardedMember(io.RawIOBase):

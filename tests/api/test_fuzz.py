@@ -106,3 +106,14 @@ def _in_test_transaction(settings, tmp_path):
 def test_api_answers_as_its_schema_says(case, token):
     response = case.call(headers={"Authorization": f"Bearer {token}"})
     case.validate_response(response, checks=CHECKS)
+
+
+def test_unknown_api_paths_are_json_404s_and_slashes_still_redirect(client, admin_user):
+    """The fuzzer sends ids that are no numbers ("null,null"): the answer is the API's JSON 404
+    the schema documents, not the site's HTML page."""
+    client.force_login(admin_user)
+    for path in ("/api/v1/cases/null,null/", "/api/v1/nope/", "/api/v1/"):
+        response = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+    assert client.post("/api/v1/nope/", {}).status_code == 404  # no CSRF page either
+    assert client.get("/api/v1/cases")["Location"] == "/api/v1/cases/"
