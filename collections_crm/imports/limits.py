@@ -30,7 +30,7 @@ MB = 1024 * 1024
 RATIO_MIN_BYTES = MB
 
 DEFAULTS = {
-    # An XLSX of CRM_IMPORT_MAX_BYTES (300 MB) and 2 M rows inflates to about 1.5-2.5 GB of XML.
+    # An XLSX of CRM_IMPORT_MAX_BYTES (300 MB) and 2 M rows inflates to an estimated 1.5-2.5 GB of XML.
     "CRM_IMPORT_MAX_XLSX_UNCOMPRESSED_BYTES": 4 * 1024 * MB,
     "CRM_IMPORT_MAX_XLSX_MEMBER_BYTES": 2 * 1024 * MB,
     # Spreadsheet XML deflates 5-30 times; a bomb's ratio is near deflate's maximum of 1032.
@@ -54,7 +54,7 @@ def limit(name: str):
 
 
 class FileRefused(Exception):
-    """The file passes a limit; ``str(exc)`` is the message for the person (translated)."""
+    """The file goes past a limit; ``str(exc)`` is the message for the person (translated)."""
 
 
 class Deadline:
