@@ -413,6 +413,9 @@ LOGGING = {
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "INFO"},
         "axes": {"level": "WARNING"},
+        # A failing check is reported by the health URL itself; one traceback per probe every
+        # few seconds would flood an outage's logs.
+        "health_check": {"level": "ERROR"},
     },
 }
 # Celery workers keep this configuration instead of installing their own root handler.

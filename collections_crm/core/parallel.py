@@ -29,5 +29,16 @@ def map_in_processes(fn: Callable[[T], R], items: Iterable[T], *, workers: int) 
     ``fn`` must be a module-level function. Caller checks ``can_fork`` first."""
     # A forked child must not share the parent's socket: close it here; each side reconnects.
     connections.close_all()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_forget_inherited_connections) as pool:
         yield from pool.map(fn, items)
+
+
+def _forget_inherited_connections() -> None:
+    """In the child: drop any connection object inherited open from the parent, without closing
+    it (closing would end the parent's session on the shared socket), so the child opens its own.
+    close_all() above only reaches the connections of the parent's current context; one opened
+    in another (a test's live server, an async view run through async_to_sync) would otherwise be
+    shared, and two processes reading one socket wait for ever."""
+    for conn in connections.all(initialized_only=True):
+        conn.connection = None
