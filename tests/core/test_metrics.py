@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.brokers import TEST_REDIS_URL, requires_redis
@@ -166,14 +167,11 @@ def test_a_scrape_reads_the_database_in_a_fixed_number_of_queries(django_assert_
         list(SystemCollector().collect_database(now=NOW))
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner statistics are PostgreSQL's")
 def test_large_tables_are_counted_from_the_planner_statistics(settings):
-    from django.db import connection
-
     from collections_crm.observability.metrics import _counts_by_status
     from contacts.models import FollowUp
 
-    if connection.vendor != "postgresql":
-        pytest.skip("planner statistics are PostgreSQL's")
     case = CaseFactory()
     for step in range(1, 4):
         _followup(case, status="done", due_at=NOW, step=step)
