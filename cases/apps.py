@@ -8,7 +8,7 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from collections_crm.accounts.models import Role
-        from collections_crm.core.context_processors import register_nav
+        from collections_crm.core.navigation import register_nav
 
         register_nav("cases:queue", _("My queue"), "list-task", (Role.AGENT, Role.SUPERVISOR, Role.ADMIN))
         register_nav("cases:plan_inbox", _("Plans to agree"), "calendar-check", (Role.SUPERVISOR, Role.ADMIN))

@@ -8,7 +8,7 @@ import datetime as dt
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from collections_crm.core.templatetags.crm import money
+from collections_crm.core.money import format_money
 
 from .choices import Objective
 
@@ -30,14 +30,14 @@ def talking_points(
         last = broken_promises[0]
         points.append(
             _("The promise of %(amount)s for %(date)s was broken: ask when it will be paid, not whether.")
-            % {"amount": money(last.amount, currency), "date": last.due_date.strftime("%d/%m/%Y")}
+            % {"amount": format_money(last.amount, currency), "date": last.due_date.strftime("%d/%m/%Y")}
         )
     if pending_promise is not None:
         days = (pending_promise.due_date - today).days
         if days >= 0:
             points.append(
                 _("A promise of %(amount)s is due in %(days)d day(s): confirm it, do not renegotiate it.")
-                % {"amount": money(pending_promise.amount, currency), "days": days}
+                % {"amount": format_money(pending_promise.amount, currency), "days": days}
             )
     for barrier in open_barriers:
         points.append(_("Open barrier: %(what)s. Say when it will be sent and ask for the payment date.") % {

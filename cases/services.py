@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from decimal import ROUND_DOWN, Decimal
 
@@ -15,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from collections_crm.accounts.models import Role, User
 from collections_crm.audit.services import audit_record, diff, snapshot
+from collections_crm.core.dates import add_months
 
 from .choices import (
     CASE_TRANSITIONS,
@@ -377,13 +377,6 @@ def case_replan(*, case: Case, actor: User | None, now: dt.datetime) -> None:
 PLAN_MAX_INSTALMENTS = 60
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    """Same day ``months`` later, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def plan_schedule(*, total: Decimal, count: int, frequency: str, first_date: dt.date) -> list[tuple[int, dt.date, Decimal]]:
     """The instalments (number, due date, amount) that split ``total`` into ``count`` equal
     parts; the cents that do not divide evenly go to the last one so the sum is exact. Pure."""
@@ -393,7 +386,7 @@ def plan_schedule(*, total: Decimal, count: int, frequency: str, first_date: dt.
     rows = []
     for i in range(count):
         if frequency == PlanFrequency.MONTHLY:
-            due = _add_months(first_date, i)
+            due = add_months(first_date, i)
         else:
             due = first_date + dt.timedelta(weeks=i * (2 if frequency == PlanFrequency.BIWEEKLY else 1))
         amount = total - base * (count - 1) if i == count - 1 else base

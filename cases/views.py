@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from collections_crm.core.access import ALL_ROLES, STAFF_ROLES, role_required
+from collections_crm.accounts.access import ALL_ROLES, STAFF_ROLES, role_required
 from contacts.models import ExcuseCategory, Technique
 from contacts.services import contact_attempt_log
 

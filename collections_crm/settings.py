@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "collections_crm.api",
     "collections_crm.imports",
     "collections_crm.observability",
+    "collections_crm.shell",
+    # Demo data, data generator and benchmarks (seed_demo, bench): nothing in production imports it.
+    "collections_crm.devtools",
 ]
 
 MIDDLEWARE = [
@@ -96,7 +99,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "collections_crm.core.context_processors.navigation",
+                "collections_crm.shell.context_processors.navigation",
             ],
         },
     },

@@ -7,9 +7,10 @@ from django.views.i18n import set_language
 from collections_crm.accounts import views as account_views
 from collections_crm.core import views as core_views
 from collections_crm.observability import views as observability_views
+from collections_crm.shell import views as shell_views
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    path("", shell_views.home, name="home"),
     path("healthz", core_views.healthz_live, name="healthz"),
     path("healthz/live", core_views.healthz_live, name="healthz_live"),
     path("healthz/ready", core_views.healthz_ready, name="healthz_ready"),

@@ -20,7 +20,7 @@ from cases.choices import Channel, Outcome, PromiseStatus
 from cases.models import Case
 from collections_crm.audit.services import audit_record
 from collections_crm.core.enqueue import enqueue_on_commit
-from collections_crm.core.templatetags.crm import money
+from collections_crm.core.money import format_money
 from debtors.models import Debtor
 
 from . import policy
@@ -75,8 +75,8 @@ def placeholder_values(*, case: Case, debtor: Debtor, now: dt.datetime) -> dict[
     with translation.override(debtor.language or "es"):
         return {
             "debtor_name": debtor.name,
-            "amount_due": money(case.balance, case.currency),
-            "original_amount": money(case.original_amount, case.currency),
+            "amount_due": format_money(case.balance, case.currency),
+            "original_amount": format_money(case.original_amount, case.currency),
             "due_date": case.due_date.strftime("%d/%m/%Y"),
             "days_past_due": str(case.days_past_due(today)),
             "creditor_name": case.creditor.name,
@@ -84,7 +84,7 @@ def placeholder_values(*, case: Case, debtor: Debtor, now: dt.datetime) -> dict[
             "agent_name": (agent.get_full_name() or agent.username) if agent else settings.CRM_COMPANY_NAME,
             "company_name": settings.CRM_COMPANY_NAME,
             "payment_link": f"{settings.CRM_PAYMENT_LINK_BASE}{case.reference}",
-            "promise_amount": money(promise.amount - promise.amount_paid, case.currency) if promise else "",
+            "promise_amount": format_money(promise.amount - promise.amount_paid, case.currency) if promise else "",
             "promise_date": promise.due_date.strftime("%d/%m/%Y") if promise else "",
             "opt_out_text": str(_("To stop receiving these messages, reply STOP or write to %(email)s.") % {
                 "email": settings.DEFAULT_FROM_EMAIL}),

@@ -9,7 +9,7 @@ class AdminAreaConfig(AppConfig):
 
     def ready(self):
         from collections_crm.accounts.models import Role
-        from collections_crm.core.context_processors import register_nav
+        from collections_crm.core.navigation import register_nav
 
         register_nav("adminarea:templates", _("Templates"), "envelope-paper", (Role.ADMIN,))
         register_nav("adminarea:policies", _("Policies"), "sliders", (Role.ADMIN,))

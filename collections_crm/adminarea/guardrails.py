@@ -7,9 +7,10 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from dateutil.relativedelta import relativedelta
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
+
+from collections_crm.core.dates import add_months
 
 CENT = Decimal("0.01")
 
@@ -32,7 +33,7 @@ def last_instalment_date(*, first_due_date: dt.date, instalment_count: int, freq
         return first_due_date + dt.timedelta(weeks=steps)
     if frequency == "biweekly":
         return first_due_date + dt.timedelta(weeks=2 * steps)
-    return first_due_date + relativedelta(months=steps)
+    return add_months(first_due_date, steps)
 
 
 def plan_needs_approval(
@@ -56,7 +57,7 @@ def plan_needs_approval(
     if instalment_count > 1 and instalment < limits.min_instalment:
         reasons.append(_("Instalments of %(amount)s are below the minimum of %(min)s.") % {"amount": number_format(instalment, 2, use_l10n=True), "min": number_format(limits.min_instalment, 2, use_l10n=True)})
     last = last_instalment_date(first_due_date=first_due_date, instalment_count=instalment_count, frequency=frequency)
-    if last > today + relativedelta(months=limits.max_term_months):
+    if last > add_months(today, limits.max_term_months):
         reasons.append(_("The plan ends on %(day)s, beyond the maximum term of %(months)d months.") % {"day": date_format(last, "SHORT_DATE_FORMAT"), "months": limits.max_term_months})
     if balance > 0 and discount_amount > 0:
         percent = (discount_amount * 100 / balance).quantize(CENT, ROUND_HALF_UP)

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_POST
 
 from cases.choices import Channel, Objective, Outcome
 from cases.models import Creditor
+from collections_crm.accounts.access import role_required
 from collections_crm.accounts.models import Role, Team, User
 from collections_crm.accounts.services import team_save, user_create, user_set_password, user_update
-from collections_crm.core.access import role_required
 from contacts.models import Cadence, ExcuseCategory, FollowUpSettings, JurisdictionPack, StrategyRule, Technique
 from contacts.services import template_save_version
 from contacts.services_messaging import placeholder_values

@@ -8,8 +8,8 @@ class ApiConfig(AppConfig):
     verbose_name = _("REST API")
 
     def ready(self) -> None:
-        from collections_crm.core.access import ALL_ROLES
-        from collections_crm.core.context_processors import register_nav
+        from collections_crm.accounts.access import ALL_ROLES
+        from collections_crm.core.navigation import register_nav
 
         from . import schema  # noqa: F401 - registers the token scheme with drf-spectacular
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from collections_crm.core.access import ALL_ROLES, user_has_role
+from collections_crm.accounts.access import ALL_ROLES, user_has_role
 
 from .models import ApiToken
 

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from collections_crm.core.access import ALL_ROLES, role_required
+from collections_crm.accounts.access import ALL_ROLES, role_required
 
 from . import views
 from .authentication import ApiTokenAuthentication

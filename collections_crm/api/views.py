@@ -27,8 +27,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from cases import services as case_services
+from collections_crm.accounts.access import ALL_ROLES, STAFF_ROLES
 from collections_crm.accounts.models import Role
-from collections_crm.core.access import ALL_ROLES, STAFF_ROLES
 from collections_crm.imports import services as import_services
 from contacts.services import contact_attempt_log
 from debtors import services as debtor_services

@@ -9,6 +9,6 @@ class ImportsConfig(AppConfig):
 
     def ready(self) -> None:
         from collections_crm.accounts.models import Role
-        from collections_crm.core.context_processors import register_nav
+        from collections_crm.core.navigation import register_nav
 
         register_nav("imports:list", _("Imports"), "cloud-upload", (Role.ADMIN,))

@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from collections_crm.accounts.access import role_required
 from collections_crm.accounts.models import Role
-from collections_crm.core.access import role_required
 
 from . import services
 from .forms import MappingForm, UploadForm

@@ -9,7 +9,7 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         from collections_crm.accounts.models import Role
-        from collections_crm.core.context_processors import register_nav
+        from collections_crm.core.navigation import register_nav
 
         register_nav("reports:dashboard", _("Portfolio"), "bar-chart-line", (Role.SUPERVISOR, Role.ADMIN))
         register_nav("reports:teams", _("Teams"), "people", (Role.SUPERVISOR, Role.ADMIN))

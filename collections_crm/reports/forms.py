@@ -11,9 +11,10 @@ from django.utils.translation import gettext_lazy as _
 from cases.choices import Objective, PromiseStatus
 from cases.models import Creditor
 from collections_crm.accounts.models import Role, User
+from collections_crm.core.dates import add_months, month_start
 from contacts.models import ExcuseCategory, Technique
 
-from .metrics import BUCKET_CODES, BUCKET_LABELS, CLOSED, add_months, month_start
+from .metrics import BUCKET_CODES, BUCKET_LABELS, CLOSED
 from .selectors import DRILL_KINDS, TECHNIQUE_CUTS, agents_for_user, portfolio_currencies, teams_for_user
 
 MAX_RANGE_DAYS = 731

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
 
+from collections_crm.core.dates import add_months, month_start
+
 from .models import AttemptDaily, DailyRollup, MoneyDaily, PromiseDaily, TechniqueDaily
 
 INT_DIMS = ("agent_id", "technique_id", "excuse_category_id")
@@ -81,14 +83,6 @@ def _insert_select(name: str, model, grouping: tuple[str, ...], days: list[dt.da
 MONTHLY = "@month"
 
 
-def _month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def _next_month(day: dt.date) -> dt.date:
-    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
 def _rebuild_months(months: Iterable[dt.date], sources: Iterable[str]) -> None:
     """Month rows (``source@month``, day = the month's first day): the sums of the month's day
     rows, so that a long period reads a few rows per agent instead of one per day."""
@@ -96,7 +90,7 @@ def _rebuild_months(months: Iterable[dt.date], sources: Iterable[str]) -> None:
     for month in sorted(set(months)):
         DailyRollup.objects.filter(source__in=[s + MONTHLY for s in sources], day=month).delete()
         rows = (
-            DailyRollup.objects.filter(source__in=sources, day__gte=month, day__lt=_next_month(month))
+            DailyRollup.objects.filter(source__in=sources, day__gte=month, day__lt=add_months(month, 1))
             .values("source", "creditor_id", "int1", "int2", "text1", "text2")
             .annotate(**{f"s_{m}": Sum(m) for m in ALL_MEASURES})
             .order_by()
@@ -123,17 +117,17 @@ def rollups_rebuild(days: Iterable[dt.date] | None, model=None) -> None:
             _insert_select(name, *ROLLUPS[name], chunk)
     if days is None:
         days = DailyRollup.objects.filter(source__in=sources).values_list("day", flat=True).distinct().order_by()
-    _rebuild_months({_month_start(d) for d in days}, sources)
+    _rebuild_months({month_start(d) for d in days}, sources)
 
 
 def _period_q(name: str, first: dt.date, last: dt.date) -> Q:
     """Rollup rows covering ``first``..``last``: month rows for the whole months inside it, day
     rows for the days at either end."""
-    start = first if first.day == 1 else _next_month(first)
+    start = first if first.day == 1 else month_start(add_months(first, 1))
     months = []
-    while _next_month(start) - dt.timedelta(days=1) <= last:
+    while add_months(start, 1) - dt.timedelta(days=1) <= last:
         months.append(start)
-        start = _next_month(start)
+        start = add_months(start, 1)
     if not months:
         return Q(source=name, day__gte=first, day__lte=last)
     q = Q(source=name + MONTHLY, day__in=months)

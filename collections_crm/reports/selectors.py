@@ -19,21 +19,11 @@ from cases.models import Case, Creditor, Payment, PromiseToPay
 from cases.selectors import case_visibility_q
 from collections_crm.accounts.models import Role, Team, User
 from collections_crm.audit.models import AuditLog
+from collections_crm.core.dates import add_months, month_end, month_start, months_between
 from contacts.models import ContactAttempt, ContactRefusal, ExcuseCategory, Technique
 from debtors.models import contact_paused_q
 
-from .metrics import (
-    BUCKET_CODES,
-    CLOSED,
-    add_months,
-    days_between,
-    due_date_range_for_bucket,
-    month_end,
-    month_start,
-    months_between,
-    proportion,
-    ratio,
-)
+from .metrics import BUCKET_CODES, CLOSED, days_between, due_date_range_for_bucket, proportion, ratio
 from .models import (
     AttemptDaily,
     MoneyDaily,

@@ -12,9 +12,10 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import PromiseStatus
+from collections_crm.core.dates import add_months, month_end
 
 from . import selectors
-from .metrics import BUCKET_LABELS, CLOSED, MIN_SAMPLE, add_months, month_end
+from .metrics import BUCKET_LABELS, CLOSED, MIN_SAMPLE
 from .services.rebuild import effect_window_days
 
 

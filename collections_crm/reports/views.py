@@ -17,8 +17,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from collections_crm.accounts.access import ALL_ROLES, STAFF_ROLES, role_required
 from collections_crm.accounts.models import Role
-from collections_crm.core.access import ALL_ROLES, STAFF_ROLES, role_required
 
 from . import exports
 from .forms import DrillForm, FilterForm, ReassignForm, TeamMemberForm, TeamPriorityForm

@@ -84,7 +84,7 @@ def test_agent_cannot_open_django_admin(client, agent):
 
 
 def test_navigation_only_shows_allowed_entries(client, agent, admin_user):
-    from collections_crm.core.context_processors import NAV_ITEMS
+    from collections_crm.core.navigation import NAV_ITEMS
 
     client.force_login(agent)
     items = client.get(reverse("home")).context["nav_items"]

@@ -137,7 +137,7 @@ def _file():
 def test_a_worker_killed_mid_run_loses_the_job_and_another_imports_it_once(tmp_path, settings, admin_user, creditor):
     from django.core.files import File
 
-    from collections_crm.imports.benchmarks import write_file
+    from collections_crm.devtools.benchmarks.imports import write_file
     from collections_crm.imports.services import import_job_create, import_job_start, import_jobs_sweep
 
     rows = 60_000  # long enough (seconds) to be caught running

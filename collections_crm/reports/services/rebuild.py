@@ -31,10 +31,11 @@ from cases.choices import AGING_BUCKETS, CaseStatus, Outcome, PromiseStatus
 from cases.models import Case, Payment, PromiseToPay
 from collections_crm.audit.models import AuditLog
 from collections_crm.core import parallel
+from collections_crm.core.dates import add_months, month_end, month_start, months_between
 from contacts.models import ContactAttempt, ContactRefusal
 from debtors.models import contact_paused_q
 
-from ..metrics import CLOSED, add_months, days_between, due_date_range_for_bucket, month_end, month_start, months_between
+from ..metrics import CLOSED, days_between, due_date_range_for_bucket
 from ..models import (
     AttemptDaily,
     DailyRollup,

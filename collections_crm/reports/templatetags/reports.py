@@ -6,7 +6,7 @@ from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils.formats import number_format
 
-from collections_crm.core.templatetags.crm import money
+from collections_crm.core.money import format_money
 
 register = template.Library()
 
@@ -26,7 +26,7 @@ def cell_in(value, kind: str, currency: str = "EUR") -> str:
     if value is None or value == "":
         return "—"
     if kind == "money":
-        return money(value, currency)
+        return format_money(value, currency)
     if kind == "int":
         return intcomma(value)
     if kind == "pct":

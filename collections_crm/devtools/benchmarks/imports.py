@@ -22,14 +22,13 @@ from django.utils import timezone
 
 from cases.models import Case, Creditor
 from collections_crm.accounts.models import Role, User
-from collections_crm.core.bench import BenchContext, Figure, benchmark
+from collections_crm.devtools.bench import BenchContext, Figure, benchmark
+from collections_crm.imports.loader import PHASE_SECONDS, Source, row_context
+from collections_crm.imports.models import ImportJob, ImportStatus
+from collections_crm.imports.rows import portfolio_row
+from collections_crm.imports.services import import_job_create, import_job_run
 from debtors.models import ContactPoint, Debtor
 from debtors.validators import dni_for
-
-from .loader import PHASE_SECONDS, Source, row_context
-from .models import ImportJob, ImportStatus
-from .rows import portfolio_row
-from .services import import_job_create, import_job_run
 
 HEADER = ["Referencia", "DNI", "Nombre", "Teléfono", "Importe", "Gastos", "Saldo", "Vencimiento"]
 DOC_BASE = 70_000_000  # clear of the numbers the data generator uses

@@ -17,12 +17,11 @@ from django.test import Client
 from cases.models import Case, Creditor, Payment, PromiseToPay
 from collections_crm.accounts.models import User
 from collections_crm.audit.models import AuditLog
-from collections_crm.core.bench import BenchContext, Figure, benchmark, median_ms
+from collections_crm.devtools.bench import BenchContext, Figure, benchmark, median_ms
+from collections_crm.reports import views
+from collections_crm.reports.models import RebuildState
+from collections_crm.reports.services import facts_rebuild
 from contacts.models import ContactAttempt, Technique
-
-from . import views
-from .models import RebuildState
-from .services import facts_rebuild
 
 # Processes for the days of the first (full) rebuild.
 REBUILD_WORKERS = int(os.environ.get("CRM_BENCH_REBUILD_WORKERS", "2"))

@@ -1,4 +1,4 @@
-"""Benchmark registry. Apps register functions in ``<app>/benchmarks.py``:
+"""Benchmark registry. Benchmarks live in ``collections_crm/devtools/benchmarks/<area>.py``:
 
     @benchmark("queue page")
     def queue_page(ctx: BenchContext) -> list[Figure]:

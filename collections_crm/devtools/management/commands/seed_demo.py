@@ -9,8 +9,8 @@ from cases.choices import CaseStatus, PlanStatus
 from cases.models import Case, PaymentPlan
 from cases.services import plan_create, plan_schedule
 from collections_crm.accounts.models import Role, User
-from collections_crm.core.datagen import generate_portfolio
-from collections_crm.core.demo import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
+from collections_crm.devtools.datagen import generate_portfolio
+from collections_crm.devtools.demo import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
 from contacts.services_followup import followups_plan_portfolio
 
 

@@ -6,8 +6,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from collections_crm.accounts.models import User
-
-from .bench import BenchContext, Figure, benchmark, median_ms
+from collections_crm.devtools.bench import BenchContext, Figure, benchmark, median_ms
 
 
 @benchmark("login and home pages")

@@ -9,10 +9,9 @@ from django.test import Client
 
 from cases.models import Case
 from collections_crm.accounts.models import User
-from collections_crm.core.bench import BenchContext, Figure, benchmark, median_ms
+from collections_crm.adminarea.tasks import replan_portfolio
+from collections_crm.devtools.bench import BenchContext, Figure, benchmark, median_ms
 from contacts.models import MessageTemplate
-
-from .tasks import replan_portfolio
 
 
 @benchmark("admin area")

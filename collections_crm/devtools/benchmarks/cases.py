@@ -10,13 +10,12 @@ import time
 from django.db.models import Count
 from django.test import Client
 
+from cases.choices import CaseStatus
+from cases.models import Case
 from collections_crm.accounts.models import User
 from collections_crm.audit.models import AuditLog
-from collections_crm.core.bench import BenchContext, Figure, benchmark, median_ms
+from collections_crm.devtools.bench import BenchContext, Figure, benchmark, median_ms
 from contacts.models import ContactAttempt
-
-from .choices import CaseStatus
-from .models import Case
 
 SAMPLE_CASES = 20
 

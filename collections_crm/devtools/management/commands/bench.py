@@ -2,18 +2,18 @@ from __future__ import annotations
 
 import json
 import time
+from importlib import import_module
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test.utils import override_settings
 from django.utils import timezone
-from django.utils.module_loading import autodiscover_modules
 
 from collections_crm.accounts.models import Role, Team, User
-from collections_crm.core.bench import REGISTRY, BenchContext
-from collections_crm.core.datagen import generate_portfolio
-from collections_crm.core.demo import ensure_demo_users
+from collections_crm.devtools.bench import REGISTRY, BenchContext
+from collections_crm.devtools.datagen import generate_portfolio
+from collections_crm.devtools.demo import ensure_demo_users
 
 AGENTS_PER_TEAM = 10
 CASES_PER_AGENT = 1000
@@ -54,7 +54,7 @@ class Command(BaseCommand):
         parser.add_argument("--skip-data", action="store_true", help="Use the data already in the database.")
 
     def handle(self, *args, **opts):
-        autodiscover_modules("benchmarks")
+        import_module("collections_crm.devtools.benchmarks")
         if opts["list"]:
             for name in sorted(REGISTRY):
                 self.stdout.write(name)

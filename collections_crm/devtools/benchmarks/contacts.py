@@ -14,12 +14,11 @@ from django.test import override_settings
 from cases.choices import CaseStatus, Objective
 from cases.models import Case
 from cases.services import case_replan
-from collections_crm.core.bench import BenchContext, Figure, benchmark
-
-from . import services_followup as engine
-from . import services_messaging as outbox
-from .models import ContactRefusal, FollowUp, OutboundMessage
-from .tasks import EXECUTE_BATCH
+from collections_crm.devtools.bench import BenchContext, Figure, benchmark
+from contacts import services_followup as engine
+from contacts import services_messaging as outbox
+from contacts.models import ContactRefusal, FollowUp, OutboundMessage
+from contacts.tasks import EXECUTE_BATCH
 
 LOOP_SAMPLE = 2000
 # Processes of the portfolio replan (followups_plan_portfolio(workers=...)); 1 measures one process.

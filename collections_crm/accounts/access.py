@@ -7,7 +7,7 @@ from functools import wraps
 
 from django.core.exceptions import PermissionDenied
 
-from collections_crm.accounts.models import Role
+from .models import Role
 
 ALL_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 STAFF_ROLES = (Role.SUPERVISOR, Role.ADMIN)
@@ -39,19 +39,3 @@ def role_required(*roles: str):
 
     return decorator
 
-
-class RoleRequiredMixin:
-    """Class-based twin of ``role_required``: set ``allowed_roles``."""
-
-    allowed_roles: tuple[str, ...] = ()
-
-    @classmethod
-    def as_view(cls, **initkwargs):
-        view = super().as_view(**initkwargs)
-        view.crm_roles = cls.allowed_roles
-        return view
-
-    def dispatch(self, request, *args, **kwargs):
-        if not user_has_role(request.user, self.allowed_roles):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)

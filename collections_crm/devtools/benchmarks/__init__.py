@@ -1,0 +1,4 @@
+"""The benchmarks, one module per area; importing this package registers them all
+(collections_crm.devtools.bench.REGISTRY)."""
+
+from . import adminarea, cases, contacts, imports, reports, shell  # noqa: F401
