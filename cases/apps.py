@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
 
 
 class CasesConfig(AppConfig):
@@ -7,8 +6,12 @@ class CasesConfig(AppConfig):
     verbose_name = "Cases"
 
     def ready(self) -> None:
-        from collections_crm.accounts.models import Role
-        from collections_crm.core.navigation import register_nav
+        from collections_crm.accounts import hooks as accounts_hooks
+        from debtors import hooks as debtors_hooks
 
-        register_nav("cases:queue", _("My queue"), "list-task", (Role.AGENT, Role.SUPERVISOR, Role.ADMIN))
-        register_nav("cases:plan_inbox", _("Plans to agree"), "calendar-check", (Role.SUPERVISOR, Role.ADMIN))
+        from .selectors import open_case_count_for_agent
+        from .services import debtor_open_cases_replan
+
+        accounts_hooks.open_case_count.answer(open_case_count_for_agent)
+        debtors_hooks.debtor_cases_replan.answer(debtor_open_cases_replan)
+

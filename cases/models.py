@@ -311,3 +311,39 @@ class Barrier(models.Model):
 
     def __str__(self) -> str:
         return self.get_kind_display()
+
+
+class PlanGuardrails(models.Model):
+    """What an agent may agree alone. A plan outside these limits needs a supervisor's approval
+    (see cases.guardrails.plan_needs_approval). A single row, pk=1."""
+
+    min_instalment = models.DecimalField(_("minimum instalment"), max_digits=14, decimal_places=2, default=Decimal("30.00"))
+    max_instalments = models.PositiveSmallIntegerField(_("maximum number of instalments"), default=12)
+    max_term_months = models.PositiveSmallIntegerField(_("maximum term (months)"), default=12)
+    max_discount_percent = models.DecimalField(
+        _("maximum discount an agent may grant (%)"), max_digits=5, decimal_places=2, default=Decimal("10.00")
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("payment-plan guardrails")
+        verbose_name_plural = _("payment-plan guardrails")
+        # Kept from the admin area, where the model was first defined.
+        db_table = "adminarea_planguardrails"
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="guardrails_single_row"),
+            models.CheckConstraint(condition=Q(min_instalment__gt=0), name="guardrails_min_instalment_positive"),
+            models.CheckConstraint(condition=Q(max_instalments__gte=1), name="guardrails_max_instalments_positive"),
+            models.CheckConstraint(condition=Q(max_term_months__gte=1), name="guardrails_term_positive"),
+            models.CheckConstraint(
+                condition=Q(max_discount_percent__gte=0, max_discount_percent__lte=100), name="guardrails_discount_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Payment-plan guardrails"))
+
+    @classmethod
+    def current(cls) -> PlanGuardrails:
+        return cls.objects.get_or_create(pk=1)[0]

@@ -13,9 +13,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from collections_crm.accounts.models import Role, User
+from collections_crm.audit.models import AuditLog
 from collections_crm.audit.services import audit_record, diff, snapshot
 from collections_crm.core.dates import add_months
 
+from . import hooks
 from .choices import (
     CASE_TRANSITIONS,
     BarrierStatus,
@@ -25,7 +27,8 @@ from .choices import (
     PlanStatus,
     PromiseStatus,
 )
-from .models import ZERO, Barrier, Case, Creditor, Instalment, Payment, PaymentPlan, PromiseToPay
+from .guardrails import Limits, plan_needs_approval
+from .models import ZERO, Barrier, Case, Creditor, Instalment, Payment, PaymentPlan, PlanGuardrails, PromiseToPay
 
 
 class StaleVersionError(ValidationError):
@@ -44,23 +47,80 @@ CASE_AUDIT_FIELDS = [
 ]
 
 
-def _lock_case(case_id: int, expected_version: int | None = None) -> Case:
+def case_lock(*, case_id: int, expected_version: int | None = None) -> Case:
+    """Lock the case for the caller's transaction (every change of a case, or of anything that
+    belongs to it, starts here). ``expected_version`` refuses a write based on an older read."""
     case = Case.objects.select_for_update().get(pk=case_id)
     if expected_version is not None and case.version != expected_version:
         raise StaleVersionError()
     return case
 
 
-def _save_case(case: Case, before: dict, *, actor, action: str, now: dt.datetime) -> None:
-    """Persist the changed case fields, bump the version and write the audit row."""
+CLOSING_STATUSES = (CaseStatus.PAID, CaseStatus.CLOSED)
+
+
+def _check_transition(case: Case, status: str) -> None:
+    if status not in CASE_TRANSITIONS.get(case.status, set()):
+        raise ValidationError(
+            {"status": _("A case cannot go from %(old)s to %(new)s.") % {"old": case.get_status_display(), "new": CaseStatus(status).label}}
+        )
+    if status == CaseStatus.PAID and case.balance != ZERO:
+        raise ValidationError({"status": _("Only a case with a zero balance is paid.")})
+
+
+def case_change(
+    case: Case, *, actor, action: str, now: dt.datetime, status: str | None = None, clean: bool = False, **fields,
+) -> Case:
+    """The one write of a case (locked by case_lock in the caller's transaction): apply
+    ``fields``, and ``status`` if given (checked against CASE_TRANSITIONS; ``closed_at`` follows),
+    save only what changed, bump the version and write the audit row (before/after of the changed
+    fields). This is the only place a case's status is assigned; set-based paths use
+    cases_change_status."""
+    before = snapshot(case, CASE_AUDIT_FIELDS)
+    for name, value in fields.items():
+        setattr(case, name, value)
+    if clean:
+        case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in fields])
+    if status is not None and status != case.status:
+        _check_transition(case, status)
+        case.status = status
+        case.closed_at = now if status in CLOSING_STATUSES else None
     case.version = F("version") + 1
     after = snapshot(case, [f for f in CASE_AUDIT_FIELDS if f != "version"])
     changed = [f for f in after if after[f] != before.get(f)]
-    fields = [f.removesuffix("_id") if f.endswith("_id") else f for f in changed]
-    case.save(update_fields=[*fields, "version", "updated_at"] if fields else ["version", "updated_at"])
+    update_fields = [f.removesuffix("_id") if f.endswith("_id") else f for f in changed]
+    case.save(update_fields=[*update_fields, "version", "updated_at"])
     case.refresh_from_db(fields=["version"])
     b, a = diff(before, after)
     audit_record(actor=actor, action=action, obj=case, before=b, after=a, at=now)
+    return case
+
+
+def cases_change_status(
+    *, case_ids: list[int], from_status: str, status: str, actor, now: dt.datetime, action: str = "case.status_changed",
+) -> list[int]:
+    """The set-based form of case_change for a status move (a sweeper's): the cases among
+    ``case_ids`` still in ``from_status`` move to ``status`` in one conditional UPDATE, their
+    versions bumped, one audit row each. Returns the ids that moved (a second run moves none)."""
+    if status not in CASE_TRANSITIONS.get(from_status, set()):
+        raise ValueError(f"A case cannot go from {from_status} to {status}.")
+    if status == CaseStatus.PAID:
+        raise ValueError("A case is paid by posting its payment (payment_post).")
+    with transaction.atomic():
+        moved = list(
+            Case.objects.filter(pk__in=case_ids, status=from_status).select_for_update().order_by("pk").values_list("pk", flat=True)
+        )
+        if not moved:
+            return []
+        Case.objects.filter(pk__in=moved).update(
+            status=status, closed_at=now if status in CLOSING_STATUSES else None, version=F("version") + 1, updated_at=now,
+        )
+        AuditLog.objects.bulk_create([
+            AuditLog(at=now, actor=actor if getattr(actor, "pk", None) else None, action=action, object_type="cases.case",
+                     object_id=str(pk), case_id=pk, before={"status": from_status}, after={"status": status})
+            for pk in moved
+        ])
+    return moved
 
 
 def case_create(
@@ -119,12 +179,10 @@ def case_assign(
         raise ValidationError({"agent": _("Cases can only be assigned to active agents.")})
     now = now or timezone.now()
     with transaction.atomic():
-        case = _lock_case(case_id, expected_version)
+        case = case_lock(case_id=case_id, expected_version=expected_version)
         if case.assigned_agent_id == (agent.pk if agent else None):
             return case
-        before = snapshot(case, CASE_AUDIT_FIELDS)
-        case.assigned_agent = agent
-        _save_case(case, before, actor=actor, action="case.assigned", now=now)
+        case_change(case, actor=actor, action="case.assigned", now=now, assigned_agent=agent)
         case_replan(case=case, actor=actor, now=now)
     return case
 
@@ -134,19 +192,10 @@ def case_set_status(
 ) -> Case:
     now = now or timezone.now()
     with transaction.atomic():
-        case = _lock_case(case_id, expected_version)
+        case = case_lock(case_id=case_id, expected_version=expected_version)
         if case.status == status:
             return case
-        if status not in CASE_TRANSITIONS.get(case.status, set()):
-            raise ValidationError(
-                {"status": _("A case cannot go from %(old)s to %(new)s.") % {"old": case.get_status_display(), "new": CaseStatus(status).label}}
-            )
-        if status == CaseStatus.PAID and case.balance != ZERO:
-            raise ValidationError({"status": _("Only a case with a zero balance is paid.")})
-        before = snapshot(case, CASE_AUDIT_FIELDS)
-        case.status = status
-        case.closed_at = now if status in (CaseStatus.PAID, CaseStatus.CLOSED) else None
-        _save_case(case, before, actor=actor, action="case.status_changed", now=now)
+        case_change(case, actor=actor, action="case.status_changed", now=now, status=status)
         case_replan(case=case, actor=actor, now=now)
     return case
 
@@ -165,14 +214,10 @@ def case_update(
         raise ValueError(f"Not editable here: {sorted(unknown)}")
     now = now or timezone.now()
     with transaction.atomic():
-        case = _lock_case(case_id, expected_version)
+        case = case_lock(case_id=case_id, expected_version=expected_version)
         if not case.is_open:
             raise ValidationError(_("This case is closed."))
-        before = snapshot(case, CASE_AUDIT_FIELDS)
-        for name, value in changes.items():
-            setattr(case, name, value)
-        case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in changes])
-        _save_case(case, before, actor=actor, action="case.updated", now=now)
+        case_change(case, actor=actor, action="case.updated", now=now, clean=True, **changes)
     return case
 
 
@@ -196,7 +241,7 @@ def promise_record(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        case = _lock_case(case_id, expected_version)
+        case = case_lock(case_id=case_id, expected_version=expected_version)
         if not case.is_open:
             raise ValidationError(_("This case is closed."))
         if amount > case.balance:
@@ -206,10 +251,8 @@ def promise_record(
             contact_attempt=contact_attempt, created_at=now,
         )
         audit_record(actor=actor, action="promise.recorded", obj=promise, after=snapshot(promise), at=now)
-        before = snapshot(case, CASE_AUDIT_FIELDS)
-        if case.status in (CaseStatus.NEW, CaseStatus.ACTIVE):
-            case.status = CaseStatus.PROMISED
-        _save_case(case, before, actor=actor, action="case.promise_recorded", now=now)
+        promised = CaseStatus.PROMISED if case.status in (CaseStatus.NEW, CaseStatus.ACTIVE) else None
+        case_change(case, actor=actor, action="case.promise_recorded", now=now, status=promised)
         case_replan(case=case, actor=actor, now=now)
     return promise
 
@@ -233,7 +276,7 @@ def payment_post(
     if received_on > timezone.localdate(now):
         raise ValidationError({"received_on": _("A payment cannot be received in the future.")})
     with transaction.atomic():
-        case = _lock_case(case_id)
+        case = case_lock(case_id=case_id)
         # Checked after taking the case lock: a concurrent post with the same key on the same
         # case has committed by then, and each statement sees the latest committed rows.
         if idempotency_key:
@@ -262,16 +305,14 @@ def payment_post(
         audit_record(actor=actor, action="payment.posted", obj=payment, after=snapshot(payment), at=now)
         _settle_promises(case, amount, actor=actor, now=now)
         _settle_instalments(case, amount, actor=actor, now=now)
-        before = snapshot(case, CASE_AUDIT_FIELDS)
-        case.balance = case.balance - amount
-        case.last_outcome = "payment"
-        if case.balance == ZERO:
-            case.status = CaseStatus.PAID
-            case.closed_at = now
+        balance = case.balance - amount
+        status = None
+        if balance == ZERO:
+            status = CaseStatus.PAID
             case.plans.filter(status=PlanStatus.ACTIVE).update(status=PlanStatus.COMPLETED)
-        elif case.status in (CaseStatus.NEW,):
-            case.status = CaseStatus.ACTIVE
-        _save_case(case, before, actor=actor, action="case.payment_posted", now=now)
+        elif case.status == CaseStatus.NEW:
+            status = CaseStatus.ACTIVE
+        case_change(case, actor=actor, action="case.payment_posted", now=now, status=status, balance=balance, last_outcome="payment")
         case_replan(case=case, actor=actor, now=now)
     return payment
 
@@ -329,7 +370,7 @@ def barrier_open(
 ) -> Barrier:
     now = now or timezone.now()
     with transaction.atomic():
-        case = _lock_case(case_id, expected_version)
+        case = case_lock(case_id=case_id, expected_version=expected_version)
         barrier = Barrier(case=case, kind=kind, description=description, opened_by=actor, opened_at=now)
         barrier.full_clean()
         barrier.save()
@@ -347,7 +388,7 @@ def barrier_remove(
     now = now or timezone.now()
     with transaction.atomic():
         if case_id is not None:
-            _lock_case(case_id, expected_version)
+            case_lock(case_id=case_id, expected_version=expected_version)
         barrier = Barrier.objects.select_for_update().filter(pk=barrier_id, **({"case_id": case_id} if case_id else {})).first()
         if barrier is None:
             raise ValidationError(_("This barrier does not exist."))
@@ -362,14 +403,20 @@ def barrier_remove(
     return barrier
 
 
-def case_replan(*, case: Case, actor: User | None, now: dt.datetime) -> None:
-    """Decide the case's next step after any event, inside the caller's transaction: the
-    follow-up engine (contacts.services_followup) chooses the objective by the strategy rules,
-    cancels follow-ups that no longer fit, schedules the next one within the contact policy and
-    updates ``objective``, ``objective_reason``, ``next_action_at`` and ``next_action_note``."""
-    from contacts.services_followup import case_replan_now
+def case_replan(*, case: Case, actor: User | None, now: dt.datetime):
+    """Decide the case's next step after any event, inside the caller's transaction: the engine
+    above this layer (it answers cases.hooks.plan_cases) chooses the objective by the strategy
+    rules, cancels follow-ups that no longer fit, schedules the next one within the contact policy
+    and writes ``objective``, ``objective_reason``, ``next_action_at`` and ``next_action_note``;
+    the caller's in-memory case is brought in step with them. Returns the engine's plan."""
+    plans = hooks.plan_cases(case_ids=[case.pk], now=now, actor=actor)
+    row = Case.objects.filter(pk=case.pk).values(*PLAN_FIELDS).first()
+    for name, value in (row or {}).items():
+        setattr(case, name, value)
+    return plans.get(case.pk)
 
-    case_replan_now(case=case, actor=actor, now=now)
+
+PLAN_FIELDS = ("objective", "objective_reason", "next_action_at", "next_action_note")
 
 
 # --- Payment plans ----------------------------------------------------------------------------
@@ -430,7 +477,7 @@ def plan_create(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        case = _lock_case(case_id, expected_version)
+        case = case_lock(case_id=case_id, expected_version=expected_version)
         if not case.is_open:
             raise ValidationError(_("This case is closed."))
         if total_amount > case.balance:
@@ -452,10 +499,8 @@ def plan_create(
         )
         after = snapshot(plan, ["status", "total_amount", "instalment_count", "frequency", "first_due_date"])
         audit_record(actor=actor, action="plan.created" if agreed else "plan.proposed", obj=plan, after=after, at=now)
-        before = snapshot(case, CASE_AUDIT_FIELDS)
-        if agreed and case.status in (CaseStatus.NEW, CaseStatus.ACTIVE, CaseStatus.PROMISED):
-            case.status = CaseStatus.PLAN
-        _save_case(case, before, actor=actor, action="case.plan_recorded", now=now)
+        to_plan = agreed and case.status in (CaseStatus.NEW, CaseStatus.ACTIVE, CaseStatus.PROMISED)
+        case_change(case, actor=actor, action="case.plan_recorded", now=now, status=CaseStatus.PLAN if to_plan else None)
         case_replan(case=case, actor=actor, now=now)
     return plan
 
@@ -465,7 +510,7 @@ def _lock_plan(plan_id: int, expected_version: int | None) -> tuple[Case, Paymen
     case_id = PaymentPlan.objects.filter(pk=plan_id).values_list("case_id", flat=True).first()
     if case_id is None:
         raise ValidationError(_("This payment plan does not exist."))
-    return _lock_case(case_id, expected_version), PaymentPlan.objects.select_for_update().get(pk=plan_id)
+    return case_lock(case_id=case_id, expected_version=expected_version), PaymentPlan.objects.select_for_update().get(pk=plan_id)
 
 
 def plan_agree(*, actor: User | None, plan_id: int, expected_version: int | None = None,
@@ -493,10 +538,8 @@ def plan_agree(*, actor: User | None, plan_id: int, expected_version: int | None
         plan.save(update_fields=["status", "approved_by"])
         audit_record(actor=actor, action="plan.approved" if beyond else "plan.agreed", obj=plan,
                      before={"status": PlanStatus.PROPOSED}, after={"status": PlanStatus.ACTIVE, "beyond_guardrails": beyond}, at=now)
-        before = snapshot(case, CASE_AUDIT_FIELDS)
-        if case.status in (CaseStatus.NEW, CaseStatus.ACTIVE, CaseStatus.PROMISED):
-            case.status = CaseStatus.PLAN
-        _save_case(case, before, actor=actor, action="case.plan_recorded", now=now)
+        to_plan = case.status in (CaseStatus.NEW, CaseStatus.ACTIVE, CaseStatus.PROMISED)
+        case_change(case, actor=actor, action="case.plan_recorded", now=now, status=CaseStatus.PLAN if to_plan else None)
         case_replan(case=case, actor=actor, now=now)
     return plan
 
@@ -518,10 +561,8 @@ def plan_cancel(*, actor: User | None, plan_id: int, reason: str, expected_versi
         plan.save(update_fields=["status"])
         audit_record(actor=actor, action="plan.cancelled", obj=plan, before={"status": old},
                      after={"status": PlanStatus.CANCELLED, "reason": reason[:500]}, at=now)
-        before = snapshot(case, CASE_AUDIT_FIELDS)
-        if case.status == CaseStatus.PLAN:
-            case.status = CaseStatus.ACTIVE
-        _save_case(case, before, actor=actor, action="case.plan_cancelled", now=now)
+        case_change(case, actor=actor, action="case.plan_cancelled", now=now,
+                    status=CaseStatus.ACTIVE if case.status == CaseStatus.PLAN else None)
         case_replan(case=case, actor=actor, now=now)
     return plan
 
@@ -529,9 +570,6 @@ def plan_cancel(*, actor: User | None, plan_id: int, reason: str, expected_versi
 def _plan_beyond_guardrails(case: Case, total_amount: Decimal, frequency: str, instalments, today: dt.date) -> list[str]:
     """Why the plan exceeds what an agent may grant alone (admin-edited guardrails). Plans made
     here forgive nothing (the balance stays owed), so only count, size and term are checked."""
-    from collections_crm.adminarea.guardrails import Limits, plan_needs_approval
-    from collections_crm.adminarea.models import PlanGuardrails
-
     return plan_needs_approval(
         limits=Limits.from_model(PlanGuardrails.current()), balance=case.balance, total_amount=total_amount,
         discount_amount=ZERO, instalment_count=len(instalments), frequency=frequency,
@@ -553,13 +591,11 @@ def case_schedule_followup(
     if at < now - dt.timedelta(minutes=5):
         raise ValidationError({"at": _("The next step must be in the future.")})
     with transaction.atomic():
-        case = _lock_case(case_id, expected_version)
+        case = case_lock(case_id=case_id, expected_version=expected_version)
         if not case.is_open:
             raise ValidationError(_("This case is closed."))
-        before = snapshot(case, CASE_AUDIT_FIELDS)
-        case.next_action_at = at
-        case.next_action_note = note.strip() or _("Follow-up scheduled by the agent")
-        _save_case(case, before, actor=actor, action="case.followup_scheduled", now=now)
+        case_change(case, actor=actor, action="case.followup_scheduled", now=now, next_action_at=at,
+                    next_action_note=note.strip() or _("Follow-up scheduled by the agent"))
     return case
 
 
@@ -580,7 +616,7 @@ def case_restrict_contact(
 
     now = now or timezone.now()
     with transaction.atomic():
-        case = _lock_case(case_id, expected_version)
+        case = case_lock(case_id=case_id, expected_version=expected_version)
         if restriction == ContactRestriction.POINT_DO_NOT_CONTACT:
             if contact_point_id is None or not case.debtor.contact_points.filter(pk=contact_point_id).exists():
                 raise ValidationError({"contact_point": _("Choose one of this debtor's contact points.")})
@@ -625,3 +661,14 @@ def case_take_next(*, agent: User, now: dt.datetime | None = None) -> Case | Non
         if pooled is None:
             return None
         return case_assign(actor=agent, case_id=pooled.pk, agent=agent, now=now)
+
+
+def debtor_open_cases_replan(*, debtor_id: int, now: dt.datetime, actor=None) -> int:
+    """Re-plan every open case of the debtor in the caller's transaction (answers
+    debtors.hooks.debtor_cases_replan). Returns how many cases."""
+    case_ids = list(
+        Case.objects.filter(debtor_id=debtor_id, status__in=CaseStatus.open_values()).order_by("pk").values_list("pk", flat=True)
+    )
+    if case_ids:
+        hooks.plan_cases(case_ids=case_ids, now=now, actor=actor)
+    return len(case_ids)

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "debtors",
     "cases",
     "contacts",
+    "collections_crm.desk",
+    "collections_crm.privacy",
     "collections_crm.reports",
     "collections_crm.adminarea",
     "collections_crm.api",

@@ -30,7 +30,7 @@ urlpatterns = [
     path("accounts/password/reset/complete/", login_not_required(auth_views.PasswordResetCompleteView.as_view()),
          name="password_reset_complete"),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
-    path("cases/", include("cases.urls")),
+    path("cases/", include("collections_crm.desk.urls")),
     path("django-admin/", admin.site.urls),
     path("portfolio/", include("collections_crm.reports.urls")),
     path("manage/", include("collections_crm.adminarea.urls")),

@@ -535,3 +535,48 @@ class ContactRefusal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} {self.at:%Y-%m-%d %H:%M}"
+
+
+# Languages an admin writes playbooks in.
+LANGUAGES = [("es", "Español"), ("en", "English")]
+
+
+class Playbook(models.Model):
+    """Talking points for one objective, optionally narrowed to one excuse category, so that
+    similar cases get similar negotiations (seed 004)."""
+
+    objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices)
+    excuse_category = models.ForeignKey(
+        ExcuseCategory, verbose_name=_("excuse category"), on_delete=models.PROTECT,
+        null=True, blank=True, related_name="playbooks",
+    )
+    language = models.CharField(_("language"), max_length=8, choices=LANGUAGES)
+    title = models.CharField(_("title"), max_length=120)
+    talking_points = models.TextField(_("talking points"), max_length=4000, help_text=_("One point per line."))
+    active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["objective", "excuse_category__position", "language"]
+        verbose_name = _("playbook")
+        verbose_name_plural = _("playbooks")
+        # Kept from the admin area, where the model was first defined.
+        db_table = "adminarea_playbook"
+        constraints = [
+            models.CheckConstraint(condition=Q(objective__in=Objective.values), name="playbook_objective_valid"),
+            # NULL never equals NULL in a unique index, so the generic playbook needs its own.
+            models.UniqueConstraint(
+                fields=["objective", "excuse_category", "language"], condition=Q(excuse_category__isnull=False),
+                name="playbook_unique_per_excuse",
+            ),
+            models.UniqueConstraint(
+                fields=["objective", "language"], condition=Q(excuse_category__isnull=True), name="playbook_unique_generic"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def points(self) -> list[str]:
+        return [line.strip(" -•\t") for line in self.talking_points.splitlines() if line.strip(" -•\t")]

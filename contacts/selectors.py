@@ -7,14 +7,14 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
 from cases.models import Case
 from debtors.models import ContactPoint, Debtor
 
-from . import policy
-from .models import ContactRefusal, FollowUp, OutboundMessage
-from .services_policy import PackIndex, contact_histories, debtor_info, usable_point
+from .engine import policy
+from .engine.contact_policy import PackIndex, contact_histories, debtor_info, usable_point
+from .models import FollowUp, OutboundMessage, Playbook
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,12 @@ def messages_for_case(*, case: Case, limit: int = 20) -> QuerySet[OutboundMessag
     return OutboundMessage.objects.filter(case=case).select_related("template_version__template").order_by("-created_at", "-id")[:limit]
 
 
-def refusal_counts(*, since: dt.datetime, case_ids: QuerySet | None = None) -> dict[str, int]:
-    """Refusals per reason code since a moment (the supervisor dashboard charts them)."""
-    qs = ContactRefusal.objects.filter(at__gte=since)
-    if case_ids is not None:
-        qs = qs.filter(case_id__in=case_ids)
-    return {r["reason"]: r["n"] for r in qs.values("reason").annotate(n=Count("id")).order_by("-n")}
+def playbook_for(*, objective: str, language: str, excuse_category_id: int | None = None) -> Playbook | None:
+    """The talking points an agent should follow: the playbook for the objective and the
+    debtor's excuse if there is one, else the objective's generic playbook (seed 004)."""
+    candidates = Playbook.objects.select_related("excuse_category").filter(objective=objective, language=language, active=True)
+    if excuse_category_id:
+        specific = candidates.filter(excuse_category_id=excuse_category_id).first()
+        if specific:
+            return specific
+    return candidates.filter(excuse_category__isnull=True).first()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.choices import CaseStatus, Outcome
-from cases.services import CASE_AUDIT_FIELDS, _lock_case, _save_case, case_replan
+from cases.services import case_change, case_lock, case_replan
 from collections_crm.audit.services import audit_record, snapshot
 
 from .models import ContactAttempt, ExcuseCategory, MessageTemplate, MessageTemplateVersion, Technique
@@ -50,7 +50,7 @@ def contact_attempt_log(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        case = _lock_case(case_id, expected_version)
+        case = case_lock(case_id=case_id, expected_version=expected_version)
         if contact_point is not None and contact_point.debtor_id != case.debtor_id:
             raise ValidationError({"contact_point": _("This contact point belongs to another debtor.")})
         attempt = ContactAttempt(
@@ -68,17 +68,13 @@ def contact_attempt_log(
         after["techniques"] = sorted(t.code for t in techniques or [])
         audit_record(actor=actor, action="contact_attempt.logged", obj=attempt, after=after, at=now)
 
-        before = snapshot(case, CASE_AUDIT_FIELDS)
-        case.last_contact_at = max(filter(None, [case.last_contact_at, occurred_at]))
-        case.last_outcome = outcome
-        if case.status == CaseStatus.NEW:
-            case.status = CaseStatus.ACTIVE
-        if outcome == Outcome.DISPUTE and case.status in CaseStatus.workable_values():
-            case.status = CaseStatus.DISPUTED
+        status = CaseStatus.ACTIVE if case.status == CaseStatus.NEW else case.status
+        if outcome == Outcome.DISPUTE and status in CaseStatus.workable_values():
+            status = CaseStatus.DISPUTED
+        changes = {"last_contact_at": max(filter(None, [case.last_contact_at, occurred_at])), "last_outcome": outcome}
         if next_step_at:
-            case.next_action_at = next_step_at
-            case.next_action_note = next_step or _("Follow-up agreed with the debtor")
-        _save_case(case, before, actor=actor, action="case.contacted", now=now)
+            changes.update(next_action_at=next_step_at, next_action_note=next_step or _("Follow-up agreed with the debtor"))
+        case_change(case, actor=actor, action="case.contacted", now=now, status=status, **changes)
         case_replan(case=case, actor=actor, now=now)
     return attempt
 

@@ -11,8 +11,8 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from . import services_followup as engine
-from . import services_messaging as outbox
+from . import engine
+from .engine import outbox
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,6 @@ def tick() -> dict:
     if any(summary.values()):
         log.info("follow-up tick %s", summary)
     return summary
-
-
-@shared_task(name="contacts.execute_followup", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
-def execute_followup(followup_id: int) -> str:
-    return engine.followup_execute(followup_id=followup_id, now=timezone.now())
 
 
 @shared_task(name="contacts.execute_followups", autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)

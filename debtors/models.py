@@ -60,7 +60,7 @@ class Debtor(models.Model):
 
     # Data protection. A legal hold keeps every record past its retention period (litigation, a
     # regulator's request); ``anonymised_at`` marks the erasure of the personal data, which is
-    # final (debtors/retention.py says when it is due, debtors.services.debtor_anonymise does it).
+    # final (debtors/retention.py says when it is due, collections_crm.privacy.services.debtor_anonymise does it).
     # Database defaults too: the portfolio import and the demo data insert debtors with SQL that
     # names its columns.
     legal_hold = models.BooleanField(_("legal hold"), default=False, db_default=False)
@@ -102,10 +102,6 @@ class Debtor(models.Model):
         if self.document_number:
             self.document_number = normalise_document(self.document_number)
             validate_document(self.document_type, self.document_number)
-
-    @property
-    def contact_blocked(self) -> bool:
-        return self.do_not_contact or self.cease_communication or self.attorney_represented or self.deceased or self.bankruptcy
 
 
 class ContactPointKind(models.TextChoices):

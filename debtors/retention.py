@@ -1,6 +1,6 @@
 """When a debtor's personal data may be erased (GDPR storage limitation). A pure decision: it takes
 plain data and ``now`` and returns the answer with its reason; no ORM, no clock. The services
-and the sweeper read the data (debtors/selectors.py) and act on the answer.
+and the sweeper read the data (collections_crm/privacy/selectors.py) and act on the answer.
 
 The rule: a debtor is erasable when none of their cases is open, no legal hold is set, and for
 every case the retention period of its creditor has passed since that case was closed (so for

@@ -121,7 +121,7 @@ def _empty_cache():
 @pytest.fixture(autouse=True)
 def _fresh_strategy():
     """The follow-up engine caches rules and packs per process; each test starts from its DB."""
-    from contacts.services_followup import strategy_invalidate
+    from contacts.engine import strategy_invalidate
 
     strategy_invalidate()
     yield

@@ -16,17 +16,11 @@ from django.utils.translation import gettext as _
 
 from collections_crm.audit.services import audit_record, diff, snapshot
 
+from . import hooks
 from .models import Role, Team, User
 
 USER_FIELDS = ["username", "first_name", "last_name", "email", "role", "team_id", "language", "is_active"]
 TEAM_FIELDS = ["name", "supervisor_id", "agents_see_team_cases"]
-
-
-def _open_cases(user: User) -> int:
-    from cases.choices import CaseStatus
-    from cases.models import Case
-
-    return Case.objects.filter(assigned_agent=user, status__in=CaseStatus.open_values()).count()
 
 
 def _prepare_user(*, actor: User, user: User, before: dict[str, Any]) -> None:
@@ -37,7 +31,7 @@ def _prepare_user(*, actor: User, user: User, before: dict[str, Any]) -> None:
         user.team = None  # only agents belong to teams; supervisors lead them
     was_agent = before.get("role") == Role.AGENT and before.get("is_active")
     if was_agent and (user.role != Role.AGENT or not user.is_active):
-        open_cases = _open_cases(user)
+        open_cases = hooks.open_case_count(user=user)
         if open_cases:
             field = "is_active" if not user.is_active else "role"
             errors.setdefault(field, []).append(

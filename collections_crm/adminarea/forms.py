@@ -7,20 +7,21 @@ from django.forms import inlineformset_factory, modelformset_factory
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import Channel, Objective
-from cases.models import Creditor
+from cases.models import Creditor, PlanGuardrails
 from collections_crm.accounts.models import Role, Team, User
 from contacts.models import (
+    LANGUAGES,
     Cadence,
     CadenceStep,
     ExcuseCategory,
     FollowUpSettings,
     JurisdictionPack,
     MessageTemplate,
+    Playbook,
     StrategyRule,
     Technique,
 )
 
-from .models import LANGUAGES, PlanGuardrails, Playbook
 from .services import CATALOGUE_FIELDS, GUARDRAIL_FIELDS, PACK_FIELDS
 
 

@@ -12,13 +12,10 @@ from django.http import Http404
 from cases.choices import CaseStatus, Channel, Objective
 from cases.models import Case
 from collections_crm.audit.models import AuditLog
-from contacts import planner, policy
+from contacts.engine import facts_gather, planner, policy, strategy_load
+from contacts.engine.contact_policy import PackIndex, contact_histories, debtor_info
+from contacts.engine.outbox import template_resolve
 from contacts.models import MessageTemplate, MessageTemplateVersion, StrategyRule
-from contacts.services_followup import facts_gather, strategy_load
-from contacts.services_messaging import template_resolve
-from contacts.services_policy import PackIndex, contact_histories, debtor_info
-
-from .models import Playbook
 
 
 def template_list(*, objective: str = "", channel: str = "", language: str = "") -> QuerySet[MessageTemplate]:
@@ -105,17 +102,6 @@ def why_case(*, case: Case, now: dt.datetime) -> dict:
             result["version"] = template_resolve(template_id=step.template_id, objective=step.objective, channel=step.channel,
                                                  language=debtor.language)
     return result
-
-
-def playbook_for(*, objective: str, language: str, excuse_category_id: int | None = None) -> Playbook | None:
-    """The talking points an agent should follow: the playbook for the objective and the
-    debtor's excuse if there is one, else the objective's generic playbook (seed 004)."""
-    candidates = Playbook.objects.select_related("excuse_category").filter(objective=objective, language=language, active=True)
-    if excuse_category_id:
-        specific = candidates.filter(excuse_category_id=excuse_category_id).first()
-        if specific:
-            return specific
-    return candidates.filter(excuse_category__isnull=True).first()
 
 
 # --- People and creditors ----------------------------------------------------------------------

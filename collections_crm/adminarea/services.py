@@ -12,6 +12,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cases.models import PlanGuardrails
 from collections_crm.audit.services import audit_record, diff, snapshot
 from contacts.models import (
     Cadence,
@@ -20,12 +21,12 @@ from contacts.models import (
     FollowUpSettings,
     JurisdictionPack,
     MessageTemplate,
+    Playbook,
     StrategyRule,
     Technique,
 )
 
 from .checks import SENDABLE_CHANNELS, PolicyInvalid, Problem, check_cadence, check_packs, check_rules
-from .models import PlanGuardrails, Playbook
 from .tasks import replan_portfolio_on_commit
 
 RULE_FIELDS = ["position", "name", "condition", "threshold", "objective", "active", "description"]
@@ -442,10 +443,8 @@ def creditor_save(*, actor, creditor_id: int | None, data: dict[str, Any], now: 
     with transaction.atomic():
         obj = Creditor.objects.select_for_update().get(pk=creditor_id) if creditor_id else Creditor()
         _save_audited(actor=actor, obj=obj, fields=CREDITOR_FIELDS, data=data, action="creditor", now=now)
-    from django.core.cache import cache
+    from cases.selectors import creditor_currencies_forget
 
-    from collections_crm.reports.selectors import CURRENCIES_CACHE_KEY
-
-    cache.delete(CURRENCIES_CACHE_KEY)  # the dashboard's currency choice
+    creditor_currencies_forget()  # the dashboard's currency choice
     return obj
 

@@ -11,7 +11,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from collections_crm.core.enqueue import enqueue_now
-from contacts.services_followup import followups_plan_portfolio, strategy_invalidate
+from contacts.engine import followups_plan_portfolio, strategy_invalidate
 
 
 @shared_task(name="adminarea.replan_portfolio", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

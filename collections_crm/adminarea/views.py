@@ -14,13 +14,24 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cases.choices import Channel, Objective, Outcome
-from cases.models import Creditor
+from cases.models import Creditor, PlanGuardrails
 from collections_crm.accounts.access import role_required
 from collections_crm.accounts.models import Role, Team, User
 from collections_crm.accounts.services import team_save, user_create, user_set_password, user_update
-from contacts.models import Cadence, ExcuseCategory, FollowUpSettings, JurisdictionPack, StrategyRule, Technique
+from collections_crm.privacy import selectors as privacy_selectors
+from collections_crm.privacy import services as privacy_services
+from contacts.engine.outbox import placeholder_values
+from contacts.models import (
+    LANGUAGES,
+    Cadence,
+    ExcuseCategory,
+    FollowUpSettings,
+    JurisdictionPack,
+    Playbook,
+    StrategyRule,
+    Technique,
+)
 from contacts.services import template_save_version
-from contacts.services_messaging import placeholder_values
 from contacts.templating import PLACEHOLDERS, render_text, sms_segments, validate_template
 from debtors import selectors as debtor_selectors
 from debtors import services as debtor_services
@@ -50,7 +61,6 @@ from .forms import (
     UserForm,
     WhyForm,
 )
-from .models import LANGUAGES, PlanGuardrails, Playbook
 
 admin_only = role_required(Role.ADMIN)
 
@@ -515,13 +525,13 @@ def creditor_edit(request, creditor_id: int | None = None):
 @admin_only
 def debtor_privacy_list(request):
     form = DebtorSearchForm(request.GET or None)
-    debtors = debtor_selectors.debtor_privacy_search(q=form.cleaned_data["q"]) if form.is_valid() else []
+    debtors = privacy_selectors.debtor_privacy_search(q=form.cleaned_data["q"]) if form.is_valid() else []
     return render(request, "adminarea/debtor_privacy_list.html", {"form": form, "debtors": debtors})
 
 
 def _privacy_context(debtor, *, now) -> dict:
-    cases = debtor_selectors.debtor_case_retention(debtor_id=debtor.pk)
-    return {"debtor": debtor, "cases": cases, "decision": debtor_selectors.debtor_erasability(debtor=debtor, now=now, cases=cases)}
+    cases = privacy_selectors.debtor_case_retention(debtor_id=debtor.pk)
+    return {"debtor": debtor, "cases": cases, "decision": privacy_selectors.debtor_erasability(debtor=debtor, now=now, cases=cases)}
 
 
 @admin_only
@@ -537,7 +547,7 @@ def debtor_export(request, debtor_id: int):
     debtor = debtor_selectors.debtor_get(debtor_id=debtor_id)
     if request.method != "POST":
         return redirect("adminarea:debtor_privacy", debtor_id=debtor.pk)
-    document = debtor_services.debtor_export(actor=request.user, debtor_id=debtor.pk)
+    document = privacy_services.debtor_export(actor=request.user, debtor_id=debtor.pk)
     response = HttpResponse(json.dumps(document, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="debtor-{debtor.pk}-{timezone.localdate():%Y%m%d}.json"'
     return response
@@ -569,8 +579,8 @@ def debtor_anonymise(request, debtor_id: int):
     form = AnonymiseConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            counts = debtor_services.debtor_anonymise(actor=request.user, debtor_id=debtor.pk, now=now)
-        except debtor_services.DebtorNotErasable as exc:
+            counts = privacy_services.debtor_anonymise(actor=request.user, debtor_id=debtor.pk, now=now)
+        except privacy_services.DebtorNotErasable as exc:
             messages.error(request, exc.decision.message)
         else:
             if counts is None:

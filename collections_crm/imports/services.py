@@ -397,7 +397,7 @@ def import_job_plan_cases(*, job_id: int, batch: int = 5000) -> int:
     """Hand the cases a portfolio import created or changed to the follow-up engine, in
     batches (the import itself writes them in bulk, without planning each one)."""
     from collections_crm.audit.models import AuditLog
-    from contacts.services_followup import followups_plan
+    from contacts.engine import followups_plan
 
     job = ImportJob.objects.select_related("created_by").filter(pk=job_id).first()
     if job is None:  # deleted since the task was queued: nothing left to plan

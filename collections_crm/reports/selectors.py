@@ -8,15 +8,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import CaseStatus, Channel, Objective, Outcome, PromiseStatus
 from cases.models import Case, Creditor, Payment, PromiseToPay
-from cases.selectors import case_visibility_q
+from cases.selectors import case_visibility_q, creditor_currencies
 from collections_crm.accounts.models import Role, Team, User
 from collections_crm.audit.models import AuditLog
 from collections_crm.core.dates import add_months, month_end, month_start, months_between
@@ -62,17 +61,9 @@ def agents_for_user(user: User) -> QuerySet[User]:
     return agents.none()
 
 
-CURRENCIES_CACHE_KEY = "reports:currencies"
-
-
 def portfolio_currencies() -> list[str]:
-    """The currencies of the creditors, the one with the most creditors first (cached: saving a
-    creditor clears it)."""
-    def load() -> list[str]:
-        rows = Creditor.objects.values("currency").annotate(n=Count("id")).order_by("-n", "currency")
-        return [r["currency"] for r in rows] or ["EUR"]
-
-    return cache.get_or_set(CURRENCIES_CACHE_KEY, load, 300)
+    """The currencies of the creditors, the one with the most creditors first."""
+    return creditor_currencies()
 
 
 @dataclass

@@ -105,7 +105,7 @@ def my_stats(request):
 
 def _case_url_name() -> str | None:
     """The agent workspace's case page when it exists, else the admin's change page."""
-    for name in ("cases:detail", "admin:cases_case_change"):
+    for name in ("desk:detail", "admin:cases_case_change"):
         try:
             reverse(name, args=[1])
             return name

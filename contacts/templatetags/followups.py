@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import gettext_lazy as _
 
-from contacts import policy
+from contacts.engine import policy
 
 register = template.Library()
 

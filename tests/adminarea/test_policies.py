@@ -10,12 +10,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from cases.guardrails import Limits, plan_needs_approval
+from cases.models import PlanGuardrails
 from collections_crm.adminarea import services
 from collections_crm.adminarea.checks import PolicyInvalid, check_rules
-from collections_crm.adminarea.guardrails import Limits, plan_needs_approval
-from collections_crm.adminarea.models import PlanGuardrails, Playbook
 from collections_crm.audit.models import AuditLog
-from contacts.models import Cadence, CadenceStep, JurisdictionPack, StrategyRule
+from contacts.models import Cadence, CadenceStep, JurisdictionPack, Playbook, StrategyRule
 
 ALL = {"remind", "remove_barriers", "get_commitment", "pressure", "change_terms"}
 
@@ -249,8 +249,8 @@ def test_catalogue_and_playbook_edits_are_audited(client, admin_user):
 
 @pytest.mark.django_db
 def test_playbook_for_prefers_the_excuse_specific_one():
-    from collections_crm.adminarea.selectors import playbook_for
     from contacts.models import ExcuseCategory
+    from contacts.selectors import playbook_for
 
     no_funds = ExcuseCategory.objects.get(code="no_funds")
     forgot = ExcuseCategory.objects.get(code="forgot")

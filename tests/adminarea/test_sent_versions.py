@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from contacts.engine import followups_claim_due, followups_execute, followups_plan
 from contacts.models import FollowUp, JurisdictionPack, MessageTemplate, OutboundMessage
 from contacts.services import template_save_version
-from contacts.services_followup import followup_execute, followups_claim_due, followups_plan
 
 from ..factories import CaseFactory, ContactPointFactory, DebtorFactory
 
@@ -21,7 +21,7 @@ def _send_first_reminder(case, now) -> OutboundMessage:
     followups_plan(case_ids=[case.pk], now=now)
     FollowUp.objects.filter(case=case, status="pending", channel="email").update(due_at=now - dt.timedelta(minutes=1))
     [followup_id] = followups_claim_due(now=now)
-    assert followup_execute(followup_id=followup_id, now=now) == "queued"
+    assert followups_execute(followup_ids=[followup_id], now=now)[followup_id] == "queued"
     return OutboundMessage.objects.get(followup_id=followup_id)
 
 

@@ -126,8 +126,8 @@ def test_every_api_view_is_public_to_the_login_middleware_but_not_to_drf():
 
 
 def test_follow_ups_are_read_only_and_follow_case_visibility(api, cases, make_token, creditor_a, agent, outsider):
+    from contacts.engine import followups_plan
     from contacts.models import FollowUp
-    from contacts.services_followup import followups_plan
 
     followups_plan(case_ids=[c.pk for c in cases.values()], now=timezone.now())
     assert FollowUp.objects.filter(case=cases["b"]).exists() and FollowUp.objects.filter(case=cases["a"]).exists()

@@ -11,8 +11,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from contacts.engine import followups_plan
 from contacts.models import FollowUp, JurisdictionPack, MessageTemplate, OutboundMessage
-from contacts.services_followup import followups_plan
 from tests.brokers import TEST_REDIS_URL, requires_redis
 from tests.factories import CaseFactory, ContactPointFactory, DebtorFactory
 

@@ -78,7 +78,7 @@ def test_inbox_lists_the_teams_proposed_plans_with_their_reasons(login, agent, s
     mine_beyond = propose(agent, make_case(agent), count=18)
     other = propose(outsider, make_case(outsider), count=3)
     client = login(supervisor)
-    response = client.get(reverse("cases:plan_inbox"), HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(reverse("desk:plan_inbox"), HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     rows = {r["plan"].pk: r["reasons"] for r in response.context["rows"]}
     assert set(rows) == {mine_within.pk, mine_beyond.pk}
@@ -86,16 +86,16 @@ def test_inbox_lists_the_teams_proposed_plans_with_their_reasons(login, agent, s
     page = response.content.decode()
     assert f'data-testid="plan-row-{other.pk}"' not in page
     # Approve from the inbox: back to the inbox, the plan is live.
-    inbox = reverse("cases:plan_inbox")
-    response = client.post(reverse("cases:plan_agree", args=[mine_beyond.case_id, mine_beyond.pk]), {"next": inbox})
+    inbox = reverse("desk:plan_inbox")
+    response = client.post(reverse("desk:plan_agree", args=[mine_beyond.case_id, mine_beyond.pk]), {"next": inbox})
     assert response.status_code == 302 and response.url == inbox
     assert PaymentPlan.objects.get(pk=mine_beyond.pk).status == "active"
     # Another team's plan: 404, nothing changes.
-    response = client.post(reverse("cases:plan_cancel", args=[other.case_id, other.pk]), {"reason": "x"})
+    response = client.post(reverse("desk:plan_cancel", args=[other.case_id, other.pk]), {"reason": "x"})
     assert response.status_code == 404
     assert PaymentPlan.objects.get(pk=other.pk).status == "proposed"
     # A plan id that belongs to another case of the same team is refused as well.
-    response = client.post(reverse("cases:plan_cancel", args=[mine_beyond.case_id, mine_within.pk]), {"reason": "x"})
+    response = client.post(reverse("desk:plan_cancel", args=[mine_beyond.case_id, mine_within.pk]), {"reason": "x"})
     assert response.status_code == 404
 
 
@@ -103,11 +103,11 @@ def test_agents_have_no_inbox_but_act_on_their_case_page(login, agent):
     case = make_case(agent)
     plan = propose(agent, case, count=3)
     client = login(agent)
-    assert client.get(reverse("cases:plan_inbox")).status_code == 403
-    page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
+    assert client.get(reverse("desk:plan_inbox")).status_code == 403
+    page = client.get(reverse("desk:detail", args=[case.pk])).content.decode()
     assert f'data-testid="plan-agree-{plan.pk}"' in page
-    response = client.post(reverse("cases:plan_agree", args=[case.pk, plan.pk]), {"next": "https://evil.example.com/"})
-    assert response.status_code == 302 and response.url == reverse("cases:detail", args=[case.pk])
+    response = client.post(reverse("desk:plan_agree", args=[case.pk, plan.pk]), {"next": "https://evil.example.com/"})
+    assert response.status_code == 302 and response.url == reverse("desk:detail", args=[case.pk])
     assert PaymentPlan.objects.get(pk=plan.pk).status == "active"
 
 
@@ -116,7 +116,7 @@ def test_the_timeline_tells_approval_and_cancellation(login, agent, supervisor):
     plan = propose(agent, case, count=18)
     plan_agree(actor=supervisor, plan_id=plan.pk)
     plan_cancel(actor=agent, plan_id=plan.pk, reason="Ha perdido el empleo")
-    page = login(agent).get(reverse("cases:detail", args=[case.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    page = login(agent).get(reverse("desk:detail", args=[case.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     reasons = AuditLog.objects.get(action="plan.approved").after["beyond_guardrails"]  # in the installation's language (es)
     assert "Proposed plan approved beyond the guardrails" in page and reasons[0] in page
     assert "Payment plan cancelled" in page and "Ha perdido el empleo" in page

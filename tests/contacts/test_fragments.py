@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def test_followups_fragment_shows_the_plan_in_the_debtors_time(clock, make_case, make_debtor):
     case = make_case(debtor=make_debtor(country="US", timezone="America/New_York"))
-    html = render_to_string("contacts/_followups.html", {"case": case, "followups": followups_for_case(case=case)})
+    html = render_to_string("desk/_followups.html", {"case": case, "followups": followups_for_case(case=case)})
     [fu] = FollowUp.objects.filter(case=case)
     # 05:00 in New York: moved by Regulation F hours to 08:00 local (13:00 UTC).
     assert fu.policy_reason == "outside_hours" and fu.due_at == dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC)
@@ -33,8 +33,8 @@ def test_policy_badge(clock, make_case, make_debtor):
     ok = make_case()
     us = make_case(debtor=make_debtor(country="US", timezone="America/New_York"))
     statuses = contact_status_for_cases(cases=[ok, us], now=WEDNESDAY)
-    assert 'data-testid="callable-now"' in render_to_string("contacts/_contact_policy_badge.html", {"status": statuses[ok.pk]})
-    html = render_to_string("contacts/_contact_policy_badge.html", {"status": statuses[us.pk]})
+    assert 'data-testid="callable-now"' in render_to_string("desk/_contact_policy_badge.html", {"status": statuses[ok.pk]})
+    html = render_to_string("desk/_contact_policy_badge.html", {"status": statuses[us.pk]})
     assert 'data-testid="not-callable"' in html and "Outside contact hours" in html and "25/11 14:00" in html  # shown in the agent's zone (Madrid)
 
 

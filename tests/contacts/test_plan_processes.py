@@ -7,8 +7,8 @@ from django.db import connection
 from django.utils import timezone
 
 from cases.models import Case
+from contacts.engine import followups_plan_portfolio
 from contacts.models import FollowUp
-from contacts.services_followup import followups_plan_portfolio
 from tests.factories import CaseFactory, ContactPointFactory
 
 pytestmark = [

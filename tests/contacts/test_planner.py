@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from contacts import planner
-from contacts.planner import CaseFacts, Commitment, DoneStep, plan_case
+from contacts.engine import planner
+from contacts.engine.planner import CaseFacts, Commitment, DoneStep, plan_case
 
 UTC = dt.UTC
 DEFAULTS = importlib.import_module("contacts.migrations.0004_followup_defaults")

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from contacts import policy
-from contacts.policy import ContactHistory, DebtorInfo, PackRules, PointInfo, can_contact
+from contacts.engine import policy
+from contacts.engine.policy import ContactHistory, DebtorInfo, PackRules, PointInfo, can_contact
 
 UTC = dt.UTC
 

@@ -14,8 +14,9 @@ from django.db import IntegrityError, connection, transaction
 from cases.models import Case, Instalment, PaymentPlan, PromiseToPay
 from cases.services import barrier_open, case_replan, payment_post, promise_record
 from collections_crm.audit.models import AuditLog
-from contacts import services_followup as engine
-from contacts import services_messaging as outbox
+from contacts import engine
+from contacts.engine import outbox
+from contacts.engine.contact_policy import contact_check
 from contacts.models import (
     ContactAttempt,
     ContactRefusal,
@@ -26,7 +27,6 @@ from contacts.models import (
 )
 from contacts.selectors import contact_status_for_cases, messages_for_case
 from contacts.services import contact_attempt_log
-from contacts.services_policy import contact_check
 from debtors.services import debtor_set_flags
 
 from .conftest import WEDNESDAY
@@ -41,7 +41,7 @@ def live(case):
 
 def run_due(now):
     """What the beat tick does, synchronously: claim due steps and execute them."""
-    return [engine.followup_execute(followup_id=i, now=now) for i in engine.followups_claim_due(now=now)]
+    return [engine.followups_execute(followup_ids=[i], now=now)[i] for i in engine.followups_claim_due(now=now)]
 
 
 def send_all(now):
@@ -105,7 +105,7 @@ def test_executing_twice_sends_once_with_the_template_version(clock, make_case):
     case = make_case()
     [fu] = live(case)
     assert run_due(WEDNESDAY) == ["queued"]
-    assert engine.followup_execute(followup_id=fu.pk, now=WEDNESDAY) == "not-claimed"
+    assert engine.followups_execute(followup_ids=[fu.pk], now=WEDNESDAY)[fu.pk] == "not-claimed"
     [message] = OutboundMessage.objects.filter(case=case)
     template = MessageTemplate.objects.get(name="E-mail (remind)", language="es")
     assert message.template_version_id == template.current_version_id
@@ -499,20 +499,20 @@ def test_step_moved_at_schedule_time_is_recorded_as_a_refusal(clock, make_case, 
 
 
 def test_batch_execution_plans_every_case_once_and_isolates_a_failing_step(clock, make_case, monkeypatch):
-    from contacts import services_messaging
+    from contacts.engine import execution
 
     cases = [make_case() for _ in range(4)]
     claimed = engine.followups_claim_due(now=WEDNESDAY)
     assert len(claimed) == 4
     broken = live(cases[3])[0].pk
-    real = services_messaging.message_create
+    real = execution.message_create
 
     def flaky(*, followup, case, now):
         if followup.pk == broken:
             raise RuntimeError("template engine down")
         return real(followup=followup, case=case, now=now)
 
-    monkeypatch.setattr(services_messaging, "message_create", flaky)
+    monkeypatch.setattr(execution, "message_create", flaky)
     outcomes = engine.followups_execute(followup_ids=[*claimed, 999_999], now=WEDNESDAY)
 
     assert outcomes == {**dict.fromkeys([c for c in claimed if c != broken], "queued"), broken: "failed", 999_999: "missing"}
@@ -524,7 +524,7 @@ def test_batch_execution_plans_every_case_once_and_isolates_a_failing_step(clock
     assert FollowUp.objects.get(pk=broken).status == "running"
     assert not AuditLog.objects.filter(action__startswith="followup.", object_id=str(broken)).exists()
     # Run twice: nothing more happens.
-    monkeypatch.setattr(services_messaging, "message_create", real)
+    monkeypatch.setattr(execution, "message_create", real)
     again = engine.followups_execute(followup_ids=[c for c in claimed if c != broken], now=WEDNESDAY)
     assert set(again.values()) == {"not-claimed"} and OutboundMessage.objects.count() == 3
 

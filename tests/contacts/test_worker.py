@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from cases.models import Creditor
 from cases.services import case_create
-from contacts import services_followup as engine
+from contacts import engine
 from contacts.models import (
     CadenceStep,
     ContactAttempt,
@@ -36,7 +36,7 @@ from contacts.models import (
     OutboundMessage,
     StrategyRule,
 )
-from contacts.tasks import execute_followup
+from contacts.tasks import execute_followups
 from debtors.services import debtor_create
 from debtors.validators import dni_for
 from tests.brokers import TEST_REDIS_URL, requires_redis
@@ -262,7 +262,7 @@ def test_flushing_redis_loses_no_follow_up(worker, sms_cases):
 
     with app.connection_for_write(REDIS_URL) as conn:
         for followup_id in claimed:
-            execute_followup.apply_async(args=[followup_id], connection=conn, queue=worker.queue)
+            execute_followups.apply_async(args=[[followup_id]], connection=conn, queue=worker.queue)
     assert _redis().llen(worker.queue) == 3
     # ... and then Redis lost everything.
     _redis().flushdb()

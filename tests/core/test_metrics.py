@@ -94,7 +94,7 @@ def test_a_page_request_shows_up_under_its_route_name(client, agent, token):
     client.get("/no/such/page/")
     client.logout()
     names = {dict(k[1:]).get("view") for k in _scrape(client, **token) if k[0] == "crm_http_request_duration_seconds_count"}
-    assert {"home", "cases:detail", "<unresolved>"} <= names
+    assert {"home", "desk:detail", "<unresolved>"} <= names
     assert not any(str(case.pk) in name or "/" in name for name in names if name)  # route names, never paths
 
 

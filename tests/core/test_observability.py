@@ -184,7 +184,7 @@ def test_a_case_page_request_logs_one_json_line_with_its_context(client, case, a
     text, lines = json_log()
     [line] = [entry for entry in lines if entry["logger"] == "collections_crm.request"]
     assert line["request_id"] == "req-0123456789" and line["user_id"] == agent.pk and line["case_id"] == case.pk
-    assert line["view"] == "cases:detail" and line["status_code"] == 200 and line["http_method"] == "GET"
+    assert line["view"] == "desk:detail" and line["status_code"] == 200 and line["http_method"] == "GET"
     assert case.debtor.name not in text and case.debtor.document_number not in text
 
 

@@ -73,7 +73,7 @@ def test_drill_down_lists_the_cases_behind_a_figure(client, built, supervisor, d
     with django_assert_max_num_queries(11):
         response = client.get(f"{url}?{MARCH}&kind=open")
     assert [c.reference for c in response.context["page"]] == ["C3", "C1", "C2", "C6"]  # by balance
-    assert f'href="{reverse("cases:detail", args=[built.c3.pk])}"' in response.content.decode()
+    assert f'href="{reverse("desk:detail", args=[built.c3.pk])}"' in response.content.decode()
     refs = lambda q: sorted(c.reference for c in client.get(f"{url}?{MARCH}&{q}").context["page"])  # noqa: E731
     assert refs("kind=open&bucket=31-60") == ["C3"]
     assert refs("kind=collected") == ["C1", "C2", "C4"]

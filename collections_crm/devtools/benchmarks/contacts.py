@@ -15,8 +15,8 @@ from cases.choices import CaseStatus, Objective
 from cases.models import Case
 from cases.services import case_replan
 from collections_crm.devtools.bench import BenchContext, Figure, benchmark
-from contacts import services_followup as engine
-from contacts import services_messaging as outbox
+from contacts import engine
+from contacts.engine import outbox
 from contacts.models import ContactRefusal, FollowUp, OutboundMessage
 from contacts.tasks import EXECUTE_BATCH
 
@@ -129,14 +129,12 @@ class _no_dispatch:
     (the benchmark sends the outbox itself, in the same process)."""
 
     def __enter__(self):
-        from . import services_messaging
 
-        self._saved = services_messaging._dispatch_on_commit
-        services_messaging._dispatch_on_commit = lambda message_id: None
+        self._saved = outbox._dispatch_on_commit
+        outbox._dispatch_on_commit = lambda message_id: None
         return self
 
     def __exit__(self, *exc):
-        from . import services_messaging
 
-        services_messaging._dispatch_on_commit = self._saved
+        outbox._dispatch_on_commit = self._saved
         return False

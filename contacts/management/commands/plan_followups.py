@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from contacts.services_followup import followups_plan_portfolio
+from contacts.engine import followups_plan_portfolio
 
 
 class Command(BaseCommand):

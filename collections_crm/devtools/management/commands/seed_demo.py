@@ -11,7 +11,7 @@ from cases.services import plan_create, plan_schedule
 from collections_crm.accounts.models import Role, User
 from collections_crm.devtools.datagen import generate_portfolio
 from collections_crm.devtools.demo import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
-from contacts.services_followup import followups_plan_portfolio
+from contacts.engine import followups_plan_portfolio
 
 
 class Command(BaseCommand):

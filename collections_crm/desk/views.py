@@ -1,0 +1,363 @@
+"""The agent workspace: the work queue and the case page. Views validate, fetch through the
+selectors (which own visibility: an invisible case is a 404), call one service and render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
+
+from cases.choices import CaseStatus
+from cases.selectors import agent_sees_team, case_get_for_user, case_queue_page, plan_inbox_for_user, user_can_write_case
+from cases.services import (
+    ContactRestriction,
+    barrier_open,
+    barrier_remove,
+    case_assign,
+    case_restrict_contact,
+    case_schedule_followup,
+    case_set_status,
+    case_take_next,
+    payment_post,
+    plan_agree,
+    plan_cancel,
+    plan_create,
+    plan_schedule,
+    promise_record,
+)
+from collections_crm.accounts.access import ALL_ROLES, STAFF_ROLES, role_required
+from contacts.models import ExcuseCategory, Technique
+from contacts.services import contact_attempt_log
+
+from . import forms
+from .selectors import TIMELINE_KINDS, case_contact_points, case_contact_statuses, case_preparation, case_timeline
+
+# --- Queue --------------------------------------------------------------------------------------
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def case_queue(request):
+    now = timezone.now()
+    filter_form = forms.QueueFilterForm(request.GET or None)
+    page, cases = case_queue_page(user=request.user, now=now, filters=filter_form.filters(), page=request.GET.get("page", 1))
+    statuses = case_contact_statuses(cases=cases, now=now)
+    rows = [(case, statuses[case.pk]) for case in cases]
+    query = request.GET.copy()
+    query.pop("page", None)
+    sort_query = query.copy()
+    sort_query.pop("sort", None)
+    context = {
+        "filter_form": filter_form,
+        "page": page,
+        "rows": rows,
+        "now": now,
+        "today": timezone.localdate(now),
+        "query": query.urlencode(),
+        "sort_query": sort_query.urlencode(),
+        "sort": request.GET.get("sort", ""),
+        "scope": request.GET.get("scope", ""),
+        "can_see_team": agent_sees_team(request.user),
+    }
+    return render(request, "desk/case_queue.html", context)
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_next(request):
+    if not request.user.is_agent:
+        messages.info(request, _("Only agents take cases from the queue."))
+        return redirect("desk:queue")
+    case = case_take_next(agent=request.user)
+    if case is None:
+        messages.success(request, _("Nothing is due right now and the pool is empty. Well done."))
+        return redirect("desk:queue")
+    return redirect("desk:detail", case_id=case.pk)
+
+
+# --- Case page ----------------------------------------------------------------------------------
+
+
+def _action_form(request, case, name: str, data=None):
+    """The form of one action on ``case``, bound to ``data`` when given."""
+    points = case.debtor.contact_points.all()
+    builders = {
+        "interaction": lambda: forms.InteractionForm(data, case=case, points=points, techniques=Technique.objects.filter(active=True),
+                                                     excuses=ExcuseCategory.objects.filter(active=True)),
+        "promise": lambda: forms.PromiseForm(data, case=case),
+        "plan": lambda: forms.PlanForm(data, case=case),
+        "payment": lambda: forms.PaymentForm(data, case=case),
+        "barrier": lambda: forms.BarrierForm(data, case=case),
+        "barrier_remove": lambda: forms.BarrierRemoveForm(data, case=case),
+        "followup": lambda: forms.FollowupForm(data, case=case),
+        "restrict": lambda: forms.RestrictForm(data, case=case, points=points),
+        "reassign": lambda: forms.ReassignForm(data, case=case, user=request.user),
+    }
+    if name not in builders or (name == "reassign" and request.user.is_agent):
+        raise Http404
+    return builders[name]()
+
+
+def _workspace_context(request, case, *, active: str = "interaction", bound=None, flash: str = "") -> dict:
+    """Everything the case page shows, in a fixed number of queries whatever the history size.
+    Only the open action's form is rendered; the others load when their tab is opened (they are
+    most of the page's rendering time and most visits use one or two)."""
+    now = timezone.now()
+    user = request.user
+    can_write = user_can_write_case(user, case)
+    kind = request.GET.get("kind", "")
+    timeline_page, timeline = case_timeline(case=case, kind=kind, page=request.GET.get("page", 1))
+    return {
+        "case": case,
+        "now": now,
+        "today": timezone.localdate(now),
+        "debtor_contact": case_contact_statuses(cases=[case], now=now)[case.pk],
+        "points": case_contact_points(case=case),
+        "prep": case_preparation(case=case, today=timezone.localdate(now), language=(request.LANGUAGE_CODE or "es")[:2]),
+        "timeline_page": timeline_page,
+        "timeline": timeline,
+        "timeline_kinds": [(code, label) for code, (label, _q) in TIMELINE_KINDS.items()],
+        "timeline_kind": kind,
+        "can_write": can_write,
+        "can_reassign": can_write and not user.is_agent,
+        "flash": flash,
+        "active_action": active,
+        "active_form": (bound or _action_form(request, case, active)) if can_write else None,
+    }
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def case_detail(request, case_id: int):
+    case = case_get_for_user(user=request.user, case_id=case_id)
+    return render(request, "desk/case_detail.html", _workspace_context(request, case))
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def case_action_form(request, case_id: int, name: str):
+    """One action's empty form, loaded when its tab is first opened."""
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    return render(request, f"desk/_form_{name}.html", {"case": case, "form": _action_form(request, case, name)})
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def case_timeline_fragment(request, case_id: int):
+    case = case_get_for_user(user=request.user, case_id=case_id)
+    timeline_page, timeline = case_timeline(case=case, kind=request.GET.get("kind", ""), page=request.GET.get("page", 1))
+    context = {
+        "case": case,
+        "timeline_page": timeline_page,
+        "timeline": timeline,
+        "timeline_kinds": [(code, label) for code, (label, _q) in TIMELINE_KINDS.items()],
+        "timeline_kind": request.GET.get("kind", ""),
+    }
+    return render(request, "desk/_timeline.html", context)
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    """A service's ValidationError onto the form: known fields get field errors, the rest
+    (stale version, closed case) a form-level error."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        for error in exc.error_list:
+            form.add_error(None, error)
+
+
+def _case_action(request, case_id: int, name: str, run, success: str):
+    """The shape of every action: fetch the case the user may act on (404 otherwise), validate
+    the form, call the service; re-render the whole workspace on success (htmx swaps it in
+    place) or only the form with its errors."""
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    form = _action_form(request, case, name, request.POST)
+    if form.is_valid():
+        try:
+            run(case, form.cleaned_data, form)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            if not request.htmx:
+                messages.success(request, success)
+                return redirect("desk:detail", case_id=case.pk)
+            case = case_get_for_user(user=request.user, case_id=case_id)
+            return render(request, "desk/_workspace.html", _workspace_context(request, case, flash=success))
+    stale = any(e.code == "stale" for e in form.non_field_errors().as_data())
+    if request.htmx:
+        response = render(request, f"desk/_form_{name}.html", {"case": case, "form": form, "stale": stale})
+        return reswap(retarget(response, f"#form-{name}"), "outerHTML")
+    context = _workspace_context(request, case, active=name, bound=form)
+    context["stale"] = stale
+    return TemplateResponse(request, "desk/case_detail.html", context, status=400)
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_log_interaction(request, case_id: int):
+    def run(case, data, form):
+        contact_attempt_log(
+            actor=request.user, case_id=case.pk, channel=data["channel"], direction=data["direction"],
+            contact_point=data["contact_point"], objective=data["objective"], techniques=list(data["techniques"]),
+            outcome=data["outcome"], excuse_category=data["excuse_category"], statement_kind=data["statement_kind"] or "",
+            notes=data["notes"], next_step=data["next_step"], next_step_at=data["next_step_at"],
+            expected_version=data["version"],
+        )
+
+    return _case_action(request, case_id, "interaction", run, _("Interaction logged."))
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_promise(request, case_id: int):
+    def run(case, data, form):
+        promise_record(actor=request.user, case_id=case.pk, amount=data["amount"], due_date=data["due_date"],
+                       method=data["method"], expected_version=data["version"])
+
+    return _case_action(request, case_id, "promise", run, _("Promise to pay recorded."))
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_payment(request, case_id: int):
+    def run(case, data, form):
+        payment_post(actor=request.user, case_id=case.pk, amount=data["amount"], received_on=data["received_on"],
+                     method=data["method"], reference=data["reference"], expected_version=data["version"])
+
+    return _case_action(request, case_id, "payment", run, _("Payment recorded."))
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_plan_preview(request, case_id: int):
+    """The calculator: the schedule the plan would have, shown before saving (nothing written)."""
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    form = forms.PlanForm(request.POST, case=case)
+    schedule, total = [], None
+    if form.is_valid():
+        data = form.cleaned_data
+        schedule = plan_schedule(total=data["total_amount"], count=data["instalment_count"],
+                                 frequency=data["frequency"], first_date=data["first_date"])
+        total = data["total_amount"]
+    return render(request, "desk/_plan_schedule.html", {"case": case, "form": form, "schedule": schedule, "total": total})
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_plan(request, case_id: int):
+    def run(case, data, form):
+        plan_create(actor=request.user, case_id=case.pk, total_amount=data["total_amount"], frequency=data["frequency"],
+                    instalments=form.instalments, agreed=data["agreed"], expected_version=data["version"])
+
+    return _case_action(request, case_id, "plan", run, _("Payment plan saved."))
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_barrier(request, case_id: int):
+    def run(case, data, form):
+        barrier_open(actor=request.user, case_id=case.pk, kind=data["kind"], description=data["description"],
+                     expected_version=data["version"])
+
+    return _case_action(request, case_id, "barrier", run, _("Barrier opened."))
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_barrier_remove(request, case_id: int, barrier_id: int):
+    def run(case, data, form):
+        barrier_remove(actor=request.user, barrier_id=barrier_id, case_id=case.pk, expected_version=data["version"])
+
+    return _case_action(request, case_id, "barrier_remove", run, _("Barrier removed."))
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_followup(request, case_id: int):
+    def run(case, data, form):
+        case_schedule_followup(actor=request.user, case_id=case.pk, at=data["at"], note=data["note"],
+                               expected_version=data["version"])
+
+    return _case_action(request, case_id, "followup", run, _("Follow-up scheduled."))
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_restrict(request, case_id: int):
+    def run(case, data, form):
+        if data["action"] == forms.RestrictForm.DISPUTE:
+            case_set_status(actor=request.user, case_id=case.pk, status=CaseStatus.DISPUTED, expected_version=data["version"])
+            return
+        restriction = {
+            "cease": ContactRestriction.CEASE,
+            "do_not_contact": ContactRestriction.DO_NOT_CONTACT,
+            "point_do_not_contact": ContactRestriction.POINT_DO_NOT_CONTACT,
+        }[data["action"]]
+        point = data.get("contact_point")
+        case_restrict_contact(actor=request.user, case_id=case.pk, restriction=restriction,
+                              contact_point_id=point.pk if point else None, expected_version=data["version"])
+
+    return _case_action(request, case_id, "restrict", run, _("Flag recorded."))
+
+
+@role_required(*STAFF_ROLES)
+@require_POST
+def case_reassign(request, case_id: int):
+    def run(case, data, form):
+        case_assign(actor=request.user, case_id=case.pk, agent=data["agent"], expected_version=data["version"])
+
+    return _case_action(request, case_id, "reassign", run, _("Case reassigned."))
+
+
+# --- Payment plans awaiting agreement or approval ----------------------------------------------
+
+
+@role_required(*STAFF_ROLES)
+def plan_inbox(request):
+    page, rows = plan_inbox_for_user(user=request.user, today=timezone.localdate(), page=request.GET.get("page", 1))
+    return render(request, "desk/plan_inbox.html", {"page": page, "rows": rows})
+
+
+def _back(request, case):
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("desk:detail", case_id=case.pk)
+
+
+def _plan_action(request, case_id: int, plan_id: int, run, success: str):
+    """Agree or cancel one of the case's plans, then back to where the user was."""
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    if not case.plans.filter(pk=plan_id).exists():
+        raise Http404
+    try:
+        run()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, success % {"ref": case.reference})
+    return _back(request, case)
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_plan_agree(request, case_id: int, plan_id: int):
+    return _plan_action(request, case_id, plan_id, lambda: plan_agree(actor=request.user, plan_id=plan_id),
+                        _("Plan %(ref)s agreed: it is live now."))
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_plan_cancel(request, case_id: int, plan_id: int):
+    return _plan_action(request, case_id, plan_id,
+                        lambda: plan_cancel(actor=request.user, plan_id=plan_id, reason=request.POST.get("reason", "")),
+                        _("Plan %(ref)s cancelled."))
