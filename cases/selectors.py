@@ -268,3 +268,7 @@ def creditor_currencies() -> list[str]:
 
 def creditor_currencies_forget() -> None:
     cache.delete(CREDITOR_CURRENCIES_CACHE_KEY)
+
+
+def case_has_plan(*, case: Case, plan_id: int) -> bool:
+    return case.plans.filter(pk=plan_id).exists()

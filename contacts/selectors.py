@@ -14,7 +14,7 @@ from debtors.models import ContactPoint, Debtor
 
 from .engine import policy
 from .engine.contact_policy import PackIndex, contact_histories, debtor_info, usable_point
-from .models import FollowUp, OutboundMessage, Playbook
+from .models import ExcuseCategory, FollowUp, OutboundMessage, Playbook, Technique
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,13 @@ def playbook_for(*, objective: str, language: str, excuse_category_id: int | Non
         if specific:
             return specific
     return candidates.filter(excuse_category__isnull=True).first()
+
+
+def technique_list(*, active: bool | None = None) -> QuerySet[Technique]:
+    qs = Technique.objects.all()
+    return qs if active is None else qs.filter(active=active)
+
+
+def excuse_category_list(*, active: bool | None = None) -> QuerySet[ExcuseCategory]:
+    qs = ExcuseCategory.objects.all()
+    return qs if active is None else qs.filter(active=active)

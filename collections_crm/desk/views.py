@@ -15,7 +15,14 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from cases.choices import CaseStatus
-from cases.selectors import agent_sees_team, case_get_for_user, case_queue_page, plan_inbox_for_user, user_can_write_case
+from cases.selectors import (
+    agent_sees_team,
+    case_get_for_user,
+    case_has_plan,
+    case_queue_page,
+    plan_inbox_for_user,
+    user_can_write_case,
+)
 from cases.services import (
     ContactRestriction,
     barrier_open,
@@ -33,7 +40,7 @@ from cases.services import (
     promise_record,
 )
 from collections_crm.accounts.access import ALL_ROLES, STAFF_ROLES, role_required
-from contacts.models import ExcuseCategory, Technique
+from contacts.selectors import excuse_category_list, technique_list
 from contacts.services import contact_attempt_log
 
 from . import forms
@@ -89,8 +96,8 @@ def _action_form(request, case, name: str, data=None):
     """The form of one action on ``case``, bound to ``data`` when given."""
     points = case.debtor.contact_points.all()
     builders = {
-        "interaction": lambda: forms.InteractionForm(data, case=case, points=points, techniques=Technique.objects.filter(active=True),
-                                                     excuses=ExcuseCategory.objects.filter(active=True)),
+        "interaction": lambda: forms.InteractionForm(data, case=case, points=points, techniques=technique_list(active=True),
+                                                     excuses=excuse_category_list(active=True)),
         "promise": lambda: forms.PromiseForm(data, case=case),
         "plan": lambda: forms.PlanForm(data, case=case),
         "payment": lambda: forms.PaymentForm(data, case=case),
@@ -337,7 +344,7 @@ def _back(request, case):
 def _plan_action(request, case_id: int, plan_id: int, run, success: str):
     """Agree or cancel one of the case's plans, then back to where the user was."""
     case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
-    if not case.plans.filter(pk=plan_id).exists():
+    if not case_has_plan(case=case, plan_id=plan_id):
         raise Http404
     try:
         run()

@@ -13,8 +13,8 @@ from django.utils import translation
 from openpyxl import Workbook
 
 from cases.models import Case, Payment
-from collections_crm.desk.selectors import case_timeline
 from collections_crm.audit.models import AuditLog
+from collections_crm.desk.selectors import case_timeline
 from collections_crm.imports.models import ImportJob, ImportRowError, ImportStatus
 from debtors.models import ContactPoint, Debtor
 from debtors.validators import dni_for
