@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -25,7 +26,14 @@ from .choices import (
     aging_bucket,
 )
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+
+class MoneyFieldArgs(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+# A TypedDict, not a plain dict, so that `**MONEY` type-checks against DecimalField's keywords.
+MONEY: MoneyFieldArgs = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
 

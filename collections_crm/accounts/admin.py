@@ -10,7 +10,7 @@ from .models import Team, User
 class UserAdmin(ReadOnlyAdminMixin, BaseUserAdmin):
     list_display = ("username", "first_name", "last_name", "role", "team", "is_active")
     list_filter = ("role", "team", "is_active")
-    fieldsets = (*BaseUserAdmin.fieldsets, ("CRM", {"fields": ("role", "team", "language")}))
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("CRM", {"fields": ("role", "team", "language")}))
 
 
 @admin.register(Team)

@@ -49,10 +49,11 @@ class AxesHandler(AxesDatabaseHandler):
 
     def address_failures(self, request: HttpRequest) -> int:
         """Failures from the request's address within the cool-off, over all usernames."""
-        if request.axes_ip_address is None:
+        ip_address = request.axes_ip_address  # type: ignore[attr-defined]  # set on the request by axes
+        if ip_address is None:
             return 0
         rows = AccessAttempt.objects.filter(
-            ip_address=request.axes_ip_address, attempt_time__gte=get_cool_off_threshold(request)
+            ip_address=ip_address, attempt_time__gte=get_cool_off_threshold(request)
         )
         return rows.aggregate(n=Sum("failures_since_start"))["n"] or 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
@@ -139,11 +140,12 @@ class JsonFormatter(_JsonFormatter):
         kwargs.setdefault("timestamp", "time")
         super().__init__(**kwargs)
 
+    # The base returns a list only with exc_info_as_array / stack_info_as_array, which stay off.
     def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
-        return redact(super().formatException(ei))
+        return redact(cast(str, super().formatException(ei)))
 
     def formatStack(self, stack_info) -> str:  # noqa: N802
-        return redact(super().formatStack(stack_info))
+        return redact(cast(str, super().formatStack(stack_info)))
 
     def process_log_record(self, log_data):
         return {k: v for k, v in log_data.items() if v is not None}

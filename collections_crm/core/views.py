@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from health_check.views import HealthCheckView
@@ -15,6 +17,8 @@ def healthz_live(request):
 
 
 class _Health(HealthCheckView):
+    checks: Any  # set by as_view(checks=...): a list or a function returning one
+
     def get_checks(self):
         # ``checks`` is a function of collections_crm.core.health, so settings are read per request.
         checks = self.checks

@@ -4,6 +4,7 @@ of facts the page already loaded: no queries, no clock."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -11,8 +12,11 @@ from django.utils.translation import gettext_lazy
 from cases.choices import Objective
 from collections_crm.core.money import format_money
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 # What each objective asks of the agent (seed 001), said as a first talking point.
-OBJECTIVE_OPENERS = {
+OBJECTIVE_OPENERS: dict[str, StrOrPromise] = {
     Objective.REMIND: gettext_lazy("Be cordial, clear and direct: remind the debtor of the amount and the due date."),
     Objective.REMOVE_BARRIERS: gettext_lazy("Give the debtor what they say they need to pay, then agree a payment date."),
     Objective.GET_COMMITMENT: gettext_lazy("Get a concrete commitment: an amount and a date, and say you will follow it."),

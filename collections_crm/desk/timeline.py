@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from itertools import groupby
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -13,6 +14,9 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import BarrierKind, CaseStatus, Channel, Objective, PaymentMethod, PlanFrequency
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # action → (title, icon, kind used for the colour of the dot)
 ACTIONS = {
@@ -48,7 +52,7 @@ ACTIONS = {
 }
 
 # Case fields worth showing when they change, with how to label their values.
-CASE_CHANGES = {
+CASE_CHANGES: dict[str, tuple[StrOrPromise, dict[Any, StrOrPromise] | None]] = {
     "status": (_("Status"), dict(CaseStatus.choices)),
     "objective": (_("Objective"), dict(Objective.choices)),
     "assigned_agent_id": (_("Agent"), None),
@@ -56,6 +60,12 @@ CASE_CHANGES = {
     "next_action_at": (_("Next action"), None),
     "next_action_note": (_("Next step"), None),
 }
+
+# Value labels for the summaries. Keyed by Any: an audit row may lack the value (None) or hold one
+# no longer among the choices.
+PAYMENT_METHOD_LABELS: dict[Any, StrOrPromise] = dict(PaymentMethod.choices)
+PLAN_FREQUENCY_LABELS: dict[Any, StrOrPromise] = dict(PlanFrequency.choices)
+BARRIER_KIND_LABELS: dict[Any, StrOrPromise] = dict(BarrierKind.choices)
 
 RESTRICTIONS = {
     "cease_communication": _("Debtor asked us to stop communicating"),
@@ -90,21 +100,21 @@ def _summary(action: str, after: dict) -> str:
     if action.startswith("promise.recorded"):
         return _("%(amount)s by %(date)s (%(method)s)") % {
             "amount": _fmt(after.get("amount"), "amount"), "date": _fmt(after.get("due_date")),
-            "method": dict(PaymentMethod.choices).get(after.get("method"), after.get("method"))}
+            "method": PAYMENT_METHOD_LABELS.get(after.get("method"), after.get("method"))}
     if action == "payment.posted":
         return _("%(amount)s received on %(date)s (%(method)s)") % {
             "amount": _fmt(after.get("amount"), "amount"), "date": _fmt(after.get("received_on")),
-            "method": dict(PaymentMethod.choices).get(after.get("method"), after.get("method"))}
+            "method": PAYMENT_METHOD_LABELS.get(after.get("method"), after.get("method"))}
     if action in ("plan.created", "plan.proposed"):
         return _("%(total)s in %(n)s instalments, %(freq)s, from %(date)s") % {
             "total": _fmt(after.get("total_amount"), "total_amount"), "n": after.get("instalment_count"),
-            "freq": dict(PlanFrequency.choices).get(after.get("frequency"), ""), "date": _fmt(after.get("first_due_date"))}
+            "freq": PLAN_FREQUENCY_LABELS.get(after.get("frequency"), ""), "date": _fmt(after.get("first_due_date"))}
     if action == "plan.approved":
         return "; ".join(after.get("beyond_guardrails") or [])
     if action == "plan.cancelled":
         return str(after.get("reason") or "")
     if action == "barrier.opened":
-        what = str(dict(BarrierKind.choices).get(after.get("kind"), after.get("kind") or ""))
+        what = str(BARRIER_KIND_LABELS.get(after.get("kind"), after.get("kind") or ""))
         return f"{what}: {after['description']}" if after.get("description") else what
     if action.startswith("message.") and after.get("channel"):
         return str(dict(Channel.choices).get(after["channel"], after["channel"]))
@@ -134,8 +144,8 @@ def _changes(row, users: dict) -> list[tuple[str, str, str]]:
 def describe_entries(rows: list, users: dict) -> list:
     """Group the rows one transaction wrote (same time, same actor) into one entry."""
     entries = []
-    for _key, group in groupby(rows, key=lambda r: (r.at, r.actor_id)):
-        group = list(group)
+    for _key, grouped in groupby(rows, key=lambda r: (r.at, r.actor_id)):
+        group = list(grouped)
         primary = next((r for r in group if r.object_type != "cases.case"), group[0])
         title, icon, kind = ACTIONS.get(primary.action) or ACTIONS.get(primary.action.split(".")[0] + ".*", (primary.action, "dot", "muted"))
         primary.title, primary.icon, primary.kind = title, icon, kind
