@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -32,7 +33,7 @@ def case_visibility_q(user: User, *, for_write: bool = False) -> Q:
         return Q(assigned_agent__team__supervisor=user) | Q(assigned_agent__isnull=True)
     if user.role == Role.AGENT:
         own = Q(assigned_agent=user)
-        if not for_write and user.team_id and user.team.agents_see_team_cases:
+        if not for_write and user.team is not None and user.team.agents_see_team_cases:
             return own | Q(assigned_agent__team_id=user.team_id)
         return own
     return Q(pk__in=[])
@@ -58,7 +59,7 @@ def case_summary_for_user(*, user: User, now, today) -> dict:
     """Headline figures of the cases ``user`` may see, in a few aggregate queries. They are kept
     for a minute per user: over a whole portfolio the open-case aggregate scans every open case
     (the dashboard's fact tables serve the detailed, filtered figures)."""
-    return cache.get_or_set(f"case-summary:{user.pk}:{today}", lambda: _case_summary(user=user, now=now, today=today), 60)
+    return cast(dict, cache.get_or_set(f"case-summary:{user.pk}:{today}", lambda: _case_summary(user=user, now=now, today=today), 60))
 
 
 def _case_summary(*, user: User, now, today) -> dict:
@@ -183,7 +184,7 @@ def case_search_q(term: str) -> Q:
 
 def agent_sees_team(user: User) -> bool:
     """The team's policy lets its agents see (read-only) their teammates' cases."""
-    return bool(user.is_agent and user.team_id and user.team.agents_see_team_cases)
+    return bool(user.is_agent and user.team is not None and user.team.agents_see_team_cases)
 
 
 def case_queue_for_user(*, user: User, now: dt.datetime, filters: dict | None = None) -> QuerySet[Case]:
@@ -263,7 +264,7 @@ def creditor_currencies() -> list[str]:
         rows = Creditor.objects.values("currency").annotate(n=Count("id")).order_by("-n", "currency")
         return [r["currency"] for r in rows] or ["EUR"]
 
-    return cache.get_or_set(CREDITOR_CURRENCIES_CACHE_KEY, load, 300)
+    return cast(list[str], cache.get_or_set(CREDITOR_CURRENCIES_CACHE_KEY, load, 300))
 
 
 def creditor_currencies_forget() -> None:

@@ -34,15 +34,15 @@ def contact_status_for_cases(*, cases: list[Case], now: dt.datetime, channel: st
     packs = PackIndex()  # 1
     debtors = Debtor.objects.in_bulk({c.debtor_id for c in cases})  # 2
     points: dict[int, list[ContactPoint]] = defaultdict(list)
-    for point in ContactPoint.objects.filter(debtor_id__in=debtors.keys()):  # 3
-        points[point.debtor_id].append(point)
+    for row in ContactPoint.objects.filter(debtor_id__in=debtors.keys()):  # 3
+        points[row.debtor_id].append(row)
     histories = contact_histories(cases=[(c.pk, c.debtor_id) for c in cases], now=now)  # 4, 5
     result = {}
     for case in cases:
         debtor = debtors[case.debtor_id]
         _pack, rules = packs.for_country(debtor.country)
         point, first = usable_point(points[debtor.pk], channel, rules)
-        target = point or first
+        target: ContactPoint | None = point or first
         decision = policy.can_contact(
             debtor=debtor_info(debtor), case_status=case.status, channel=channel, at=now, pack=rules,
             history=histories[case.pk],

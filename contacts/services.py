@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -71,7 +72,7 @@ def contact_attempt_log(
         status = CaseStatus.ACTIVE if case.status == CaseStatus.NEW else case.status
         if outcome == Outcome.DISPUTE and status in CaseStatus.workable_values():
             status = CaseStatus.DISPUTED
-        changes = {"last_contact_at": max(filter(None, [case.last_contact_at, occurred_at])), "last_outcome": outcome}
+        changes: dict[str, Any] = {"last_contact_at": max(filter(None, [case.last_contact_at, occurred_at])), "last_outcome": outcome}
         if next_step_at:
             changes.update(next_action_at=next_step_at, next_action_note=next_step or _("Follow-up agreed with the debtor"))
         case_change(case, actor=actor, action="case.contacted", now=now, status=status, **changes)

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 # Any other brace or Django/Jinja tag syntax is an error, not literal text.
 SUSPICIOUS_RE = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 
-PLACEHOLDERS: dict[str, str] = {
+PLACEHOLDERS: dict[str, StrOrPromise] = {
     "debtor_name": _("Debtor's name (person or company)"),
     "amount_due": _("Balance due, formatted with currency"),
     "original_amount": _("Original amount of the debt"),

@@ -6,12 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 
+# The ground, the domain and the engine, data protection and the shell.
 TARGETS=(
+  collections_crm/core
   collections_crm/audit
   collections_crm/accounts
-  collections_crm/core
   debtors
   cases
+  contacts
+  collections_crm/privacy
+  collections_crm/shell
 )
 
 # The django-stubs plugin imports the settings: no service is needed, and without DATABASE_URL

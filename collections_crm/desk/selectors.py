@@ -51,6 +51,7 @@ def case_contact_statuses(*, cases: list[Case], now: dt.datetime) -> dict[int, d
     result = {}
     for case in cases:
         status = statuses[case.pk]
+        zone: dt.tzinfo
         try:
             zone = zoneinfo.ZoneInfo(case.debtor.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -81,7 +82,7 @@ def contact_point_reasons(point: ContactPoint) -> list:
 def case_contact_points(*, case: Case) -> list[ContactPoint]:
     points = list(case.debtor.contact_points.all())
     for point in points:
-        point.stop_reasons = contact_point_reasons(point)
+        point.stop_reasons = contact_point_reasons(point)  # type: ignore[attr-defined]  # for the template
     return points
 
 

@@ -21,7 +21,7 @@ from . import policy
 # after a conversation.
 HISTORY_DAYS = 30
 
-CHANNEL_POINT_KIND = {
+CHANNEL_POINT_KIND: dict[str, str] = {
     Channel.PHONE: ContactPointKind.PHONE,
     Channel.SMS: ContactPointKind.PHONE,
     Channel.WHATSAPP: ContactPointKind.PHONE,

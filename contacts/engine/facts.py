@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
 from django.db.models import Count, Max, Q, Window
 from django.db.models.functions import RowNumber
@@ -48,8 +49,8 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
     # Cases and debtors in two index scans: joined in one query, the planner hashes the whole
     # debtor table for every batch (its cost then grows with the portfolio, not the batch).
     wanted = set(case_ids)
-    cases = {
-        row["id"]: row
+    cases: dict[int, dict[str, Any]] = {
+        row["id"]: dict(row)
         for row in Case.objects.filter(span_q("pk", wanted)).values(
             "id", "status", "due_date", "created_at", "currency", "objective", "objective_reason", "next_action_at",
             "next_action_note", "debtor_id",
@@ -133,7 +134,7 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
             last_agent=Max("occurred_at", filter=Q(agent__isnull=False)),
         )
     }
-    callbacks: dict[int, tuple[dt.datetime, dt.datetime, str]] = {}
+    callbacks: dict[int, tuple[dt.datetime, dt.datetime | None, str]] = {}
     for case_id, occurred, next_at, note in ContactAttempt.objects.filter(
         span_q("case_id", ids), agent__isnull=False, next_step_at__gte=now - CALLBACK_HORIZON
     ).values_list("case_id", "occurred_at", "next_step_at", "next_step"):
@@ -156,7 +157,7 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
     ).values_list("case_id", "anchor_at"):
         reminded[case_id].add(anchor)
 
-    facts = {}
+    facts: dict[int, planner.CaseFacts] = {}
     for case_id, row in cases.items():
         p = promise_stats.get(case_id, {})
         pl = plan_stats.get(case_id, {})

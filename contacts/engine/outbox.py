@@ -66,7 +66,9 @@ def template_resolve(*, template_id: int | None, objective: str, channel: str, l
             chosen = qs.filter(objective=objective, language=lang).order_by("id").first()
             if chosen:
                 break
-    return MessageTemplateVersion.objects.get(pk=chosen.current_version_id) if chosen else None
+    if chosen is None or chosen.current_version_id is None:
+        return None
+    return MessageTemplateVersion.objects.get(pk=chosen.current_version_id)
 
 
 def placeholder_values(*, case: Case, debtor: Debtor, now: dt.datetime) -> dict[str, str]:
@@ -125,7 +127,7 @@ def message_create(*, followup: FollowUp, case: Case, now: dt.datetime) -> str:
         conf = FollowUpSettings.objects.filter(pk=1).first()
         template_id = conf.reminder_template_id if conf else None
     else:
-        template_id = followup.cadence_step.template_id if followup.cadence_step_id else None
+        template_id = followup.cadence_step.template_id if followup.cadence_step is not None else None
     version = template_resolve(template_id=template_id, objective=followup.objective, channel=followup.channel,
                                language=debtor.language)
     if version is None:
@@ -245,7 +247,7 @@ def print_batches_render(*, now: dt.datetime) -> list[int]:
         Q(rendered_at__isnull=True) | Q(last__gt=F("rendered_at")))
     for batch in batches:
         letters = [
-            {"recipient": m.recipient, "subject": m.subject, "body": m.body, "date": m.sent_at.strftime("%d/%m/%Y")}
+            {"recipient": m.recipient, "subject": m.subject, "body": m.body, "date": m.sent_at.strftime("%d/%m/%Y") if m.sent_at else ""}
             for m in batch.letters.filter(status=MessageStatus.SENT).order_by("id")
         ]
         with transaction.atomic():

@@ -282,15 +282,17 @@ def _cadence_step(facts: CaseFacts, strategy: Strategy, objective: str, anchor: 
     steps = cadence.steps
     last = facts.last_done
     same_episode = last is not None and last.objective == objective and last.anchor_at == anchor
-    index = last.step + 1 if same_episode else 0
+    index = last.step + 1 if last is not None and same_episode else 0
     if index < len(steps):
         step = steps[index]
         due = anchor if step.delay_days == 0 else _at_local(anchor, step.delay_days, step.send_time, tz)
-        if same_episode and index > 0:
+        if last is not None and same_episode and index > 0:
             # Late cases keep the cadence's spacing instead of firing every overdue step at once.
             gap = step.delay_days - steps[index - 1].delay_days
             due = max(due, last.completed_at if gap == 0 else _at_local(last.completed_at, gap, step.send_time, tz))
     else:
+        # Past the last step, so the last one was done in this episode.
+        assert last is not None
         step = steps[-1]
         due = _at_local(last.completed_at, cadence.repeat_every_days, step.send_time, tz)
     return PlannedStep(

@@ -131,13 +131,13 @@ def followups_plan(
         language = get_language()
         plans = {case_id: planner.plan_case(f, strategy, now, language=language) for case_id, f in facts.items()}
         live: dict[int, list[dict]] = defaultdict(list)
-        for fu in FollowUp.objects.filter(span_q("case_id", rows), status__in=LIVE).values(
+        for live_row in FollowUp.objects.filter(span_q("case_id", rows), status__in=LIVE).values(
             "id", "case_id", "purpose", "objective", "step", "anchor_at", "channel", "kind", "due_at", "status"
         ):
-            live[fu["case_id"]].append(fu)
+            live[live_row["case_id"]].append(dict(live_row))
         need_history = [(cid, rows[cid]["debtor_id"]) for cid, p in plans.items()
                         if p.step and not any(_same(fu, p.step) for fu in live[cid])]
-        calls = [cid for cid, _debtor in need_history if plans[cid].step.channel == Channel.PHONE]
+        calls = [cid for cid, _debtor in need_history if (step := plans[cid].step) is not None and step.channel == Channel.PHONE]
         histories = contact_histories(cases=need_history, now=now, calls_for=calls) if need_history else {}
 
         cancel_ids: list[int] = []
@@ -148,7 +148,7 @@ def followups_plan(
         for case_id, plan in plans.items():
             row = rows[case_id]
             stats.cases += 1
-            keep = None
+            keep: dict | None = None
             for fu in live[case_id]:
                 if plan.step and keep is None and _same(fu, plan.step):
                     keep = fu

@@ -92,5 +92,5 @@ def config_current(strategy: planner.Strategy, packs: PackIndex, actor_id: int |
             cursor.execute(f"SELECT {counts}", [list(ids) for _m, ids in wanted])
             found = cursor.fetchone()
     else:
-        found = [m.objects.filter(pk__in=ids).count() for m, ids in wanted]
+        found = [m._default_manager.filter(pk__in=ids).count() for m, ids in wanted]
     return all(n == len(ids) for n, (_m, ids) in zip(found, wanted, strict=True))
