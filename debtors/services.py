@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from collections_crm.audit.services import audit_record, diff, snapshot
+from collections_crm.audit.services import audit_record, audited_save, snapshot
 
 from . import hooks
 from .models import DEBTOR_FLAGS, ContactPoint, Debtor
@@ -65,13 +65,10 @@ def debtor_set_flags(*, actor, debtor_id: int, now: dt.datetime | None = None, *
     now = now or timezone.now()
     with transaction.atomic():
         debtor = Debtor.objects.select_for_update().get(pk=debtor_id)
-        before = snapshot(debtor, DEBTOR_FLAGS)
-        for name, value in flags.items():
-            setattr(debtor, name, bool(value))
-        debtor.save(update_fields=[*flags, "updated_at"])
-        b, a = diff(before, snapshot(debtor, DEBTOR_FLAGS))
+        # Saved even when no flag moves: updated_at moves on every call.
+        _b, a = audited_save(obj=debtor, changes={k: bool(v) for k, v in flags.items()}, fields=list(flags), actor=actor,
+                             action="debtor.flags_changed", at=now, clean=False, save_unchanged=True)
         if a:
-            audit_record(actor=actor, action="debtor.flags_changed", obj=debtor, before=b, after=a, at=now)
             debtor_cases_replan(actor=actor, debtor_id=debtor.pk, now=now)
     return debtor
 
@@ -95,13 +92,8 @@ def contact_point_set_flags(*, actor, contact_point_id: int, now: dt.datetime | 
     now = now or timezone.now()
     with transaction.atomic():
         point = ContactPoint.objects.select_for_update().get(pk=contact_point_id)
-        before = snapshot(point, sorted(allowed))
-        for name, value in flags.items():
-            setattr(point, name, bool(value))
-        point.save(update_fields=list(flags))
-        b, a = diff(before, snapshot(point, sorted(allowed)))
-        if a:
-            audit_record(actor=actor, action="contact_point.flags_changed", obj=point, before=b, after=a, at=now)
+        audited_save(obj=point, changes={k: bool(v) for k, v in flags.items()}, fields=sorted(flags), actor=actor,
+                     action="contact_point.flags_changed", at=now, clean=False)
     return point
 
 
@@ -130,17 +122,8 @@ def debtor_update(
         debtor = Debtor.objects.select_for_update().get(pk=debtor_id)
         if expected_updated_at is not None and debtor.updated_at != expected_updated_at:
             raise DebtorStaleError()
-        before = snapshot(debtor, DEBTOR_EDITABLE)
-        for name, value in changes.items():
-            setattr(debtor, name, value)
-        debtor.full_clean(validate_unique=False, validate_constraints=False)
-        b, a = diff(before, snapshot(debtor, DEBTOR_EDITABLE))
-        if not a:
-            return debtor
-        debtor.save(update_fields=[*a, "updated_at"])
-        b = {k: ("…" if k in DEBTOR_PRIVATE else v) for k, v in b.items()}
-        a = {k: ("…" if k in DEBTOR_PRIVATE else v) for k, v in a.items()}
-        audit_record(actor=actor, action="debtor.updated", obj=debtor, before=b, after=a, at=now)
+        _b, a = audited_save(obj=debtor, changes=changes, fields=DEBTOR_EDITABLE, actor=actor, action="debtor.updated", at=now,
+                             validate_unique=False, private=DEBTOR_PRIVATE)
         if PLANNING_FIELDS & set(a):
             debtor_cases_replan(actor=actor, debtor_id=debtor.pk, now=now)
     return debtor
@@ -158,11 +141,7 @@ def debtor_set_legal_hold(*, actor, debtor_id: int, hold: bool, reason: str = ""
         debtor = Debtor.objects.select_for_update().get(pk=debtor_id)
         if debtor.anonymised_at is not None:
             raise ValidationError(_("This debtor's personal data was anonymised; there is nothing left to hold."))
-        before = snapshot(debtor, ["legal_hold", "legal_hold_reason"])
-        debtor.legal_hold, debtor.legal_hold_reason = hold, reason if hold else ""
-        b, a = diff(before, snapshot(debtor, ["legal_hold", "legal_hold_reason"]))
-        if a:
-            debtor.save(update_fields=["legal_hold", "legal_hold_reason", "updated_at"])
-            audit_record(actor=actor, action="debtor.legal_hold_set" if hold else "debtor.legal_hold_lifted", obj=debtor,
-                         before=b, after=a, at=now)
+        audited_save(obj=debtor, changes={"legal_hold": hold, "legal_hold_reason": reason if hold else ""},
+                     fields=["legal_hold", "legal_hold_reason"], actor=actor,
+                     action="debtor.legal_hold_set" if hold else "debtor.legal_hold_lifted", at=now, clean=False)
     return debtor

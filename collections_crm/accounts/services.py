@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from collections_crm.audit.services import audit_record, diff, snapshot
+from collections_crm.audit.services import audit_record, audited_save, snapshot
 
 from . import hooks
 from .models import Role, Team, User
@@ -72,17 +72,8 @@ def user_update(*, actor: User, user_id: int, data: dict[str, Any], now: dt.date
     now = now or timezone.now()
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
-        before = snapshot(user, USER_FIELDS)
-        for name in USER_FIELDS:
-            if name in data:
-                setattr(user, name, data[name])
-        _prepare_user(actor=actor, user=user, before=before)
-        user.full_clean(exclude=["password"])
-        after = snapshot(user, USER_FIELDS)
-        old, new = diff(before, after)
-        if new:
-            user.save(update_fields=[f.removesuffix("_id") for f in new])
-            audit_record(actor=actor, action="user.updated", obj=user, before=old, after=new, at=now)
+        audited_save(obj=user, changes=data, fields=USER_FIELDS, actor=actor, action="user.updated", at=now,
+                     check=lambda obj, before: _prepare_user(actor=actor, user=obj, before=before), clean_exclude=["password"])
     return user
 
 
@@ -101,21 +92,15 @@ def user_set_password(*, actor: User, user_id: int, password: str, now: dt.datet
     return user
 
 
+def _check_team(team: Team, _before: dict[str, Any]) -> None:
+    if team.supervisor_id and not User.objects.filter(pk=team.supervisor_id, role=Role.SUPERVISOR, is_active=True).exists():
+        raise ValidationError({"supervisor": _("Choose an active supervisor.")})
+
+
 def team_save(*, actor: User, team_id: int | None, data: dict[str, Any], now: dt.datetime | None = None) -> Team:
     now = now or timezone.now()
     with transaction.atomic():
         team = Team.objects.select_for_update().get(pk=team_id) if team_id else Team()
-        creating = team.pk is None
-        before = {} if creating else snapshot(team, TEAM_FIELDS)
-        for name in TEAM_FIELDS:
-            if name in data:
-                setattr(team, name, data[name])
-        if team.supervisor_id and not User.objects.filter(pk=team.supervisor_id, role=Role.SUPERVISOR, is_active=True).exists():
-            raise ValidationError({"supervisor": _("Choose an active supervisor.")})
-        team.full_clean()
-        old, new = diff(before, snapshot(team, TEAM_FIELDS))
-        if creating or new:
-            team.save()
-            audit_record(actor=actor, action=f"team.{'created' if creating else 'updated'}", obj=team,
-                         before=old or None, after=new, at=now)
+        audited_save(obj=team, changes=data, fields=TEAM_FIELDS, actor=actor,
+                     action=f"team.{'created' if team.pk is None else 'updated'}", at=now, check=_check_team)
     return team

@@ -8,14 +8,26 @@ import zoneinfo
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from cases.choices import CaseStatus, Channel, Objective
-from cases.models import Case
+from cases.models import Case, Creditor, PlanGuardrails
+from collections_crm.accounts.models import Team, User
 from collections_crm.audit.models import AuditLog
 from contacts.engine import facts_gather, planner, policy, strategy_load
 from contacts.engine.contact_policy import PackIndex, contact_histories, debtor_info
 from contacts.engine.outbox import template_resolve
-from contacts.models import MessageTemplate, MessageTemplateVersion, StrategyRule
+from contacts.models import (
+    Cadence,
+    ExcuseCategory,
+    FollowUpSettings,
+    JurisdictionPack,
+    MessageTemplate,
+    MessageTemplateVersion,
+    Playbook,
+    StrategyRule,
+    Technique,
+)
 
 
 def template_list(*, objective: str = "", channel: str = "", language: str = "") -> QuerySet[MessageTemplate]:
@@ -78,6 +90,75 @@ def preview_case_get(*, case_id: int | None) -> Case | None:
     return Case.objects.select_related("debtor", "creditor", "assigned_agent").filter(pk=case_id).first()
 
 
+# --- Policies and catalogues -------------------------------------------------------------------
+
+def strategy_rule_list() -> QuerySet[StrategyRule]:
+    """The strategy in the order the engine reads it."""
+    return StrategyRule.objects.order_by("position", "id")
+
+
+def cadence_list() -> QuerySet[Cadence]:
+    return Cadence.objects.prefetch_related("steps")
+
+
+def cadence_get(*, cadence_id: int) -> Cadence:
+    return get_object_or_404(Cadence, pk=cadence_id)
+
+
+def jurisdiction_pack_list() -> QuerySet[JurisdictionPack]:
+    return JurisdictionPack.objects.order_by("code")
+
+
+def jurisdiction_pack_get(*, pack_id: int | None) -> JurisdictionPack | None:
+    """The pack to edit, or None for a new one."""
+    return get_object_or_404(JurisdictionPack, pk=pack_id) if pack_id else None
+
+
+def guardrails_get() -> PlanGuardrails:
+    return PlanGuardrails.current()
+
+
+def followup_settings_get() -> FollowUpSettings | None:
+    """The promise follow-up settings with their reminder template, None before the first save."""
+    return FollowUpSettings.objects.select_related("reminder_template").filter(pk=1).first()
+
+
+def followup_settings_for_edit() -> FollowUpSettings:
+    """The settings row to edit (created with its defaults the first time, as the engine does)."""
+    return FollowUpSettings.objects.get_or_create(pk=1)[0]
+
+
+def policies_overview() -> dict:
+    """What the policies page shows: strategy, cadences with steps, packs, guardrails and the
+    promise follow-up (querysets stay lazy: one query each when the template reads them)."""
+    return {"rules": strategy_rule_list(), "cadences": cadence_list(), "packs": jurisdiction_pack_list(),
+            "guardrails": guardrails_get(), "followup_settings": followup_settings_get()}
+
+
+def technique_list() -> QuerySet[Technique]:
+    return Technique.objects.all()
+
+
+def technique_get(*, technique_id: int | None) -> Technique | None:
+    return get_object_or_404(Technique, pk=technique_id) if technique_id else None
+
+
+def excuse_category_list() -> QuerySet[ExcuseCategory]:
+    return ExcuseCategory.objects.all()
+
+
+def excuse_category_get(*, excuse_id: int | None) -> ExcuseCategory | None:
+    return get_object_or_404(ExcuseCategory, pk=excuse_id) if excuse_id else None
+
+
+def playbook_list() -> QuerySet[Playbook]:
+    return Playbook.objects.select_related("excuse_category")
+
+
+def playbook_get(*, playbook_id: int | None) -> Playbook | None:
+    return get_object_or_404(Playbook, pk=playbook_id) if playbook_id else None
+
+
 def why_case(*, case: Case, now: dt.datetime) -> dict:
     """What the follow-up engine would decide for ``case`` now, without writing anything: the
     rule that matches, the objective and its reason, the next step (moved by the contact policy
@@ -88,7 +169,7 @@ def why_case(*, case: Case, now: dt.datetime) -> dict:
     debtor = case.debtor
     pack, rules = PackIndex().for_country(debtor.country)
     result = {"plan": plan, "pack": pack, "pack_rules": rules, "step": plan.step, "decision": None, "version": None,
-              "rules": StrategyRule.objects.order_by("position", "id"), "due_local": None,
+              "rules": strategy_rule_list(), "due_local": None,
               "objective_label": Objective(plan.objective).label if plan.objective else "",
               "channel_label": Channel(plan.step.channel).label if plan.step else ""}
     step = plan.step
@@ -110,10 +191,8 @@ USER_SORTS = {"name": ("first_name", "last_name", "username"), "username": ("use
               "team": ("team__name", "username"), "open": ("-open_cases", "username")}
 
 
-def user_list(*, q: str = "", role: str = "", team: str = "", active: str = "", sort: str = "name"):
+def user_list(*, q: str = "", role: str = "", team: str = "", active: str = "", sort: str = "name") -> QuerySet[User]:
     """Users with their team and number of open cases (one query), filtered and sorted."""
-    from collections_crm.accounts.models import User
-
     qs = User.objects.select_related("team").annotate(
         open_cases=Count("assigned_cases", filter=Q(assigned_cases__status__in=CaseStatus.open_values())))
     if q:
@@ -127,18 +206,30 @@ def user_list(*, q: str = "", role: str = "", team: str = "", active: str = "", 
     return qs.order_by(*USER_SORTS.get(sort, USER_SORTS["name"]))
 
 
-def user_audit(*, user, limit: int = 20) -> QuerySet[AuditLog]:
+def user_get(*, user_id: int) -> User:
+    return get_object_or_404(User, pk=user_id)
+
+
+def user_audit(*, user: User, limit: int = 20) -> QuerySet[AuditLog]:
     return AuditLog.objects.filter(object_type="accounts.user", object_id=str(user.pk)).select_related("actor").order_by("-at")[:limit]
 
 
-def team_list():
-    from collections_crm.accounts.models import Team
-
+def team_list() -> QuerySet[Team]:
     return Team.objects.select_related("supervisor").annotate(agent_count=Count("members")).order_by("name")
 
 
-def creditor_list():
-    from cases.models import Creditor
+def team_options() -> QuerySet[Team]:
+    """Teams for a filter's select."""
+    return Team.objects.order_by("name")
 
+
+def team_get(*, team_id: int | None) -> Team | None:
+    return get_object_or_404(Team, pk=team_id) if team_id else None
+
+
+def creditor_list() -> QuerySet[Creditor]:
     return Creditor.objects.annotate(open_cases=Count("cases", filter=Q(cases__status__in=CaseStatus.open_values()))).order_by("name")
 
+
+def creditor_get(*, creditor_id: int | None) -> Creditor | None:
+    return get_object_or_404(Creditor, pk=creditor_id) if creditor_id else None

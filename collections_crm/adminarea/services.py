@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import PlanGuardrails
-from collections_crm.audit.services import audit_record, diff, snapshot
+from collections_crm.audit.services import audit_record, audited_delete, audited_save, snapshot
 from contacts.models import (
     Cadence,
     CadenceStep,
@@ -46,31 +46,13 @@ GUARDRAIL_FIELDS = ["min_instalment", "max_instalments", "max_term_months", "max
 
 
 def _save_audited(*, actor, obj: models.Model, fields: list[str], data: dict[str, Any], action: str, now: dt.datetime,
-                  force_save: bool = False) -> bool:
-    """Apply ``data`` to ``obj``, validate it, save and audit if anything changed. Must run in
-    the caller's transaction. Returns whether anything changed. ``force_save`` writes the row
-    even when ``obj`` is unchanged in memory (the database copy was moved meanwhile)."""
-    creating = obj.pk is None
-    before = {} if creating else snapshot(obj, fields)
-    for name in fields:
-        if name in data:
-            setattr(obj, name, data[name])
-    obj.full_clean(validate_unique=True, validate_constraints=True)
-    after = snapshot(obj, fields)
-    if not creating and before == after:
-        if force_save:
-            obj.save()
-        return False
-    obj.save()
-    old, new = diff(before, after)
-    audit_record(actor=actor, action=f"{action}.{'created' if creating else 'updated'}", obj=obj,
-                 before=old or None, after=new, at=now)
-    return True
-
-
-def _delete_audited(*, actor, obj: models.Model, fields: list[str], action: str, now: dt.datetime) -> None:
-    audit_record(actor=actor, action=f"{action}.deleted", obj=obj, before=snapshot(obj, fields), at=now)
-    obj.delete()
+                  touch: tuple[str, ...] = (), save_unchanged: bool = False) -> bool:
+    """audited_save (full validation) with the admin area's action codes, ``<action>.created`` or
+    ``<action>.updated``. Returns whether anything changed."""
+    verb = "created" if obj.pk is None else "updated"
+    _before, after = audited_save(obj=obj, changes=data, fields=fields, actor=actor, action=f"{action}.{verb}", at=now,
+                                  touch=touch, save_unchanged=save_unchanged)
+    return verb == "created" or bool(after)
 
 
 # --- Catalogues, playbooks, guardrails ---------------------------------------------------------
@@ -105,7 +87,8 @@ def guardrails_update(*, actor, data: dict[str, Any], now: dt.datetime | None = 
         PlanGuardrails.objects.get_or_create(pk=1)
         obj = PlanGuardrails.objects.select_for_update().get(pk=1)
         obj.updated_by = actor if getattr(actor, "pk", None) else None
-        _save_audited(actor=actor, obj=obj, fields=GUARDRAIL_FIELDS, data=data, action="guardrails", now=now)
+        _save_audited(actor=actor, obj=obj, fields=GUARDRAIL_FIELDS, data=data, action="guardrails", now=now,
+                      touch=("updated_by",))
     return obj
 
 
@@ -177,7 +160,7 @@ def strategy_rules_save(*, actor, rules: list[dict[str, Any]], now: dt.datetime 
         keep = {rule["id"] for rule in rules if rule.get("id")}
         for pk, obj in existing.items():
             if pk not in keep:
-                _delete_audited(actor=actor, obj=obj, fields=RULE_FIELDS, action="strategy_rule", now=now)
+                audited_delete(obj=obj, fields=RULE_FIELDS, actor=actor, action="strategy_rule.deleted", at=now)
         for i, rule in enumerate(rules):
             obj = existing.get(rule.get("id")) or StrategyRule()
             try:
@@ -213,13 +196,13 @@ def cadence_save(*, actor, cadence_id: int, name: str, repeat_every_days: int, d
         keep = {s.get("id") for s in steps if s.get("id")}
         for pk, obj in existing.items():
             if pk not in keep:
-                _delete_audited(actor=actor, obj=obj, fields=["position"] + STEP_FIELDS, action="cadence_step", now=now)
+                audited_delete(obj=obj, fields=["position"] + STEP_FIELDS, actor=actor, action="cadence_step.deleted", at=now)
         # Positions are unique per cadence: park the survivors out of the way before renumbering.
         CadenceStep.objects.filter(pk__in=keep).update(position=models.F("position") + 1000)
         for position, step in enumerate(steps):
             obj = existing.get(step.get("id")) or CadenceStep(cadence=cadence)
             _save_audited(actor=actor, obj=obj, fields=["position"] + STEP_FIELDS, data={**step, "position": position},
-                          action="cadence_step", now=now, force_save=True)
+                          action="cadence_step", now=now, save_unchanged=True)
         replan_portfolio_on_commit()
     return cadence
 

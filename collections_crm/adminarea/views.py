@@ -8,29 +8,19 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cases.choices import Channel, Objective, Outcome
-from cases.models import Creditor, PlanGuardrails
 from collections_crm.accounts.access import role_required
-from collections_crm.accounts.models import Role, Team, User
+from collections_crm.accounts.models import Role
 from collections_crm.accounts.services import team_save, user_create, user_set_password, user_update
 from collections_crm.privacy import selectors as privacy_selectors
 from collections_crm.privacy import services as privacy_services
 from contacts.engine.outbox import placeholder_values
-from contacts.models import (
-    LANGUAGES,
-    Cadence,
-    ExcuseCategory,
-    FollowUpSettings,
-    JurisdictionPack,
-    Playbook,
-    StrategyRule,
-    Technique,
-)
+from contacts.models import LANGUAGES
 from contacts.services import template_save_version
 from contacts.templating import PLACEHOLDERS, render_text, sms_segments, validate_template
 from debtors import selectors as debtor_selectors
@@ -218,20 +208,12 @@ def template_toggle(request, template_id: int):
 
 @admin_only
 def policies(request):
-    return render(request, "adminarea/policies.html", {
-        "rules": StrategyRule.objects.order_by("position", "id"),
-        "cadences": Cadence.objects.prefetch_related("steps"),
-        "packs": JurisdictionPack.objects.order_by("code"),
-        "guardrails": PlanGuardrails.current(),
-        "followup_settings": FollowUpSettings.objects.select_related("reminder_template").filter(pk=1).first(),
-        "import_form": ImportForm(),
-    })
+    return render(request, "adminarea/policies.html", {**selectors.policies_overview(), "import_form": ImportForm()})
 
 
 @admin_only
 def rules_edit(request):
-    queryset = StrategyRule.objects.order_by("position", "id")
-    formset = RuleFormSet(request.POST or None, queryset=queryset, prefix="rules")
+    formset = RuleFormSet(request.POST or None, queryset=selectors.strategy_rule_list(), prefix="rules")
     if request.method == "POST" and formset.is_valid():
         rows, forms_by_row = [], []
         for form in formset.forms:
@@ -258,7 +240,7 @@ def rules_edit(request):
 
 @admin_only
 def cadence_edit(request, cadence_id: int):
-    cadence = get_object_or_404(Cadence, pk=cadence_id)
+    cadence = selectors.cadence_get(cadence_id=cadence_id)
     form = CadenceForm(request.POST or None, instance=cadence)
     formset = StepFormSet(request.POST or None, instance=cadence, prefix="steps",
                           form_kwargs={"objective": cadence.objective})
@@ -307,7 +289,7 @@ def _entity_form(request, *, form_class, instance, save, title: str, back: str, 
 
 @admin_only
 def pack_edit(request, pack_id: int | None = None):
-    pack = get_object_or_404(JurisdictionPack, pk=pack_id) if pack_id else None
+    pack = selectors.jurisdiction_pack_get(pack_id=pack_id)
     return _entity_form(
         request, form_class=JurisdictionPackForm, instance=pack,
         save=lambda data: services.jurisdiction_pack_save(actor=request.user, pack_id=pack_id, data=data),
@@ -319,7 +301,7 @@ def pack_edit(request, pack_id: int | None = None):
 @admin_only
 def guardrails_edit(request):
     return _entity_form(
-        request, form_class=GuardrailsForm, instance=PlanGuardrails.current(),
+        request, form_class=GuardrailsForm, instance=selectors.guardrails_get(),
         save=lambda data: services.guardrails_update(actor=request.user, data=data),
         title=_("Payment-plan guardrails"), back="adminarea:policies", success=_("Guardrails saved."),
     )
@@ -328,7 +310,7 @@ def guardrails_edit(request):
 @admin_only
 def followup_settings_edit(request):
     return _entity_form(
-        request, form_class=FollowUpSettingsForm, instance=FollowUpSettings.objects.get_or_create(pk=1)[0],
+        request, form_class=FollowUpSettingsForm, instance=selectors.followup_settings_for_edit(),
         save=lambda data: services.followup_settings_update(actor=request.user, data=data),
         title=_("Promise follow-up"), back="adminarea:policies", success=_("Promise follow-up saved."),
     )
@@ -337,17 +319,17 @@ def followup_settings_edit(request):
 @admin_only
 def catalogues(request):
     return render(request, "adminarea/catalogues.html", {
-        "techniques": Technique.objects.all(),
-        "excuses": ExcuseCategory.objects.all(),
+        "techniques": selectors.technique_list(),
+        "excuses": selectors.excuse_category_list(),
         "outcomes": Outcome.choices,
         "conversation_outcomes": set(Outcome.conversation_values()),
-        "playbooks": Playbook.objects.select_related("excuse_category"),
+        "playbooks": selectors.playbook_list(),
     })
 
 
 @admin_only
 def technique_edit(request, technique_id: int | None = None):
-    obj = get_object_or_404(Technique, pk=technique_id) if technique_id else None
+    obj = selectors.technique_get(technique_id=technique_id)
     return _entity_form(
         request, form_class=TechniqueForm, instance=obj,
         save=lambda data: services.technique_save(actor=request.user, technique_id=technique_id, data=data),
@@ -357,7 +339,7 @@ def technique_edit(request, technique_id: int | None = None):
 
 @admin_only
 def excuse_edit(request, excuse_id: int | None = None):
-    obj = get_object_or_404(ExcuseCategory, pk=excuse_id) if excuse_id else None
+    obj = selectors.excuse_category_get(excuse_id=excuse_id)
     return _entity_form(
         request, form_class=ExcuseCategoryForm, instance=obj,
         save=lambda data: services.excuse_category_save(actor=request.user, excuse_id=excuse_id, data=data),
@@ -367,7 +349,7 @@ def excuse_edit(request, excuse_id: int | None = None):
 
 @admin_only
 def playbook_edit(request, playbook_id: int | None = None):
-    obj = get_object_or_404(Playbook, pk=playbook_id) if playbook_id else None
+    obj = selectors.playbook_get(playbook_id=playbook_id)
     return _entity_form(
         request, form_class=PlaybookForm, instance=obj,
         save=lambda data: services.playbook_save(actor=request.user, playbook_id=playbook_id, data=data),
@@ -434,7 +416,7 @@ def user_list(request):
     sort_query = query.copy()
     sort_query.pop("sort", None)
     return render(request, "adminarea/user_list.html", {
-        "page": page, "filters": filters, "roles": Role.choices, "teams": Team.objects.order_by("name"), "query": query.urlencode(),
+        "page": page, "filters": filters, "roles": Role.choices, "teams": selectors.team_options(), "query": query.urlencode(),
         "sort_query": sort_query.urlencode(),
     })
 
@@ -457,7 +439,7 @@ def user_new(request):
 
 @admin_only
 def user_edit(request, user_id: int):
-    member = get_object_or_404(User, pk=user_id)
+    member = selectors.user_get(user_id=user_id)
     form = UserForm(instance=member)
     password_form = SetPasswordForm()
     if request.method == "POST" and "password1" in request.POST:
@@ -471,7 +453,8 @@ def user_edit(request, user_id: int):
                 messages.success(request, _("New password set for %(name)s.") % {"name": member.username})
                 return redirect("adminarea:user_edit", user_id=member.pk)
     elif request.method == "POST":
-        form = UserForm(request.POST, instance=User.objects.get(pk=member.pk))
+        # A copy of its own: validating writes the form's values onto it, and the page shows the saved user.
+        form = UserForm(request.POST, instance=selectors.user_get(user_id=member.pk))
         if form.is_valid():
             data = dict(form.cleaned_data)
             data["team_id"] = data.pop("team").pk if data.get("team") else None
@@ -495,7 +478,7 @@ def team_list(request):
 
 @admin_only
 def team_edit(request, team_id: int | None = None):
-    team = get_object_or_404(Team, pk=team_id) if team_id else None
+    team = selectors.team_get(team_id=team_id)
     return _entity_form(
         request, form_class=TeamForm, instance=team,
         save=lambda data: team_save(actor=request.user, team_id=team_id, data=data),
@@ -510,7 +493,7 @@ def creditor_list(request):
 
 @admin_only
 def creditor_edit(request, creditor_id: int | None = None):
-    creditor = get_object_or_404(Creditor, pk=creditor_id) if creditor_id else None
+    creditor = selectors.creditor_get(creditor_id=creditor_id)
     return _entity_form(
         request, form_class=CreditorForm, instance=creditor,
         save=lambda data: services.creditor_save(actor=request.user, creditor_id=creditor_id, data=data),

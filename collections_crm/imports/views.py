@@ -5,16 +5,16 @@ import csv
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from collections_crm.accounts.access import role_required
 from collections_crm.accounts.models import Role
 
-from . import services
+from . import selectors, services
 from .forms import MappingForm, UploadForm
-from .models import ImportJob, ImportStatus
+from .models import ImportStatus
 from .rows import TARGETS
 
 REPORT_PREVIEW = 200
@@ -43,14 +43,13 @@ def import_list(request):
         else:
             return redirect("imports:detail", pk=job.pk)
     # Queries: session, user, jobs with creditor (one join), creditors for the form's select.
-    jobs = ImportJob.objects.select_related("creditor")[:50]
-    return render(request, "imports/import_list.html", {"form": form, "jobs": jobs})
+    return render(request, "imports/import_list.html", {"form": form, "jobs": selectors.import_job_list(limit=50)})
 
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def import_detail(request, pk: int):
-    job = get_object_or_404(ImportJob.objects.select_related("creditor", "created_by"), pk=pk)
+    job = selectors.import_job_get(job_id=pk, with_people=True)
     context = {"job": job}
     if job.status == ImportStatus.UPLOADED:
         form = MappingForm(request.POST or None, job=job)
@@ -72,14 +71,14 @@ def import_detail(request, pk: int):
         labels = {header: target.label for target in TARGETS[job.kind] if (header := job.mapping.get(target.name))}
         context["columns"] = [(header, labels.get(header)) for header in job.headers]
     elif job.finished:
-        context["errors"] = services.import_report_rows(job=job)[:REPORT_PREVIEW]
+        context["errors"] = selectors.import_row_errors(job=job)[:REPORT_PREVIEW]
     return render(request, "imports/import_detail.html", context)
 
 
 @role_required(Role.ADMIN)
 def import_progress(request, pk: int):
     """The progress fragment, polled by htmx while the import runs."""
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = selectors.import_job_get(job_id=pk)
     response = render(request, "imports/_progress.html", {"job": job})
     if job.finished:
         response["HX-Refresh"] = "true"  # show the full report
@@ -94,13 +93,13 @@ class _Echo:
 @role_required(Role.ADMIN)
 def import_report(request, pk: int):
     """Every rejected row as CSV (line, column, value, reason), streamed."""
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = selectors.import_job_get(job_id=pk)
     writer = csv.writer(_Echo())
 
     def rows():
         yield "\ufeff"  # so spreadsheet programs read the file as UTF-8
         yield writer.writerow([_("Line"), _("Column"), _("Value"), _("Reason")])
-        for error in services.import_report_rows(job=job).iterator(chunk_size=2000):
+        for error in selectors.import_row_errors(job=job).iterator(chunk_size=2000):
             yield writer.writerow([error.line, error.column, error.value, error.message])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -49,6 +50,16 @@ def teams_for_user(user: User) -> QuerySet[Team]:
     if user.role == Role.SUPERVISOR:
         return Team.objects.filter(supervisor=user)
     return Team.objects.none()
+
+
+def teams_with_members_for_user(*, user: User) -> QuerySet[Team]:
+    """The teams ``user`` manages with their supervisor and members (three queries)."""
+    return teams_for_user(user).select_related("supervisor").prefetch_related("members")
+
+
+def team_get_for_user(*, user: User, team_id: int) -> Team:
+    """A team ``user`` manages, or 404."""
+    return get_object_or_404(teams_for_user(user), pk=team_id)
 
 
 def agents_for_user(user: User) -> QuerySet[User]:
@@ -419,6 +430,13 @@ def priorities_for_teams(teams) -> list[TeamPriority]:
     return list(TeamPriority.objects.filter(team__in=teams).select_related("team", "updated_by"))
 
 
+def priorities_for_user(*, user: User) -> list[TeamPriority]:
+    """The team priorities shown to ``user``: an agent's own team's, else those of the teams they manage."""
+    if user.is_agent:
+        return priorities_for_teams([user.team] if user.team_id else [])
+    return priorities_for_teams(teams_for_user(user))
+
+
 # --- Drill-down: the live cases behind a figure ---------------------------------------------
 
 DRILL_KINDS = ("open", "placed", "collected", "promises", "attempts", "no_next_step", "overdue", "technique", "roll", "moves", "refusals")
@@ -507,3 +525,13 @@ def drill_cases(scope: Scope, *, kind: str, params: dict, now: dt.datetime) -> Q
             refusals = refusals.filter(reason=params["reason"])
         cases = cases.filter(Exists(refusals))
     return cases.select_related("debtor", "creditor", "assigned_agent").order_by("-balance", "pk")
+
+
+def drill_case_ids(*, scope: Scope, kind: str, params: dict, now: dt.datetime, limit: int) -> list[int]:
+    """The ids of the first ``limit`` cases behind a figure (a bulk action's selection)."""
+    return list(drill_cases(scope, kind=kind, params=params, now=now).values_list("pk", flat=True)[:limit])
+
+
+def drill_cases_for_export(*, scope: Scope, kind: str, params: dict, now: dt.datetime, limit: int) -> QuerySet[Case]:
+    """The first ``limit`` cases behind a figure (an export)."""
+    return drill_cases(scope, kind=kind, params=params, now=now)[:limit]

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -23,11 +23,15 @@ from collections_crm.accounts.models import Role
 from . import exports
 from .forms import DrillForm, FilterForm, ReassignForm, TeamMemberForm, TeamPriorityForm
 from .selectors import (
+    drill_case_ids,
     drill_cases,
+    drill_cases_for_export,
     priorities_for_teams,
+    priorities_for_user,
     rebuild_state,
     scope_for_user,
-    teams_for_user,
+    team_get_for_user,
+    teams_with_members_for_user,
 )
 from .services import cases_reassign, team_member_set, team_priority_set
 from .tables import build_tables, chart_payload, drill_table
@@ -83,12 +87,11 @@ def _tables(scope, params: dict, cut: str):
 def _dashboard(request, template: str):
     form, scope, params, cut, now = _filters(request)
     tables, figures = _tables(scope, params, cut)
-    teams = teams_for_user(request.user) if not request.user.is_agent else ([request.user.team] if request.user.team_id else [])
     query = urlencode({**params, "cut": cut})
     return render(request, template, {
         "form": form, "tables": tables, "charts": chart_payload(figures), "portfolio": figures["portfolio"],
         "promises": figures["promises"]["total"], "query": query, "scope": scope, "state": rebuild_state(),
-        "priorities": priorities_for_teams(teams), "now": now,
+        "priorities": priorities_for_user(user=request.user), "now": now,
     })
 
 
@@ -148,8 +151,8 @@ def reassign(request):
                 messages.error(request, error)
         return redirect(back)
     if form.cleaned_data["all_matching"]:
-        cases = drill_cases(scope, kind=drill_form.cleaned_data["kind"], params=drill_form.cleaned_data["params"], now=now)
-        case_ids = list(cases.values_list("pk", flat=True)[: settings.REPORTS_BULK_REASSIGN_MAX + 1])
+        case_ids = drill_case_ids(scope=scope, kind=drill_form.cleaned_data["kind"], params=drill_form.cleaned_data["params"],
+                                  now=now, limit=settings.REPORTS_BULK_REASSIGN_MAX + 1)
     else:
         case_ids = form.cleaned_data["case_ids"]
     agent = form.cleaned_data["agent"]
@@ -171,8 +174,8 @@ def export(request, name: str, fmt: str):
         drill_form = DrillForm(request.GET)
         if not drill_form.is_valid():
             raise Http404
-        cases = drill_cases(scope, kind=drill_form.cleaned_data["kind"], params=drill_form.cleaned_data["params"], now=now)
-        table = drill_table(cases[: exports.MAX_EXPORT_ROWS])
+        table = drill_table(drill_cases_for_export(scope=scope, kind=drill_form.cleaned_data["kind"],
+                                             params=drill_form.cleaned_data["params"], now=now, limit=exports.MAX_EXPORT_ROWS))
     else:
         tables, _figures = _tables(scope, params, cut)
         if name not in tables:
@@ -188,7 +191,7 @@ def export(request, name: str, fmt: str):
 @role_required(*STAFF_ROLES)
 def teams(request):
     """Who is in which team, and what each team should work on first."""
-    managed = list(teams_for_user(request.user).select_related("supervisor").prefetch_related("members"))
+    managed = list(teams_with_members_for_user(user=request.user))
     priorities = {p.team_id: p for p in priorities_for_teams(managed)}
     rows = []
     for team in managed:
@@ -201,7 +204,7 @@ def teams(request):
 @require_POST
 @role_required(*STAFF_ROLES)
 def team_priority(request, team_id: int):
-    team = get_object_or_404(teams_for_user(request.user), pk=team_id)
+    team = team_get_for_user(user=request.user, team_id=team_id)
     form = TeamPriorityForm(request.POST, prefix=f"t{team.pk}")
     if form.is_valid():
         try:

@@ -1,0 +1,24 @@
+"""Reads for the import pages. Only admins reach them, so no per-object visibility here."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from .models import ImportJob, ImportRowError
+
+
+def import_job_list(*, limit: int = 50) -> QuerySet[ImportJob]:
+    """The latest jobs with their creditor (one query)."""
+    return ImportJob.objects.select_related("creditor")[:limit]
+
+
+def import_job_get(*, job_id: int, with_people: bool = False) -> ImportJob:
+    """The job, or 404. ``with_people`` joins the creditor and the uploader (the detail page)."""
+    jobs = ImportJob.objects.select_related("creditor", "created_by") if with_people else ImportJob.objects.all()
+    return get_object_or_404(jobs, pk=job_id)
+
+
+def import_row_errors(*, job: ImportJob) -> QuerySet[ImportRowError]:
+    """The job's rejected rows in file order."""
+    return ImportRowError.objects.filter(job=job).order_by("line", "id")
