@@ -22,7 +22,7 @@ from .guardrails import Limits, plan_needs_approval
 from .models import Case, Creditor, Payment, PaymentPlan, PlanGuardrails, PromiseToPay
 
 
-def case_visibility_q(user: User, *, for_write: bool = False) -> Q:
+def case_visibility_q(*, user: User, for_write: bool = False) -> Q:
     """Cases ``user`` may see (or act on, with ``for_write``). Deny by default."""
     if not user.is_authenticated or not user.is_active:
         return Q(pk__in=[])
@@ -40,7 +40,7 @@ def case_visibility_q(user: User, *, for_write: bool = False) -> Q:
 
 
 def case_list_for_user(*, user: User, for_write: bool = False) -> QuerySet[Case]:
-    return Case.objects.filter(case_visibility_q(user, for_write=for_write)).select_related("debtor", "creditor", "assigned_agent")
+    return Case.objects.filter(case_visibility_q(user=user, for_write=for_write)).select_related("debtor", "creditor", "assigned_agent")
 
 
 def case_get_for_user(*, user: User, case_id: int, for_write: bool = False) -> Case:
@@ -51,8 +51,8 @@ def case_get_for_user(*, user: User, case_id: int, for_write: bool = False) -> C
     return case
 
 
-def user_can_write_case(user: User, case: Case) -> bool:
-    return Case.objects.filter(case_visibility_q(user, for_write=True), pk=case.pk).exists()
+def user_can_write_case(*, user: User, case: Case) -> bool:
+    return Case.objects.filter(case_visibility_q(user=user, for_write=True), pk=case.pk).exists()
 
 
 def case_summary_for_user(*, user: User, now, today) -> dict:
@@ -65,7 +65,7 @@ def case_summary_for_user(*, user: User, now, today) -> dict:
 def _case_summary(*, user: User, now, today) -> dict:
     """Counts over the open cases, and money per currency (a portfolio may hold euros and
     dollars: they are never added together). One grouped scan of the open cases."""
-    visible = Case.objects.filter(case_visibility_q(user))
+    visible = Case.objects.filter(case_visibility_q(user=user))
     open_cases = visible.filter(status__in=CaseStatus.open_values())
     by_currency = list(open_cases.values("currency").annotate(
         open_count=Count("id"),
@@ -140,7 +140,7 @@ def queue_order(*, now: dt.datetime) -> list:
     return [priority.asc(), due_at.asc(nulls_last=True), F("balance").desc(), F("due_date").asc(), F("id").asc()]
 
 
-def aging_due_date_q(bucket: str, today: dt.date) -> Q:
+def aging_due_date_q(*, bucket: str, today: dt.date) -> Q:
     """Cases in an aging bucket, as a range on due_date (indexable) rather than on computed days."""
     for code, low, high in AGING_BUCKETS:
         if code == bucket:
@@ -157,7 +157,7 @@ def aging_due_date_q(bucket: str, today: dt.date) -> Q:
 SEARCH_DEBTOR_LIST_LIMIT = 20_000
 
 
-def case_search_q(term: str) -> Q:
+def case_search_q(*, term: str) -> Q:
     """Name (contains), identity document, reference, phone or e-mail (exact after normalising).
     The matching debtors are looked up first through their own indexes (a trigram index serves
     the name substring on PostgreSQL); a selective term then becomes a short list of debtor ids,
@@ -182,7 +182,7 @@ def case_search_q(term: str) -> Q:
     return by_reference | Q(debtor_id__in=debtors) | Q(debtor_id__in=contacts)
 
 
-def agent_sees_team(user: User) -> bool:
+def agent_sees_team(*, user: User) -> bool:
     """The team's policy lets its agents see (read-only) their teammates' cases."""
     return bool(user.is_agent and user.team is not None and user.team.agents_see_team_cases)
 
@@ -192,8 +192,8 @@ def case_queue_for_user(*, user: User, now: dt.datetime, filters: dict | None = 
     Open cases unless a status is asked for; filtered, searched and ordered."""
     filters = filters or {}
     today = timezone.localdate(now)
-    if user.is_agent and filters.get("scope") == "team" and agent_sees_team(user):
-        qs = Case.objects.filter(case_visibility_q(user))  # read-only for the teammates' cases
+    if user.is_agent and filters.get("scope") == "team" and agent_sees_team(user=user):
+        qs = Case.objects.filter(case_visibility_q(user=user))  # read-only for the teammates' cases
     elif user.is_agent:
         qs = Case.objects.filter(assigned_agent=user)
     elif user.is_supervisor:
@@ -202,16 +202,16 @@ def case_queue_for_user(*, user: User, now: dt.datetime, filters: dict | None = 
         agents = list(User.objects.filter(team__supervisor=user).values_list("pk", flat=True))
         qs = Case.objects.filter(Q(assigned_agent_id__in=agents) | Q(assigned_agent__isnull=True))
     else:
-        qs = Case.objects.filter(case_visibility_q(user, for_write=True))
+        qs = Case.objects.filter(case_visibility_q(user=user, for_write=True))
     qs = qs.filter(status=filters["status"]) if filters.get("status") else qs.filter(status__in=CaseStatus.open_values())
     if filters.get("objective"):
         qs = qs.filter(objective=filters["objective"])
     if filters.get("aging"):
-        qs = qs.filter(aging_due_date_q(filters["aging"], today))
+        qs = qs.filter(aging_due_date_q(bucket=filters["aging"], today=today))
     if filters.get("creditor"):
         qs = qs.filter(creditor_id=filters["creditor"])
     if filters.get("q"):
-        qs = qs.filter(case_search_q(filters["q"]))
+        qs = qs.filter(case_search_q(term=filters["q"]))
     sort = QUEUE_SORTS.get(filters.get("sort") or "")
     if sort is None:
         return qs.order_by(*queue_order(now=now))
@@ -234,7 +234,7 @@ def plan_inbox_for_user(*, user: User, today: dt.date, page: int | str = 1, per_
     it exceeds the admins' guardrails (empty: the agent may agree it once the debtor accepts)."""
     plans = (
         PaymentPlan.objects.filter(status=PlanStatus.PROPOSED,
-                                   case__in=Case.objects.filter(case_visibility_q(user, for_write=True)).values("pk"))
+                                   case__in=Case.objects.filter(case_visibility_q(user=user, for_write=True)).values("pk"))
         .select_related("case__debtor", "case__creditor", "case__assigned_agent", "created_by")
         .order_by("created_at", "id")
     )

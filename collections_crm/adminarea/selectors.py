@@ -61,7 +61,7 @@ def template_version_get(*, template: MessageTemplate, number: int) -> MessageTe
     return version
 
 
-def version_diff(old: MessageTemplateVersion, new: MessageTemplateVersion) -> list[tuple[str, str]]:
+def version_diff(*, old: MessageTemplateVersion, new: MessageTemplateVersion) -> list[tuple[str, str]]:
     """Unified diff of subject and body as (kind, line) pairs; kind is add, del, hunk or same."""
     a, b = old.body.splitlines(), new.body.splitlines()
     if old.subject or new.subject:

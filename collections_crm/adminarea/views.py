@@ -173,9 +173,9 @@ def template_history(request, template_id: int):
     if a and b and a.isdigit() and b.isdigit():
         old = selectors.template_version_get(template=template, number=int(a))
         new = selectors.template_version_get(template=template, number=int(b))
-        compare = {"old": old, "new": new, "lines": selectors.version_diff(old, new)}
+        compare = {"old": old, "new": new, "lines": selectors.version_diff(old=old, new=new)}
     elif len(versions) >= 2:
-        compare = {"old": versions[1], "new": versions[0], "lines": selectors.version_diff(versions[1], versions[0])}
+        compare = {"old": versions[1], "new": versions[0], "lines": selectors.version_diff(old=versions[1], new=versions[0])}
     return render(request, "adminarea/template_history.html", {
         "template": template, "versions": versions, "compare": compare, "audit": selectors.template_audit(template=template),
     })

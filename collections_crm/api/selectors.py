@@ -18,7 +18,7 @@ def token_creditor_id(request) -> int | None:
 
 
 def cases_for(request, *, for_write: bool = False) -> QuerySet[Case]:
-    qs = Case.objects.filter(case_visibility_q(request.user, for_write=for_write))
+    qs = Case.objects.filter(case_visibility_q(user=request.user, for_write=for_write))
     creditor_id = token_creditor_id(request)
     if creditor_id is not None:
         qs = qs.filter(creditor_id=creditor_id)

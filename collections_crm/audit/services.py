@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -76,15 +76,18 @@ def audit_record(
 MASKED = "…"
 
 
+M = TypeVar("M", bound=models.Model)
+
+
 def audited_save(
     *,
-    obj: models.Model,
+    obj: M,
     changes: Mapping[str, Any],
     fields: Sequence[str],
     actor,
     action: str,
     at: dt.datetime,
-    check: Callable[[models.Model, dict[str, Any]], None] | None = None,
+    check: Callable[[M, dict[str, Any]], None] | None = None,
     clean: bool = True,
     clean_exclude: Collection[str] = (),
     validate_unique: bool = True,

@@ -67,7 +67,7 @@ def case_contact_statuses(*, cases: list[Case], now: dt.datetime) -> dict[int, d
     return result
 
 
-def contact_point_reasons(point: ContactPoint) -> list:
+def contact_point_reasons(*, point: ContactPoint) -> list:
     """Why one contact point may not be used, on top of the debtor's own stops."""
     reasons = []
     if point.do_not_contact:
@@ -82,7 +82,7 @@ def contact_point_reasons(point: ContactPoint) -> list:
 def case_contact_points(*, case: Case) -> list[ContactPoint]:
     points = list(case.debtor.contact_points.all())
     for point in points:
-        point.stop_reasons = contact_point_reasons(point)  # type: ignore[attr-defined]  # for the template
+        point.stop_reasons = contact_point_reasons(point=point)  # type: ignore[attr-defined]  # for the template
     return points
 
 

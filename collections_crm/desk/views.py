@@ -71,7 +71,7 @@ def case_queue(request):
         "sort_query": sort_query.urlencode(),
         "sort": request.GET.get("sort", ""),
         "scope": request.GET.get("scope", ""),
-        "can_see_team": agent_sees_team(request.user),
+        "can_see_team": agent_sees_team(user=request.user),
     }
     return render(request, "desk/case_queue.html", context)
 
@@ -118,7 +118,7 @@ def _workspace_context(request, case, *, active: str = "interaction", bound=None
     most of the page's rendering time and most visits use one or two)."""
     now = timezone.now()
     user = request.user
-    can_write = user_can_write_case(user, case)
+    can_write = user_can_write_case(user=user, case=case)
     kind = request.GET.get("kind", "")
     timeline_page, timeline = case_timeline(case=case, kind=kind, page=request.GET.get("page", 1))
     return {

@@ -65,8 +65,8 @@ class FilterForm(forms.Form):
             self.fields["currency"].choices = [(c, c) for c in currencies]
         else:
             del self.fields["currency"]
-        self.fields["team"].queryset = teams_for_user(user)
-        self.fields["agent"].queryset = agents_for_user(user)
+        self.fields["team"].queryset = teams_for_user(user=user)
+        self.fields["agent"].queryset = agents_for_user(user=user)
         if user.is_crm_admin:
             self.fields["team"].empty_label = _("All teams")
         if user.role == Role.AGENT and not user.is_superuser:
@@ -147,7 +147,7 @@ class ReassignForm(forms.Form):
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["agent"].queryset = agents_for_user(user)
+        self.fields["agent"].queryset = agents_for_user(user=user)
         self.fields["case_ids"].choices = [(v, v) for v in (self.data.getlist("case_ids") if hasattr(self.data, "getlist") else [])]
 
     def clean(self):
@@ -177,4 +177,4 @@ class TeamMemberForm(forms.Form):
             members = members.filter(Q(team__supervisor=user) | Q(team__isnull=True))
             self.fields["team"].required = True
         self.fields["member"].queryset = members
-        self.fields["team"].queryset = teams_for_user(user)
+        self.fields["team"].queryset = teams_for_user(user=user)

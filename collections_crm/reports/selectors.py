@@ -44,7 +44,7 @@ ZERO = Decimal("0.00")
 # --- Who sees what ------------------------------------------------------------------------
 
 
-def teams_for_user(user: User) -> QuerySet[Team]:
+def teams_for_user(*, user: User) -> QuerySet[Team]:
     if user.is_crm_admin:
         return Team.objects.all()
     if user.role == Role.SUPERVISOR:
@@ -54,15 +54,15 @@ def teams_for_user(user: User) -> QuerySet[Team]:
 
 def teams_with_members_for_user(*, user: User) -> QuerySet[Team]:
     """The teams ``user`` manages with their supervisor and members (three queries)."""
-    return teams_for_user(user).select_related("supervisor").prefetch_related("members")
+    return teams_for_user(user=user).select_related("supervisor").prefetch_related("members")
 
 
 def team_get_for_user(*, user: User, team_id: int) -> Team:
     """A team ``user`` manages, or 404."""
-    return get_object_or_404(teams_for_user(user), pk=team_id)
+    return get_object_or_404(teams_for_user(user=user), pk=team_id)
 
 
-def agents_for_user(user: User) -> QuerySet[User]:
+def agents_for_user(*, user: User) -> QuerySet[User]:
     """Active agents ``user`` may filter on and hand cases to."""
     agents = User.objects.filter(role=Role.AGENT, is_active=True).select_related("team")
     if user.is_crm_admin:
@@ -426,15 +426,15 @@ def rebuild_state() -> RebuildState | None:
     return RebuildState.objects.filter(name="dashboard").first()
 
 
-def priorities_for_teams(teams) -> list[TeamPriority]:
+def priorities_for_teams(*, teams) -> list[TeamPriority]:
     return list(TeamPriority.objects.filter(team__in=teams).select_related("team", "updated_by"))
 
 
 def priorities_for_user(*, user: User) -> list[TeamPriority]:
     """The team priorities shown to ``user``: an agent's own team's, else those of the teams they manage."""
     if user.is_agent:
-        return priorities_for_teams([user.team] if user.team_id else [])
-    return priorities_for_teams(teams_for_user(user))
+        return priorities_for_teams(teams=[user.team] if user.team_id else [])
+    return priorities_for_teams(teams=teams_for_user(user=user))
 
 
 # --- Drill-down: the live cases behind a figure ---------------------------------------------
@@ -454,7 +454,7 @@ def _day_bounds(scope: Scope):
 def drill_cases(scope: Scope, *, kind: str, params: dict, now: dt.datetime) -> QuerySet[Case]:
     """Cases behind a dashboard figure, limited to what the user may see. ``params`` carries the
     figure's own coordinates (bucket, objective, status, technique...), already validated."""
-    cases = Case.objects.filter(case_visibility_q(scope.user))
+    cases = Case.objects.filter(case_visibility_q(user=scope.user))
     start, end = _day_bounds(scope)
     # Interactions and promises count for who made them; everything else for the case's agent.
     by_actor = kind in ("attempts", "technique", "promises")

@@ -192,7 +192,7 @@ def export(request, name: str, fmt: str):
 def teams(request):
     """Who is in which team, and what each team should work on first."""
     managed = list(teams_with_members_for_user(user=request.user))
-    priorities = {p.team_id: p for p in priorities_for_teams(managed)}
+    priorities = {p.team_id: p for p in priorities_for_teams(teams=managed)}
     rows = []
     for team in managed:
         priority = priorities.get(team.pk)

@@ -38,9 +38,9 @@ def cases_reassign(*, actor: User, case_ids: list[int], agent: User, now: dt.dat
         raise ValidationError(
             {"cases": _("At most %(n)d cases can be reassigned at once; narrow the filter.") % {"n": bulk_reassign_limit()}}
         )
-    if not agents_for_user(actor).filter(pk=agent.pk).exists():
+    if not agents_for_user(user=actor).filter(pk=agent.pk).exists():
         raise ValidationError({"agent": _("You cannot assign cases to this agent.")})
-    writable = Case.objects.filter(case_visibility_q(actor, for_write=True), pk__in=ids).count()
+    writable = Case.objects.filter(case_visibility_q(user=actor, for_write=True), pk__in=ids).count()
     if writable != len(ids):
         raise ValidationError({"cases": _("Some of the selected cases are not yours to reassign.")})
     changed = 0
@@ -59,7 +59,7 @@ def team_priority_set(
     now: dt.datetime | None = None,
 ) -> TeamPriority:
     now = now or timezone.now()
-    if not teams_for_user(actor).filter(pk=team.pk).exists():
+    if not teams_for_user(user=actor).filter(pk=team.pk).exists():
         raise ValidationError(_("You do not manage this team."))
     unknown = [b for b in focus_buckets if b not in BUCKET_CODES]
     if unknown:
@@ -85,7 +85,7 @@ def team_member_set(*, actor: User, member: User, team: Team | None, now: dt.dat
     now = now or timezone.now()
     if member.role != Role.AGENT:
         raise ValidationError({"member": _("Only agents belong to teams.")})
-    managed = teams_for_user(actor)
+    managed = teams_for_user(user=actor)
     if not actor.is_crm_admin:
         if member.team_id is not None and not managed.filter(pk=member.team_id).exists():
             raise ValidationError({"member": _("This agent belongs to a team you do not manage.")})
