@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from collections_crm.accounts.models import Role, User
 from collections_crm.audit.models import AuditLog
-from collections_crm.audit.services import audit_record, diff, snapshot
+from collections_crm.audit.services import audit_record, audited_save, snapshot
 from collections_crm.core.dates import add_months
 
 from . import hooks
@@ -59,13 +59,17 @@ def case_lock(*, case_id: int, expected_version: int | None = None) -> Case:
 CLOSING_STATUSES = (CaseStatus.PAID, CaseStatus.CLOSED)
 
 
-def _check_transition(case: Case, status: str) -> None:
-    if status not in CASE_TRANSITIONS.get(case.status, set()):
+def _check_transition(old: str, new: str, *, balance: Decimal) -> None:
+    if new not in CASE_TRANSITIONS.get(old, set()):
         raise ValidationError(
-            {"status": _("A case cannot go from %(old)s to %(new)s.") % {"old": case.get_status_display(), "new": CaseStatus(status).label}}
+            {"status": _("A case cannot go from %(old)s to %(new)s.") % {"old": CaseStatus(old).label, "new": CaseStatus(new).label}}
         )
-    if status == CaseStatus.PAID and case.balance != ZERO:
+    if new == CaseStatus.PAID and balance != ZERO:
         raise ValidationError({"status": _("Only a case with a zero balance is paid.")})
+
+
+# What case_change writes and audits (the version is bumped by every write, not audited).
+CASE_FIELDS = [f for f in CASE_AUDIT_FIELDS if f != "version"]
 
 
 def case_change(
@@ -73,26 +77,30 @@ def case_change(
 ) -> Case:
     """The one write of a case (locked by case_lock in the caller's transaction): apply
     ``fields``, and ``status`` if given (checked against CASE_TRANSITIONS; ``closed_at`` follows),
-    save only what changed, bump the version and write the audit row (before/after of the changed
-    fields). This is the only place a case's status is assigned; set-based paths use
+    save what changed and write the audit row (audited_save: before/after of the changed fields),
+    and bump the version, on every call, so that a form opened before any change of the case is
+    stale. This is the only place a case's status is assigned; set-based paths use
     cases_change_status."""
-    before = snapshot(case, CASE_AUDIT_FIELDS)
-    for name, value in fields.items():
-        setattr(case, name, value)
-    if clean:
-        case.clean_fields(exclude=[f.name for f in Case._meta.fields if f.name not in fields])
+    unknown = set(fields) - set(CASE_FIELDS)
+    if unknown:
+        raise ValueError(f"case_change does not write {sorted(unknown)}")
+    changes = dict(fields)
     if status is not None and status != case.status:
-        _check_transition(case, status)
-        case.status = status
-        case.closed_at = now if status in CLOSING_STATUSES else None
-    case.version = F("version") + 1
-    after = snapshot(case, [f for f in CASE_AUDIT_FIELDS if f != "version"])
-    changed = [f for f in after if after[f] != before.get(f)]
-    update_fields = [f.removesuffix("_id") if f.endswith("_id") else f for f in changed]
-    case.save(update_fields=[*update_fields, "version", "updated_at"])
+        changes.update(status=status, closed_at=now if status in CLOSING_STATUSES else None)
+
+    def check(obj: Case, before: dict) -> None:
+        if "status" in changes:
+            _check_transition(before["status"], obj.status, balance=obj.balance)
+        if clean:
+            obj.clean_fields(exclude=[f.name for f in Case._meta.fields if f.attname not in fields])
+
+    case.version = F("version") + 1  # an expression, resolved by the save
+    _before, after = audited_save(obj=case, changes=changes, fields=CASE_FIELDS, actor=actor, action=action, at=now,
+                                  check=check, clean=False, touch=("version",))
+    if not after:
+        # Nothing changed, but the case was acted on: still a new version.
+        Case.objects.filter(pk=case.pk).update(version=F("version") + 1, updated_at=now)
     case.refresh_from_db(fields=["version"])
-    b, a = diff(before, after)
-    audit_record(actor=actor, action=action, obj=case, before=b, after=a, at=now)
     return case
 
 
@@ -182,7 +190,7 @@ def case_assign(
         case = case_lock(case_id=case_id, expected_version=expected_version)
         if case.assigned_agent_id == (agent.pk if agent else None):
             return case
-        case_change(case, actor=actor, action="case.assigned", now=now, assigned_agent=agent)
+        case_change(case, actor=actor, action="case.assigned", now=now, assigned_agent_id=agent.pk if agent else None)
         case_replan(case=case, actor=actor, now=now)
     return case
 
