@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -125,14 +126,27 @@ class OutboundMessageSerializer(serializers.ModelSerializer):
 @extend_schema_field(OpenApiTypes.INT)
 class _ScopedPk(serializers.PrimaryKeyRelatedField):
     """A primary key looked up only among the records the caller may use: anything else is
-    reported exactly like a record that does not exist."""
+    reported exactly like a record that does not exist. ``selector`` takes the caller as the
+    views give it in the serializer context (``user`` and ``creditor_id``, see ApiMixin.caller)."""
 
     def __init__(self, selector, **kwargs):
         self.selector = selector
         super().__init__(**kwargs)
 
     def get_queryset(self):
-        return self.selector(self.context["request"])
+        return self.selector(**self.context["caller"])
+
+
+def _creditors(*, user: User, creditor_id: int | None) -> QuerySet[Creditor]:
+    return selectors.creditors_for(creditor_id=creditor_id)
+
+
+def _debtors(*, user: User, creditor_id: int | None) -> QuerySet[Debtor]:
+    return selectors.debtors_for(user=user, creditor_id=creditor_id)
+
+
+def _writable_cases(*, user: User, creditor_id: int | None) -> QuerySet[Case]:
+    return selectors.cases_for(user=user, creditor_id=creditor_id, for_write=True)
 
 
 def _money(**kwargs):
@@ -175,9 +189,9 @@ class DebtorUpdateIn(serializers.Serializer):
 
 
 class CaseCreateIn(serializers.Serializer):
-    creditor = _ScopedPk(selectors.creditors_for)
+    creditor = _ScopedPk(_creditors)
     debtor = DebtorIn(required=False, help_text=_("The debtor's identity; created if no debtor has this document."))
-    debtor_id = _ScopedPk(selectors.debtors_for, required=False, help_text=_("Or an existing debtor you may see."))
+    debtor_id = _ScopedPk(_debtors, required=False, help_text=_("Or an existing debtor you may see."))
     reference = serializers.CharField(max_length=64)
     original_amount = _money(min_value=Decimal("0.01"))
     fees = _money(min_value=Decimal("0"), required=False)
@@ -208,10 +222,6 @@ class PlanCancelIn(serializers.Serializer):
 
 class CaseStatusIn(serializers.Serializer):
     status = serializers.ChoiceField(choices=CaseStatus.choices)
-
-
-def _writable_cases(request):
-    return selectors.cases_for(request, for_write=True)
 
 
 class ContactAttemptIn(serializers.Serializer):
@@ -300,7 +310,7 @@ class ImportPreviewSerializer(serializers.Serializer):
 
 
 class ImportJobIn(serializers.Serializer):
-    creditor = _ScopedPk(selectors.creditors_for)
+    creditor = _ScopedPk(_creditors)
     kind = serializers.ChoiceField(choices=ImportKind.choices)
     file = serializers.FileField()
     mapping = _ColumnMapping(required=False, help_text=_("{target field: column header}; the saved or suggested mapping if left out."))

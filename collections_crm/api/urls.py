@@ -3,6 +3,7 @@ from csp.decorators import csp_replace
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import SimpleRouter
 
 from collections_crm.accounts.access import ALL_ROLES, role_required
 
@@ -11,36 +12,32 @@ from .authentication import ApiTokenAuthentication
 
 app_name = "api"
 
+# One viewset per kind of record: /<records>/ (list, and create where the API creates them)
+# and /<records>/<int:pk>/ (detail, and partial update where it updates them), named
+# "<basename>-list" and "<basename>-detail".
+router = SimpleRouter(trailing_slash=True, use_regex_path=False)
+router.register("creditors", views.CreditorViewSet, basename="creditor")
+router.register("debtors", views.DebtorViewSet, basename="debtor")
+router.register("cases", views.CaseViewSet, basename="case")
+router.register("contact-attempts", views.ContactAttemptViewSet, basename="attempt")
+router.register("promises", views.PromiseViewSet, basename="promise")
+router.register("payment-plans", views.PaymentPlanViewSet, basename="plan")
+router.register("payments", views.PaymentViewSet, basename="payment")
+router.register("follow-ups", views.FollowUpViewSet, basename="followup")
+router.register("messages", views.OutboundMessageViewSet, basename="message")
+router.register("imports", views.ImportJobViewSet, basename="import")
+router.register("templates", views.TemplateViewSet, basename="template")
+
 urlpatterns = [
-    path("creditors/", views.CreditorList.as_view(), name="creditor-list"),
-    path("creditors/<int:pk>/", views.CreditorDetail.as_view(), name="creditor-detail"),
-    path("debtors/", views.DebtorList.as_view(), name="debtor-list"),
-    path("debtors/<int:pk>/", views.DebtorDetail.as_view(), name="debtor-detail"),
+    *router.urls,
+    # The operations on one record.
     path("debtors/<int:pk>/contact-points/", views.DebtorContactPointCreate.as_view(), name="debtor-contact-points"),
-    path("cases/", views.CaseList.as_view(), name="case-list"),
-    path("cases/<int:pk>/", views.CaseDetail.as_view(), name="case-detail"),
     path("cases/<int:pk>/status/", views.CaseStatusChange.as_view(), name="case-status"),
-    path("contact-attempts/", views.ContactAttemptList.as_view(), name="attempt-list"),
-    path("contact-attempts/<int:pk>/", views.ContactAttemptDetail.as_view(), name="attempt-detail"),
-    path("promises/", views.PromiseList.as_view(), name="promise-list"),
-    path("promises/<int:pk>/", views.PromiseDetail.as_view(), name="promise-detail"),
-    path("payment-plans/", views.PaymentPlanList.as_view(), name="plan-list"),
-    path("payment-plans/<int:pk>/", views.PaymentPlanDetail.as_view(), name="plan-detail"),
     path("payment-plans/<int:pk>/agree/", views.PaymentPlanAgree.as_view(), name="plan-agree"),
     path("payment-plans/<int:pk>/cancel/", views.PaymentPlanCancel.as_view(), name="plan-cancel"),
-    path("payments/", views.PaymentList.as_view(), name="payment-list"),
-    path("payments/<int:pk>/", views.PaymentDetail.as_view(), name="payment-detail"),
-    path("follow-ups/", views.FollowUpList.as_view(), name="followup-list"),
-    path("follow-ups/<int:pk>/", views.FollowUpDetail.as_view(), name="followup-detail"),
-    path("messages/", views.OutboundMessageList.as_view(), name="message-list"),
-    path("messages/<int:pk>/", views.OutboundMessageDetail.as_view(), name="message-detail"),
-    path("imports/", views.ImportJobList.as_view(), name="import-list"),
-    path("imports/<int:pk>/", views.ImportJobDetail.as_view(), name="import-detail"),
     path("imports/<int:pk>/errors/", views.ImportJobErrors.as_view(), name="import-errors"),
     path("imports/<int:pk>/preview/", views.ImportJobPreview.as_view(), name="import-preview"),
     path("imports/<int:pk>/start/", views.ImportJobStart.as_view(), name="import-start"),
-    path("templates/", views.TemplateList.as_view(), name="template-list"),
-    path("templates/<int:pk>/", views.TemplateDetail.as_view(), name="template-detail"),
     # The schema is for integrations too (token or session); the docs page is for people.
     path(
         "schema/",
