@@ -34,6 +34,7 @@ from rest_framework.settings import api_settings
 from cases import services as case_services
 from collections_crm.accounts.access import ALL_ROLES, STAFF_ROLES
 from collections_crm.accounts.models import Role
+from collections_crm.imports import selectors as import_selectors
 from collections_crm.imports import services as import_services
 from contacts.services import contact_attempt_log
 from debtors import services as debtor_services
@@ -582,4 +583,4 @@ class ImportJobErrors(ApiMixin, generics.ListAPIView):
 
     def get_queryset(self):
         job = generics.get_object_or_404(selectors.imports_for(creditor_id=self.caller()["creditor_id"]), pk=self.kwargs["pk"])
-        return import_services.import_report_rows(job=job)
+        return import_selectors.import_row_errors(job=job)

@@ -413,8 +413,3 @@ def import_job_plan_cases(*, job_id: int, batch: int = 5000) -> int:
         planned += len(ids)
         last = ids[-1]
     return planned
-
-
-def import_report_rows(*, job: ImportJob):
-    return ImportRowError.objects.filter(job=job).order_by("line", "id")
-
