@@ -44,13 +44,14 @@ def test_import_runs_on_the_worker_and_twice_is_once(celery_worker, client, admi
     wait_for(lambda: client.get(reverse("imports:progress", args=[job.pk])).get("HX-Refresh") == "true", what="import finished")
     job.refresh_from_db()
     assert (job.status, job.rows_created, job.rows_rejected) == (ImportStatus.DONE, 3, 5)
-    # The new cases were handed to the follow-up engine, in a task of their own.
-    wait_for(lambda: re.search(rb"imports\.plan_cases\[[^\]]+\] succeeded", celery_worker.log_bytes()), what="cases planned")
+    # The new cases were handed to the follow-up engine, in a task of their own. (A task id in the
+    # log may be partly redacted, e.g. "[[document]-658b-…]", when it looks like a document number.)
+    wait_for(lambda: re.search(rb"imports\.plan_cases\[.*?\] succeeded", celery_worker.log_bytes()), what="cases planned")
 
     from collections_crm.imports.tasks import run_import
 
     run_import.delay(job.pk)  # a redelivered message
-    wait_for(lambda: len(re.findall(rb"imports\.run\[[^\]]+\] succeeded", celery_worker.log_bytes())) == 2, what="second run finished")
+    wait_for(lambda: len(re.findall(rb"imports\.run\[.*?\] succeeded", celery_worker.log_bytes())) == 2, what="second run finished")
     job.refresh_from_db()
     assert job.rows_created == 3 and Case.objects.count() == 3
 
