@@ -4,6 +4,7 @@ of another team, a supervisor of the first team, an admin."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from collections_crm.accounts.models import Role
 from contacts.models import Technique
 
 from .factories import PASSWORD, CaseFactory, TeamFactory, UserFactory
+from .workers import CeleryWorker, CeleryWorkers, celery_workers_for_test
 
 
 @pytest.fixture
@@ -142,6 +144,30 @@ def pytest_collection_modifyitems(items):
             kwargs = dict(marker.kwargs) if marker else {}
             kwargs.update(transaction=True, serialized_rollback=True)
             item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
+# --- Celery: real workers on the test Redis (tests/workers.py) -----------------------------------
+
+
+@pytest.fixture
+def celery_workers(tmp_path) -> Iterator[CeleryWorkers]:
+    """Start real workers on the test broker: ``celery_workers.start(beat=True, env={...})``, or
+    ``celery_workers.new(...)`` to start it later. Options: tests.workers.WorkerOptions. This
+    process publishes to the test broker meanwhile; every worker is stopped at the end."""
+    with celery_workers_for_test(tmp_path) as workers:
+        yield workers
+
+
+@pytest.fixture
+def celery_worker_options() -> dict:
+    """The options of ``celery_worker`` (tests.workers.WorkerOptions); override it in a module."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker(celery_workers, celery_worker_options) -> CeleryWorker:
+    """One running worker, configured by ``celery_worker_options``."""
+    return celery_workers.start(**celery_worker_options)
 
 
 # --- Browser: headless Debian chromium driven by Playwright against the live server ------------

@@ -15,10 +15,10 @@ from django.utils import timezone
 from cases.models import Creditor
 from collections_crm.accounts.models import Team
 from collections_crm.audit.models import AuditLog
-from collections_crm.audit.services import MASKED, audited_delete, audited_save
+from collections_crm.audit.services import MASKED, audit_record, audited_delete, audited_save
 from debtors.models import Debtor
 
-from ..factories import CreditorFactory, DebtorFactory
+from ..factories import CaseFactory, CreditorFactory, DebtorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +166,11 @@ def test_delete_keeps_the_last_values_in_the_audit_row(admin_user):
     assert not Creditor.objects.filter(pk=pk).exists()
     row = AuditLog.objects.get()
     assert (row.action, row.object_id, row.before, row.after) == ("creditor.deleted", str(pk), {"name": "Gone"}, None)
+
+
+# Serialized rollback keeps the seed data for the transactional tests that run after this one.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_audit_record_outside_transaction_is_a_bug(agent):
+    case = CaseFactory()
+    with pytest.raises(RuntimeError):
+        audit_record(actor=agent, action="x", obj=case)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from contacts.engine import followups_plan
 from contacts.models import FollowUp, JurisdictionPack, MessageTemplate, OutboundMessage
-from tests.brokers import TEST_REDIS_URL, requires_redis
+from tests.brokers import requires_redis
 from tests.factories import CaseFactory, ContactPointFactory, DebtorFactory
 
 # Serialized rollback reloads the seeded templates and rules that a transactional test flushes.
@@ -22,30 +22,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.celery, requires_redis, pytest.ma
 NEW_LINE = "Le ofrecemos también un plan de pagos a su medida."
 
 
-def _reset_connections(app) -> None:
-    """Forget broker connections made with the previous broker URL (they are built lazily)."""
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 @pytest.fixture
-def celery_worker():
-    """A real Celery worker (solo pool, in a thread of this process) on a real Redis broker."""
-    import redis
-    from celery.contrib.testing.worker import start_worker
-
-    from collections_crm.celery import app
-
-    url = TEST_REDIS_URL
-    redis.Redis.from_url(url).flushdb()
-    saved = {"broker_url": app.conf.broker_url, "task_always_eager": app.conf.task_always_eager,
-             "broker_transport_options": app.conf.broker_transport_options}
-    app.conf.update(broker_url=url, task_always_eager=False, broker_transport_options={"visibility_timeout": 3600})
-    _reset_connections(app)
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
-        yield app
-    app.conf.update(saved)
-    _reset_connections(app)
+def celery_worker_options():
+    """A real worker (solo pool) in a thread of this process, so that its mail reaches mail.outbox."""
+    return {"in_process": True}
 
 
 def _wait_for(predicate, timeout: float = 30.0):

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.apps import apps as django_apps
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -40,9 +34,9 @@ from contacts.tasks import execute_followups
 from debtors.services import debtor_create
 from debtors.validators import dni_for
 from tests.brokers import TEST_REDIS_URL, requires_redis
+from tests.workers import CeleryWorker as Worker
 
 REDIS_URL = TEST_REDIS_URL
-ROOT = Path(settings.BASE_DIR)
 
 
 def _redis():
@@ -71,86 +65,21 @@ def wait_for(predicate, *, timeout: float = 40, what: str = "condition") -> None
     raise AssertionError(f"timed out waiting for {what}")
 
 
-class Worker:
-    """A `celery -A collections_crm worker -B` subprocess in its own process group."""
-
-    def __init__(self, tmp: Path):
-        self.tmp = tmp
-        self.proc: subprocess.Popen | None = None
-        self.starts = 0
-        # A queue of its own: another run sharing the broker never takes this worker's tasks.
-        self.queue = f"test-{uuid.uuid4().hex[:12]}"
-
-    def env(self, **extra) -> dict:
-        db = connection.settings_dict
-        env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_NAME", "PYTEST_CURRENT_TEST")}
-        env.update(
-            DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-            CELERY_BROKER_URL=REDIS_URL,
-            CELERY_TASK_DEFAULT_QUEUE=self.queue,
-            CRM_TICK_SECONDS="1",
-            CRM_CLAIM_LEASE_SECONDS="3",
-            CRM_SMS_BACKEND="tests.contacts.slow_sms.SlowFileSMSBackend",
-            CRM_SMS_FILE_PATH=str(self.tmp / "sms"),
-            CRM_VAR_DIR=str(self.tmp / "var"),
-            EMAIL_URL=f"filemail://{self.tmp / 'mail'}",
-            PYTHONPATH=str(ROOT),
-        )
-        env.update(extra)
-        return env
-
-    def start(self, **extra) -> None:
-        self.starts += 1
-        log = open(self.tmp / f"worker-{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "collections_crm",
-                "worker",
-                "-B",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "-Q",
-                self.queue,
-                "-s",
-                str(self.tmp / "var" / f"beat-{uuid.uuid4().hex}"),
-                "-n",
-                f"test-{uuid.uuid4().hex[:8]}@%h",
-            ],
-            cwd=ROOT,
-            env=self.env(**extra),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for(lambda: b" ready." in (self.tmp / f"worker-{self.starts}.log").read_bytes(), timeout=60, what="worker ready")
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: no warm shutdown, no acknowledgement, no cleanup."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 @pytest.fixture
-def worker(tmp_path):
-    (tmp_path / "var").mkdir()
-    _redis().flushdb()  # only database 4: REDIS_URL names it
-    w = Worker(tmp_path)
-    yield w
-    w.stop()
-    _redis().flushdb()
+def worker(celery_workers, tmp_path) -> Worker:
+    """A `celery -A collections_crm worker -B` subprocess (beat ticking every second) on a queue
+    of its own, not started yet: each test starts (and kills) it when it needs to."""
+    return celery_workers.new(
+        own_queue=True,
+        beat=True,
+        env={
+            "CRM_TICK_SECONDS": "1",
+            "CRM_CLAIM_LEASE_SECONDS": "3",
+            "CRM_SMS_BACKEND": "tests.contacts.slow_sms.SlowFileSMSBackend",
+            "CRM_SMS_FILE_PATH": str(tmp_path / "sms"),
+            "EMAIL_URL": f"filemail://{tmp_path / 'mail'}",
+        },
+    )
 
 
 @pytest.fixture

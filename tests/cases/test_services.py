@@ -1,4 +1,4 @@
-"""Core services: every change writes an audit row; bad input writes nothing."""
+"""Case services: every change writes an audit row; bad input writes nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from cases.choices import CaseStatus, PromiseStatus
@@ -21,8 +20,6 @@ from cases.services import (
     promise_record,
 )
 from collections_crm.audit.models import AuditLog
-from contacts.services import contact_attempt_log
-from debtors.services import debtor_create, debtor_set_flags
 from tests.factories import CaseFactory, CreditorFactory, DebtorFactory, PromiseFactory
 
 pytestmark = pytest.mark.django_db
@@ -132,72 +129,3 @@ def test_status_transitions_are_guarded(agent):
     case_set_status(actor=agent, case_id=case.pk, status=CaseStatus.CLOSED)
     with pytest.raises(ValidationError):
         case_set_status(actor=agent, case_id=case.pk, status=CaseStatus.ACTIVE)  # closed is final
-
-
-def test_contact_attempt_log_updates_case_and_refuses_long_notes(agent, settings):
-    case = CaseFactory(assigned_agent=agent, status=CaseStatus.NEW)
-    attempt = contact_attempt_log(actor=agent, case_id=case.pk, channel="phone", outcome="right_party", notes="ok")
-    case.refresh_from_db()
-    assert attempt.agent == agent and attempt.objective == case.objective
-    assert case.status == CaseStatus.ACTIVE and case.last_outcome == "right_party"
-    with pytest.raises(ValidationError) as exc:
-        contact_attempt_log(actor=agent, case_id=case.pk, channel="phone", outcome="no_answer", notes="x" * (settings.CRM_NOTES_MAX_LENGTH + 1))
-    assert "notes" in exc.value.message_dict
-    assert case.attempts.count() == 1
-
-
-def test_debtor_create_validates_document_and_audits(agent):
-    with pytest.raises(ValidationError) as exc:
-        debtor_create(actor=agent, name="Juan", document_type="dni", document_number="12345678A")  # wrong letter
-    assert "document_number" in exc.value.message_dict
-    debtor = debtor_create(
-        actor=agent, name="Juan", document_type="dni", document_number="12345678-z",
-        contact_points=[{"kind": "phone", "value": "612 34 56 78"}, {"kind": "email", "value": "Juan@Example.com"}],
-    )
-    assert debtor.document_number == "12345678Z"
-    assert sorted(debtor.contact_points.values_list("value", flat=True)) == ["+34612345678", "juan@example.com"]
-    assert AuditLog.objects.filter(action="contact_point.added").count() == 2
-    debtor_set_flags(actor=agent, debtor_id=debtor.pk, cease_communication=True)
-    entry = AuditLog.objects.get(action="debtor.flags_changed")
-    assert entry.after == {"cease_communication": True}
-
-
-def test_audit_log_is_append_only(agent):
-    case = CaseFactory(assigned_agent=agent)
-    with transaction.atomic():
-        case_assign(actor=agent, case_id=case.pk, agent=None)
-    entry = AuditLog.objects.first()
-    entry.action = "tampered"
-    with pytest.raises(PermissionError):
-        entry.save()
-    with pytest.raises(PermissionError):
-        AuditLog.objects.all().delete()
-    with pytest.raises(PermissionError):
-        AuditLog.objects.update(action="x")
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only")
-def test_audit_log_trigger_refuses_raw_sql_on_postgresql(agent):
-    case = CaseFactory(assigned_agent=agent)
-    case_assign(actor=agent, case_id=case.pk, agent=None)
-    with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_auditlog SET action = 'x'")
-    with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("DELETE FROM audit_auditlog")
-    assert AuditLog.objects.count() >= 1
-
-
-# Serialized rollback keeps the seed data for the transactional tests that run after this one.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_audit_record_outside_transaction_is_a_bug(agent):
-    from collections_crm.audit.services import audit_record
-
-    case = CaseFactory()
-    with pytest.raises(RuntimeError):
-        audit_record(actor=agent, action="x", obj=case)
-
-
-def test_database_refuses_paid_case_with_balance():
-    case = CaseFactory()
-    with pytest.raises(IntegrityError), transaction.atomic():
-        Case.objects.filter(pk=case.pk).update(status=CaseStatus.PAID)

@@ -189,7 +189,7 @@ def test_a_case_page_request_logs_one_json_line_with_its_context(client, case, a
 
 
 @pytest.mark.django_db
-@pytest.mark.urls("tests.core.test_observability")
+@pytest.mark.urls("tests.observability.test_observability")
 def test_log_lines_of_a_request_carry_its_context_and_no_pii(client, agent, json_log):
     client.force_login(agent)
     response = client.get("/cases/42/pii/?q=Ana+P%C3%A9rez")

@@ -1,3 +1,5 @@
+"""Case and payment plan constraints held by the database, and the aging buckets."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -5,6 +7,8 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
+from cases.choices import CaseStatus
+from cases.models import Case
 from tests.factories import CaseFactory
 
 
@@ -44,25 +48,15 @@ def test_one_live_payment_plan_per_case():
     PaymentPlan.objects.create(**{**fields, "status": "cancelled"})
 
 
-@pytest.mark.parametrize(
-    "doc_type,number,ok",
-    [("dni", "12345678Z", True), ("dni", "12345678A", False), ("nie", "X1234567L", True), ("nie", "X1234567A", False),
-     ("cif", "B12345674", True), ("cif", "B12345675", False), ("passport", "AB123456", True), ("other", "!", False)],
-)
-def test_document_validation(doc_type, number, ok):
-    from django.core.exceptions import ValidationError
-
-    from debtors.validators import validate_document
-
-    if ok:
-        validate_document(doc_type, number)
-    else:
-        with pytest.raises(ValidationError):
-            validate_document(doc_type, number)
-
-
 def test_aging_buckets_edges():
     from cases.choices import aging_bucket
 
     assert [aging_bucket(d) for d in (0, 1, 30, 31, 60, 61, 90, 91, 180, 181)] == [
         "current", "1-30", "1-30", "31-60", "31-60", "61-90", "61-90", "91-180", "91-180", "180+"]
+
+
+@pytest.mark.django_db
+def test_database_refuses_paid_case_with_balance():
+    case = CaseFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Case.objects.filter(pk=case.pk).update(status=CaseStatus.PAID)

@@ -1,0 +1,32 @@
+"""The demo data (collections_crm.devtools.demo, ``manage.py seed_demo``)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.django_db
+def test_demo_command_creates_every_role_and_is_idempotent():
+    from django.core.management import call_command
+
+    from cases.models import Case, Payment, PaymentPlan, PromiseToPay
+    from collections_crm.accounts.models import Role, User
+    from contacts.models import ContactAttempt
+
+    call_command("seed_demo", cases=60, quiet=True)
+    assert {Role.AGENT, Role.SUPERVISOR, Role.ADMIN} <= set(User.objects.values_list("role", flat=True))
+    counts = (Case.objects.count(), ContactAttempt.objects.count(), PromiseToPay.objects.count(), Payment.objects.count())
+    assert counts[0] == 60 and counts[1] > 60
+    statuses = set(Case.objects.values_list("status", flat=True))
+    assert {"new", "active"} <= statuses
+    # One plan beyond the guardrails waits for a supervisor (the inbox is not empty in the demo).
+    [proposed] = PaymentPlan.objects.filter(status="proposed")
+    assert proposed.instalment_count == 18 and proposed.case.assigned_agent.username == "agent"
+    call_command("seed_demo", cases=60, quiet=True)
+    assert (Case.objects.count(), ContactAttempt.objects.count(), PromiseToPay.objects.count(), Payment.objects.count()) == counts
+    call_command("seed_demo", cases=80, quiet=True)
+    assert Case.objects.count() == 80 and PaymentPlan.objects.filter(status="proposed").count() == 1
+    for case in Case.objects.all():
+        case.full_clean()
+        paid = sum(p.amount for p in case.payments.all())
+        assert case.balance == case.original_amount + case.fees - paid
