@@ -4,14 +4,8 @@ a real Redis broker and a real worker process runs it against the PostgreSQL tes
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -22,9 +16,6 @@ from collections_crm.reports.models import MoneyDaily, RebuildState
 from collections_crm.reports.tasks import rebuild_facts
 from tests.brokers import TEST_REDIS_URL, requires_redis
 from tests.factories import CaseFactory, PaymentFactory
-
-REDIS_URL = TEST_REDIS_URL
-ROOT = Path(settings.BASE_DIR)
 
 
 def wait_for(predicate, *, timeout: float = 60, what: str = "condition") -> None:
@@ -54,52 +45,11 @@ def test_beat_schedules_the_rebuild():
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the worker process needs a shared server database (PostgreSQL)")
 @requires_redis
 @pytest.mark.django_db(transaction=True)
-def test_beat_and_worker_rebuild_and_catch_up(tmp_path):
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()  # only this helper's database
+def test_beat_and_worker_rebuild_and_catch_up(celery_workers):
     case = CaseFactory(placed_at=timezone.localdate())
-    db = connection.settings_dict
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_NAME", "PYTEST_CURRENT_TEST")}
-    env.update(
-        DATABASE_URL=f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        CELERY_BROKER_URL=REDIS_URL,
-        REDIS_URL=REDIS_URL,
-        REPORTS_REBUILD_SECONDS="2",
-        CRM_VAR_DIR=str(tmp_path),
-        PYTHONPATH=str(ROOT),
-    )
-    log = tmp_path / "worker.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "collections_crm",
-                "worker",
-                "-B",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "-s",
-                str(tmp_path / f"beat-{uuid.uuid4().hex}"),
-                "-n",
-                f"reports-{uuid.uuid4().hex[:8]}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for(lambda: MoneyDaily.objects.filter(placed_cases=1).exists(), what="the first periodic rebuild")
-        # Money that arrives later is picked up by a later run, with no one asking.
-        PaymentFactory(case=case, amount=Decimal("40.00"), received_on=timezone.localdate() - dt.timedelta(days=1))
-        wait_for(lambda: MoneyDaily.objects.filter(collected=Decimal("40.00")).exists(), what="the catch-up run")
-        assert RebuildState.objects.get(name="dashboard").built_through == timezone.localdate()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        redis.Redis.from_url(REDIS_URL).flushdb()
+    celery_workers.start(beat=True, own_queue=True, env={"REPORTS_REBUILD_SECONDS": "2", "REDIS_URL": TEST_REDIS_URL})
+    wait_for(lambda: MoneyDaily.objects.filter(placed_cases=1).exists(), what="the first periodic rebuild")
+    # Money that arrives later is picked up by a later run, with no one asking.
+    PaymentFactory(case=case, amount=Decimal("40.00"), received_on=timezone.localdate() - dt.timedelta(days=1))
+    wait_for(lambda: MoneyDaily.objects.filter(collected=Decimal("40.00")).exists(), what="the catch-up run")
+    assert RebuildState.objects.get(name="dashboard").built_through == timezone.localdate()
