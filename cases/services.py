@@ -638,8 +638,7 @@ def case_restrict_contact(
             raise ValidationError({"restriction": _("Unknown restriction.")})
         audit_record(actor=actor, action="case.contact_restricted", obj=case, after=detail, at=now)
         # No case field changes, but the contact picture did: forms opened before are stale.
-        Case.objects.filter(pk=case.pk).update(version=F("version") + 1)
-        case.refresh_from_db(fields=["version"])
+        case_change(case, actor=actor, action="case.contact_restricted", now=now)
         case_replan(case=case, actor=actor, now=now)
     return case
 

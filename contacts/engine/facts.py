@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from django.db.models import Count, Max, Q, Window
 from django.db.models.functions import RowNumber
@@ -49,14 +50,12 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
     # Cases and debtors in two index scans: joined in one query, the planner hashes the whole
     # debtor table for every batch (its cost then grows with the portfolio, not the batch).
     wanted = set(case_ids)
-    cases: dict[int, dict[str, Any]] = {
-        row["id"]: dict(row)
-        for row in Case.objects.filter(span_q("pk", wanted)).values(
-            "id", "status", "due_date", "created_at", "currency", "objective", "objective_reason", "next_action_at",
-            "next_action_note", "debtor_id",
-        )
-        if row["id"] in wanted
-    }
+    # (Plain dicts: the rows are extended below with the debtor's fields.)
+    rows = cast(Iterable[dict[str, Any]], Case.objects.filter(span_q("pk", wanted)).values(
+        "id", "status", "due_date", "created_at", "currency", "objective", "objective_reason", "next_action_at",
+        "next_action_note", "debtor_id",
+    ))
+    cases = {row["id"]: row for row in rows if row["id"] in wanted}
     # Per debtor once: where they live, the flags that pause contact, what the contact policy needs.
     # (Most debtors share a zone, a country and no flag: one entry per such combination.)
     debtors = {}

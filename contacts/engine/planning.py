@@ -13,6 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import cast
 
 from django.db import transaction
 from django.utils.translation import get_language
@@ -134,7 +135,7 @@ def followups_plan(
         for live_row in FollowUp.objects.filter(span_q("case_id", rows), status__in=LIVE).values(
             "id", "case_id", "purpose", "objective", "step", "anchor_at", "channel", "kind", "due_at", "status"
         ):
-            live[live_row["case_id"]].append(dict(live_row))
+            live[live_row["case_id"]].append(cast(dict, live_row))
         need_history = [(cid, rows[cid]["debtor_id"]) for cid, p in plans.items()
                         if p.step and not any(_same(fu, p.step) for fu in live[cid])]
         calls = [cid for cid, _debtor in need_history if (step := plans[cid].step) is not None and step.channel == Channel.PHONE]
