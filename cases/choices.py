@@ -75,6 +75,7 @@ class Outcome(models.TextChoices):
     LEFT_MESSAGE = "left_message", _("Left message")
     WRONG_PARTY = "wrong_party", _("Wrong party")
     RIGHT_PARTY = "right_party", _("Right-party contact")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged the debt, no date")
     PROMISE = "promise", _("Promise to pay")
     PAYMENT = "payment", _("Payment")
     DISPUTE = "dispute", _("Dispute")
@@ -87,7 +88,7 @@ class Outcome(models.TextChoices):
     @classmethod
     def conversation_values(cls) -> list[str]:
         """Outcomes that mean we spoke with the debtor (Regulation F counts these)."""
-        return [cls.RIGHT_PARTY, cls.PROMISE, cls.PAYMENT, cls.DISPUTE, cls.REFUSAL, cls.EXCUSE, cls.CALLBACK]
+        return [cls.RIGHT_PARTY, cls.ACKNOWLEDGED, cls.PROMISE, cls.PAYMENT, cls.DISPUTE, cls.REFUSAL, cls.EXCUSE, cls.CALLBACK]
 
 
 class StatementKind(models.TextChoices):

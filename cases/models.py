@@ -84,7 +84,10 @@ class Case(models.Model):
     placed_at = models.DateField(_("placed on"), help_text=_("When the creditor handed the case over."))
     status = models.CharField(_("status"), max_length=12, choices=CaseStatus.choices, default=CaseStatus.NEW)
     objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices, default=Objective.REMIND)
-    objective_reason = models.CharField(_("why this objective"), max_length=300, blank=True)
+    # Why the objective and what the next step is: a reason code and its parameters written by the
+    # engine, or {"text": ...} typed by a person (contacts.engine.reasons renders both in the
+    # reader's language).
+    objective_reason = models.JSONField(_("why this objective"), default=dict, blank=True)
     assigned_agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("assigned agent"),
@@ -95,7 +98,9 @@ class Case(models.Model):
         db_index=False,
     )
     next_action_at = models.DateTimeField(_("next action"), null=True, blank=True)
-    next_action_note = models.CharField(_("next step"), max_length=300, blank=True)
+    next_action_note = models.JSONField(_("next step"), default=dict, blank=True)
+    # Since when the engine holds the case (a dispute, a hold or a debtor flag); empty while it is worked.
+    paused_at = models.DateTimeField(_("paused since"), null=True, blank=True)
     last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
     last_outcome = models.CharField(_("last outcome"), max_length=20, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)

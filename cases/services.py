@@ -17,7 +17,7 @@ from collections_crm.audit.models import AuditLog
 from collections_crm.audit.services import audit_record, audited_save, snapshot
 from collections_crm.core.dates import add_months
 
-from . import hooks
+from . import hooks, reasons
 from .choices import (
     CASE_TRANSITIONS,
     BarrierStatus,
@@ -159,7 +159,7 @@ def case_create(
         placed_at=placed_at or timezone.localdate(now),
         assigned_agent=assigned_agent,
         next_action_at=now,
-        next_action_note=_("New case: first contact"),
+        next_action_note=reasons.reason("first_contact"),
     )
     case.full_clean()
     with transaction.atomic():
@@ -220,6 +220,9 @@ def case_update(
     unknown = set(changes) - set(CASE_EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable here: {sorted(unknown)}")
+    # A person's own words for the why and the next step.
+    changes = {k: reasons.text(v.strip()) if k in ("objective_reason", "next_action_note") and isinstance(v, str) else v
+               for k, v in changes.items()}
     now = now or timezone.now()
     with transaction.atomic():
         case = case_lock(case_id=case_id, expected_version=expected_version)
@@ -375,7 +378,10 @@ def barrier_open(
     description: str = "",
     expected_version: int | None = None,
     now: dt.datetime | None = None,
+    replan: bool = True,
 ) -> Barrier:
+    """Open a payment barrier. ``replan=False``: the caller (logging the excuse that opened it)
+    replans the case itself once its own change is written."""
     now = now or timezone.now()
     with transaction.atomic():
         case = case_lock(case_id=case_id, expected_version=expected_version)
@@ -383,7 +389,8 @@ def barrier_open(
         barrier.full_clean()
         barrier.save()
         audit_record(actor=actor, action="barrier.opened", obj=barrier, after=snapshot(barrier), at=now)
-        case_replan(case=case, actor=actor, now=now)
+        if replan:
+            case_replan(case=case, actor=actor, now=now)
     return barrier
 
 
@@ -409,6 +416,29 @@ def barrier_remove(
         audit_record(actor=actor, action="barrier.removed", obj=barrier, before={"status": "open"}, after={"status": "removed"}, at=now)
         case_replan(case=Case.objects.get(pk=barrier.case_id), actor=actor, now=now)
     return barrier
+
+
+def commitments_postpone(*, days_by_case: dict[int, int], actor_id: int | None, now: dt.datetime) -> int:
+    """Move the pending promises and the unpaid instalments of the active plans of these cases
+    (locked by the caller) later by their number of days: the engine calls it when a pause lifts,
+    so that nothing is broken for the time a case was held. One audit row per moved commitment;
+    returns how many moved."""
+    audit, moved = [], 0
+    for case_id, days in days_by_case.items():
+        delta = dt.timedelta(days=days)
+        for model, qs in (
+            (PromiseToPay, PromiseToPay.objects.filter(case_id=case_id, status=PromiseStatus.PENDING)),
+            (Instalment, Instalment.objects.filter(plan__case_id=case_id, plan__status=PlanStatus.ACTIVE,
+                                                   status__in=[InstalmentStatus.PENDING, InstalmentStatus.PARTIAL])),
+        ):
+            for pk, due in qs.values_list("pk", "due_date"):
+                model.objects.filter(pk=pk).update(due_date=due + delta)
+                audit.append(AuditLog(at=now, actor_id=actor_id, action=f"{model._meta.model_name}.postponed_by_pause",
+                                      object_type=model._meta.label_lower, object_id=str(pk), case_id=case_id,
+                                      before={"due_date": due.isoformat()}, after={"due_date": (due + delta).isoformat(), "days": days}))
+                moved += 1
+    AuditLog.objects.bulk_create(audit)
+    return moved
 
 
 def case_replan(*, case: Case, actor: User | None, now: dt.datetime):
@@ -603,7 +633,7 @@ def case_schedule_followup(
         if not case.is_open:
             raise ValidationError(_("This case is closed."))
         case_change(case, actor=actor, action="case.followup_scheduled", now=now, next_action_at=at,
-                    next_action_note=note.strip() or _("Follow-up scheduled by the agent"))
+                    next_action_note=reasons.text(note.strip()) or reasons.reason("scheduled_by_agent"))
     return case
 
 

@@ -8,7 +8,8 @@ from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from cases.choices import Channel, Direction, Objective, Outcome, StatementKind
+from cases.choices import BarrierKind, Channel, Direction, Objective, Outcome, StatementKind
+from debtors.models import DebtorKind
 
 
 class CatalogueEntry(models.Model):
@@ -50,8 +51,11 @@ class ExcuseCategory(CatalogueEntry):
     """What the debtor said, mapped to the objective it usually calls for."""
 
     suggested_objective = models.CharField(_("usual objective"), max_length=20, choices=Objective.choices)
-    # True when the excuse means something is missing on our side (opens a barrier).
+    # True when the excuse means something is missing on our side: logging it opens a barrier of
+    # ``barrier_kind`` on the case (the objective becomes Remove barriers until it is removed).
     is_barrier = models.BooleanField(_("is a payment barrier"), default=False)
+    barrier_kind = models.CharField(_("barrier it opens"), max_length=24, choices=BarrierKind.choices, blank=True,
+                                    db_default="", default="")
 
     class Meta(CatalogueEntry.Meta):
         verbose_name = _("excuse category")
@@ -177,19 +181,34 @@ class RuleCondition(models.TextChoices):
     CONSEQUENCE_APPLIED = "consequence_applied", _("A consequence was applied after the last commitment")
     BROKEN_PROMISES_AT_LEAST = "broken_promises_at_least", _("At least N promises broken or plans defaulted")
     REFUSAL = "refusal", _("The debtor refused to pay or fraud is suspected")
-    EXCUSE_GIVEN = "excuse_given", _("The debtor gave an excuse")
+    EXCUSES_IN_WINDOW = "excuses_in_window", _("At least N excuses within the last D days")
+    ARGUMENT_GIVEN = "argument_given", _("The debtor's last statement was an argument (cannot pay now)")
+    PARTIAL_PAYMENT = "partial_payment_no_agreement", _("Part paid, with no promise or plan for the rest")
+    ACKNOWLEDGED = "acknowledged_no_date", _("The debtor acknowledged the debt but gave no date")
+    EXCUSE_GIVEN = "excuse_given", _("The debtor gave an excuse (its category's usual objective, if it has one)")
+    BALANCE_AT_LEAST = "balance_at_least", _("Balance at or above an amount, and at least N days past due")
+    DAYS_SINCE_CONTACT_AT_LEAST = "days_since_contact_at_least", _("At least N days since the last contact (or never contacted)")
     DAYS_PAST_DUE_AT_LEAST = "days_past_due_at_least", _("At least N days past due")
     ALWAYS = "always", _("Always (fallback)")
 
 
 class StrategyRule(models.Model):
-    """One line of the ordered strategy: the first active rule whose condition holds chooses the
-    case's objective (seed 001). ``threshold`` is the N of the conditions that take one."""
+    """One line of the ordered strategy: the first active rule whose condition holds, for a case in
+    the rule's scope, chooses the case's objective (seed 001). ``threshold`` is the N of the
+    conditions that take one, ``window_days`` the D of "within the last D days", ``amount`` the
+    balance of "balance at or above"; ``creditor`` and ``debtor_kind`` narrow the rule to a
+    portfolio or a segment (empty: every case)."""
 
     position = models.PositiveSmallIntegerField(_("position"), help_text=_("Rules are tried in this order."))
     name = models.CharField(_("name"), max_length=120)
     condition = models.CharField(_("condition"), max_length=32, choices=RuleCondition.choices)
     threshold = models.PositiveSmallIntegerField(_("threshold (N)"), default=0)
+    window_days = models.PositiveSmallIntegerField(_("within the last D days"), default=0)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, null=True, blank=True)
+    creditor = models.ForeignKey("cases.Creditor", verbose_name=_("only for creditor"), on_delete=models.CASCADE,
+                                 null=True, blank=True, related_name="+")
+    debtor_kind = models.CharField(_("only for debtors of kind"), max_length=10, blank=True, default="",
+                                   choices=DebtorKind.choices)
     objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices)
     active = models.BooleanField(_("active"), default=True)
     description = models.TextField(_("description"), blank=True)
@@ -264,6 +283,11 @@ class CadenceStep(models.Model):
         return f"{self.cadence} #{self.position}: {self.get_channel_display()} +{self.delay_days}d"
 
 
+class PausedCommitments(models.TextChoices):
+    SHIFT = "shift", _("Their dates move by the length of the pause")
+    EVALUATE = "evaluate", _("They are evaluated as they stand when the pause lifts")
+
+
 class FollowUpSettings(models.Model):
     """Engine-wide settings: a single row (pk=1), created by the data migration."""
 
@@ -278,6 +302,11 @@ class FollowUpSettings(models.Model):
     )
     missed_instalments_to_default = models.PositiveSmallIntegerField(
         _("missed instalments that default a plan"), default=2
+    )
+    paused_commitments = models.CharField(
+        _("promises and instalments while a case is paused"), max_length=10, choices=PausedCommitments.choices,
+        default=PausedCommitments.SHIFT, db_default=PausedCommitments.SHIFT,
+        help_text=_("Nothing is broken or missed while a case is paused (dispute, hold, a debtor flag)."),
     )
 
     class Meta:
@@ -323,7 +352,9 @@ class FollowUp(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=FollowUpStatus.choices, default=FollowUpStatus.PENDING)
     rule = models.ForeignKey(StrategyRule, verbose_name=_("rule"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     cadence_step = models.ForeignKey(CadenceStep, verbose_name=_("cadence step"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    reason = models.CharField(_("reason"), max_length=300)
+    # A reason code and its parameters (contacts.engine.reasons), rendered in the reader's language.
+    reason = models.JSONField(_("reason"), default=dict, blank=True)
+    # The cadence step's text as the admin wrote it (a seeded one is translated when shown).
     instructions = models.CharField(_("instructions"), max_length=200, blank=True)
     is_consequence = models.BooleanField(_("applies the consequence"), default=False)
     policy_reason = models.CharField(_("moved by the contact policy"), max_length=32, blank=True)

@@ -8,12 +8,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from django.utils.translation import get_language
 
 from cases.models import Case
 from debtors.models import ContactPoint, Debtor
 
 from .engine import policy
 from .engine.contact_policy import PackIndex, contact_histories, debtor_info, usable_point
+from .engine.strategy import cached
 from .models import ExcuseCategory, FollowUp, OutboundMessage, Playbook, Technique
 
 
@@ -81,3 +83,16 @@ def technique_list(*, active: bool | None = None) -> QuerySet[Technique]:
 def excuse_category_list(*, active: bool | None = None) -> QuerySet[ExcuseCategory]:
     qs = ExcuseCategory.objects.all()
     return qs if active is None else qs.filter(active=active)
+
+
+def _excuse_names() -> dict[str, tuple[str, str]]:
+    return {code: (es, en) for code, es, en in ExcuseCategory.objects.values_list("code", "name_es", "name_en")}
+
+
+def excuse_name(code: str) -> str:
+    """An excuse category's name in the active language (the catalogue is read once per
+    STRATEGY_TTL per process, like the strategy), the code itself if it is unknown."""
+    names = cached("excuse_names", _excuse_names).get(code)
+    if names is None:
+        return code
+    return names[0] if (get_language() or "es").startswith("es") else names[1]

@@ -11,8 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.choices import CaseStatus, Outcome
-from cases.services import case_change, case_lock, case_replan
+from cases import reasons
+from cases.choices import BarrierKind, BarrierStatus, CaseStatus, Outcome, StatementKind
+from cases.models import Barrier
+from cases.services import barrier_open, case_change, case_lock, case_replan
 from collections_crm.audit.services import audit_record, snapshot
 
 from .models import ContactAttempt, ExcuseCategory, MessageTemplate, MessageTemplateVersion, Technique
@@ -74,10 +76,23 @@ def contact_attempt_log(
             status = CaseStatus.DISPUTED
         changes: dict[str, Any] = {"last_contact_at": max(filter(None, [case.last_contact_at, occurred_at])), "last_outcome": outcome}
         if next_step_at:
-            changes.update(next_action_at=next_step_at, next_action_note=next_step or _("Follow-up agreed with the debtor"))
+            changes.update(next_action_at=next_step_at, next_action_note=reasons.text(next_step) or reasons.reason("agreed"))
         case_change(case, actor=actor, action="case.contacted", now=now, status=status, **changes)
+        if excuse_category is not None and excuse_category.is_barrier and statement_kind != StatementKind.ARGUMENT:
+            _barrier_from_excuse(case, excuse_category, actor=actor, now=now)
         case_replan(case=case, actor=actor, now=now)
     return attempt
+
+
+def _barrier_from_excuse(case, category: ExcuseCategory, *, actor, now: dt.datetime) -> None:
+    """Seed 001: an excuse that says something is missing on our side opens a payment barrier of
+    the category's kind (unless one of that kind is open), in the caller's transaction; the
+    planner then chooses Remove barriers until an agent marks it removed."""
+    kind = category.barrier_kind or BarrierKind.OTHER
+    if Barrier.objects.filter(case_id=case.pk, kind=kind, status=BarrierStatus.OPEN).exists():
+        return
+    barrier_open(actor=actor, case_id=case.pk, kind=kind, description=category.name if kind == BarrierKind.OTHER else "",
+                 now=now, replan=False)
 
 
 def template_save_version(

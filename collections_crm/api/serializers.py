@@ -13,9 +13,11 @@ from rest_framework import serializers
 
 from cases.choices import CaseStatus, Channel, Direction, Objective, Outcome, PaymentMethod, StatementKind
 from cases.models import MONEY, Case, Creditor, Instalment, Payment, PaymentPlan, PromiseToPay
+from cases.reasons import reason_text, result_text
 from collections_crm.accounts.models import Role, User
 from collections_crm.imports.models import ImportJob, ImportKind, ImportRowError
 from contacts.models import ContactAttempt, ExcuseCategory, FollowUp, MessageTemplate, OutboundMessage, Technique
+from contacts.selectors import excuse_name
 from debtors.models import ContactPoint, ContactPointKind, Debtor, DebtorKind, DocumentType
 
 from . import selectors
@@ -46,12 +48,35 @@ class DebtorSerializer(serializers.ModelSerializer):
                   "contact_points", "created_at", "updated_at"]
 
 
+class ReasonText(serializers.CharField):
+    """A stored reason (cases.reasons) in the request's language (Accept-Language)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value) -> str:
+        return reason_text(value, excuse_name=excuse_name)
+
+
+class ReasonData(serializers.JSONField):
+    """The same reason as data: {"code": ..., "params": {...}} from the engine, {"text": ...} from a person."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+
 class CaseSerializer(serializers.ModelSerializer):
+    objective_reason = ReasonText(help_text=_("Why this objective, in the request's language."))
+    objective_reason_data = ReasonData(source="objective_reason")
+    next_action_note = ReasonText(help_text=_("The next step, in the request's language."))
+    next_action_note_data = ReasonData(source="next_action_note")
+
     class Meta:
         model = Case
         fields = ["id", "reference", "creditor", "debtor", "original_amount", "fees", "balance", "currency", "due_date",
-                  "placed_at", "status", "objective", "objective_reason", "assigned_agent", "next_action_at",
-                  "next_action_note", "last_contact_at", "last_outcome", "closed_at", "version", "created_at", "updated_at"]
+                  "placed_at", "status", "objective", "objective_reason", "objective_reason_data", "paused_at", "assigned_agent",
+                  "next_action_at", "next_action_note", "next_action_note_data", "last_contact_at", "last_outcome", "closed_at",
+                  "version", "created_at", "updated_at"]
 
 
 class ContactAttemptSerializer(serializers.ModelSerializer):
@@ -104,10 +129,26 @@ class TemplateSerializer(serializers.ModelSerializer):
 
 LANGUAGES = Debtor._meta.get_field("language").choices
 
+class TranslatedText(serializers.CharField):
+    """Engine words stored untranslated (a step's seeded instructions, a result), in the request's
+    language; a contact-policy code in words; a person's own text as written."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value) -> str:
+        return result_text(value)
+
+
 class FollowUpSerializer(serializers.ModelSerializer):
+    reason = ReasonText()
+    reason_data = ReasonData(source="reason")
+    instructions = TranslatedText()
+    result = TranslatedText()
+
     class Meta:
         model = FollowUp
-        fields = ["id", "case", "objective", "purpose", "step", "channel", "kind", "due_at", "status", "reason", "instructions",
+        fields = ["id", "case", "objective", "purpose", "step", "channel", "kind", "due_at", "status", "reason", "reason_data", "instructions",
                   "is_consequence", "policy_reason", "created_at", "completed_at", "result"]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import random
 import time
 from collections.abc import Iterable, Sequence
@@ -361,8 +362,10 @@ def generate_portfolio(
                 if status in (CaseStatus.NEW, CaseStatus.ACTIVE, CaseStatus.PROMISED, CaseStatus.PLAN):
                     next_action = now + dt.timedelta(hours=rng.randint(-72, 240))
                     note = "Primer contacto" if status == CaseStatus.NEW else reason
+                # The planner writes the real why and next step (as codes) when it plans these cases.
                 case_rows.append((case_id, creditor.id, debtor_id, f"{prefix}-{n + 1:07d}", original, fees, balance, creditor.currency,
-                                  due, placed, status, objective, reason, agent, next_action, note, last_contact, last_outcome,
+                                  due, placed, status, objective, json.dumps({"text": reason}), agent, next_action,
+                                  json.dumps({"text": note} if note else {}), last_contact, last_outcome,
                                   closed_at, 1, now, now))
 
             writer.write(Debtor, ["id", "kind", "name", "document_type", "document_number", "country", "timezone", "language",

@@ -48,6 +48,7 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cases import reasons
 from cases.models import Case
 from collections_crm.audit.models import AuditLog
 from collections_crm.core import bulk
@@ -62,7 +63,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 50_000
 APPLY_BATCH = 2_000
-NEW_CASE_NOTE = "New case: first contact"
+NEW_CASE_NOTE = reasons.reason("first_contact")
 
 
 class TooManyRows(Exception):
@@ -345,7 +346,7 @@ _ID_RUNS = """SELECT COALESCE(sum(n), 0)::bigint, COALESCE(jsonb_agg(jsonb_build
 
 def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> dict[str, int]:
     t = stage.table
-    params = {"job": job.pk, "creditor": job.creditor_id, "actor": job.created_by_id, "now": now, "note": NEW_CASE_NOTE}
+    params = {"job": job.pk, "creditor": job.creditor_id, "actor": job.created_by_id, "now": now, "note": json.dumps(NEW_CASE_NOTE)}
     created: dict[str, tuple[int, list]] = {}
     # Every foreign key written below comes from a join with the row it points to (or is the
     # job's own creditor and user), so the per-row checks only cost time (about half of the insert).
@@ -414,7 +415,7 @@ def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> d
                         placed_at, status, objective, objective_reason, assigned_agent_id, next_action_at, next_action_note,
                         last_contact_at, last_outcome, closed_at, version, created_at, updated_at)
                     SELECT %(creditor)s, d.id, s.reference, s.original_amount, s.fees, s.balance, s.currency, s.due_date,
-                        s.placed_at, 'new', 'remind', '', NULL, %(now)s, %(note)s, NULL, '', NULL, 1, %(now)s, %(now)s
+                        s.placed_at, 'new', 'remind', '{{}}'::jsonb, NULL, %(now)s, %(note)s::jsonb, NULL, '', NULL, 1, %(now)s, %(now)s
                     FROM {t} s JOIN debtors_debtor d ON d.document_type = s.document_type AND d.document_number = s.document_number
                     ON CONFLICT (creditor_id, reference) DO NOTHING
                     RETURNING id, reference

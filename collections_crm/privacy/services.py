@@ -81,7 +81,7 @@ def debtor_anonymise(*, actor, debtor_id: int, now: dt.datetime) -> dict[str, in
             "contact_points": ContactPoint.objects.filter(debtor_id=debtor_id).update(
                 value=placeholder, label="", person_name="", do_not_contact=True),
             # Not updated_at: nothing the figures read changed.
-            "cases": Case.objects.filter(pk__in=case_ids).update(next_action_note=""),
+            "cases": Case.objects.filter(pk__in=case_ids).update(next_action_note={}),
             "contact_attempts": ContactAttempt.objects.filter(case_id__in=case_ids).update(notes="", next_step=""),
             "messages": OutboundMessage.objects.filter(case_id__in=case_ids).update(
                 recipient=ANONYMISED_TEXT, subject="", body=ANONYMISED_TEXT, error=""),

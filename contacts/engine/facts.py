@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any, cast
 
 from django.db.models import Count, Max, Q, Window
@@ -21,7 +22,7 @@ from cases.choices import (
     PromiseStatus,
     StatementKind,
 )
-from cases.models import Barrier, Case, Instalment, PaymentPlan, PromiseToPay
+from cases.models import Barrier, Case, Instalment, Payment, PaymentPlan, PromiseToPay
 from debtors.models import DEBTOR_FLAGS, Debtor
 
 from ..lookups import ids_q, span_q
@@ -43,17 +44,19 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
 
 
-def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) -> tuple[dict[int, planner.CaseFacts], dict[int, dict]]:
+def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1,
+                 excuse_windows: Iterable[int] = (planner.DEFAULT_EXCUSE_WINDOW,)) -> tuple[dict[int, planner.CaseFacts], dict[int, dict]]:
     """CaseFacts per case id, and the raw case rows, in a fixed number of queries (about ten)
     whatever the number of cases: one grouped query per kind of history, served by the indexes
-    on the case (measured faster than one query of correlated subqueries for big batches)."""
+    on the case (measured faster than one query of correlated subqueries for big batches).
+    ``excuse_windows``: the D of the rules that count excuses "within the last D days"."""
     # Cases and debtors in two index scans: joined in one query, the planner hashes the whole
     # debtor table for every batch (its cost then grows with the portfolio, not the batch).
     wanted = set(case_ids)
     # (Plain dicts: the rows are extended below with the debtor's fields.)
     rows = cast(Iterable[dict[str, Any]], Case.objects.filter(span_q("pk", wanted)).values(
-        "id", "status", "due_date", "created_at", "currency", "objective", "objective_reason", "next_action_at",
-        "next_action_note", "debtor_id",
+        "id", "status", "due_date", "created_at", "currency", "balance", "creditor_id", "objective", "objective_reason",
+        "next_action_at", "next_action_note", "last_contact_at", "last_outcome", "paused_at", "debtor_id",
     ))
     cases = {row["id"]: row for row in rows if row["id"] in wanted}
     # Per debtor once: where they live, the flags that pause contact, what the contact policy needs.
@@ -61,14 +64,14 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
     debtors = {}
     kinds: dict[tuple, dict] = {}
     for pk, *kind in Debtor.objects.filter(span_q("pk", {r["debtor_id"] for r in cases.values()})).values_list(
-        "id", "timezone", "country", *DEBTOR_FLAGS
+        "id", "timezone", "country", "kind", *DEBTOR_FLAGS
     ):
         kind = tuple(kind)
         if (entry := kinds.get(kind)) is None:
-            tz, country, *flag_values = kind
+            tz, country, debtor_kind, *flag_values = kind
             flags = dict(zip(DEBTOR_FLAGS, flag_values, strict=True))
             entry = kinds[kind] = {
-                "debtor__timezone": tz, "debtor__country": country,
+                "debtor__timezone": tz, "debtor__country": country, "debtor__kind": debtor_kind,
                 "debtor_flags": frozenset(f for f, on in flags.items() if on),
                 "debtor_info": policy.DebtorInfo(timezone=tz, **flags),
             }
@@ -76,9 +79,10 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
     for row in cases.values():
         row.update(debtors[row["debtor_id"]])
     ids = list(cases)
-    barrier = dict(
-        Barrier.objects.filter(span_q("case_id", ids), status="open").values("case_id").annotate(at=Max("opened_at")).values_list("case_id", "at")
-    )
+    barrier: dict[int, tuple[dt.datetime, str]] = {}
+    for case_id, at, barrier_kind in Barrier.objects.filter(span_q("case_id", ids), status="open").values_list("case_id", "opened_at", "kind"):
+        if case_id not in barrier or at > barrier[case_id][0]:
+            barrier[case_id] = (at, barrier_kind)
     broken = Q(status__in=[PromiseStatus.BROKEN, PromiseStatus.PARTIAL])
     promise_stats = {
         r["case_id"]: r
@@ -121,18 +125,40 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
         ):
             st = plan_stats[plan_case[plan_id]]
             st["last_missed"] = max(filter(None, (st["last_missed"], missed)))
-    # The excuse categories that mean "pressure" (a small admin table), so that the attempts are
-    # aggregated without a join.
-    pressure_excuses = list(ExcuseCategory.objects.filter(suggested_objective=Objective.PRESSURE).values_list("pk", flat=True))
-    refusal = Q(outcome=Outcome.REFUSAL) | Q(excuse_category_id__in=pressure_excuses or [0])
-    excuse = Q(outcome=Outcome.EXCUSE) | Q(statement_kind=StatementKind.EXCUSE) | Q(excuse_category_id__isnull=False)
+    # The excuse categories (a small admin table), so that the attempts are aggregated without a join.
+    categories = {pk: (code, objective, is_barrier) for pk, code, objective, is_barrier in
+                  ExcuseCategory.objects.values_list("pk", "code", "suggested_objective", "is_barrier")}
+    pressure_excuses = [pk for pk, (_c, objective, _b) in categories.items() if objective == Objective.PRESSURE] or [0]
+    barrier_excuses = [pk for pk, (_c, _o, is_barrier) in categories.items() if is_barrier] or [0]
+    refusal = Q(outcome=Outcome.REFUSAL) | Q(excuse_category_id__in=pressure_excuses)
+    # Seed 004: an argument (a real inability to pay) is not an excuse.
+    stated = Q(statement_kind__in=[StatementKind.ARGUMENT, StatementKind.EXCUSE]) | Q(outcome=Outcome.EXCUSE) | Q(excuse_category_id__isnull=False)
+    excuse = stated & ~Q(statement_kind=StatementKind.ARGUMENT)
+    # The excuses that count as stalling: not the ones that say something is missing on our side.
+    stalling = excuse & ~Q(excuse_category_id__in=barrier_excuses)
+    windows = sorted(set(excuse_windows))
     attempt_stats = {
         r["case_id"]: r
         for r in ContactAttempt.objects.filter(span_q("case_id", ids)).values("case_id").annotate(
             last_refusal=Max("occurred_at", filter=refusal), last_excuse=Max("occurred_at", filter=excuse),
             last_agent=Max("occurred_at", filter=Q(agent__isnull=False)),
+            acknowledged=Max("occurred_at", filter=Q(outcome=Outcome.ACKNOWLEDGED)),
+            **{f"excuses_{d}": Count("id", filter=stalling & Q(occurred_at__gt=now - dt.timedelta(days=d))) for d in windows},
         )
     }
+    statements: dict[int, planner.Statement] = {}
+    for r in (
+        ContactAttempt.objects.filter(span_q("case_id", ids)).filter(stated)
+        .annotate(rn=Window(RowNumber(), partition_by="case_id", order_by=["-occurred_at", "-id"]))
+        .filter(rn=1).values("case_id", "occurred_at", "statement_kind", "excuse_category_id")
+    ):
+        code, usual, is_barrier = categories.get(r["excuse_category_id"], ("", "", False))
+        kind = "argument" if r["statement_kind"] == StatementKind.ARGUMENT else "excuse"
+        statements[r["case_id"]] = planner.Statement(r["occurred_at"], kind, code, is_barrier, usual)
+    payments: dict[int, tuple[dt.datetime, Decimal]] = {}
+    for case_id, created, amount in Payment.objects.filter(span_q("case_id", ids)).values_list("case_id", "created_at", "amount"):
+        if case_id not in payments or created > payments[case_id][0]:
+            payments[case_id] = (created, amount)
     callbacks: dict[int, tuple[dt.datetime, dt.datetime | None, str]] = {}
     for case_id, occurred, next_at, note in ContactAttempt.objects.filter(
         span_q("case_id", ids), agent__isnull=False, next_step_at__gte=now - CALLBACK_HORIZON
@@ -169,16 +195,22 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1) 
                 broken_at, broken_due = default_at, pl["last_missed"]
         commitment_times = [t for t in (p.get("last_created"), pl.get("last_created")) if t]
         callback = callbacks.get(case_id)
+        open_barrier = barrier.get(case_id)
+        payment = payments.get(case_id)
         facts[case_id] = planner.CaseFacts(
             case_id=case_id, status=row["status"], due_date=row["due_date"], created_at=row["created_at"],
-            timezone=row["debtor__timezone"], currency=row["currency"],
-            debtor_flags=row["debtor_flags"],
-            open_barrier_at=barrier.get(case_id), commitment=commitments.get(case_id),
+            timezone=row["debtor__timezone"], currency=row["currency"], balance=row["balance"], creditor_id=row["creditor_id"],
+            debtor_kind=row["debtor__kind"], debtor_flags=row["debtor_flags"],
+            open_barrier_at=open_barrier[0] if open_barrier else None, open_barrier_kind=open_barrier[1] if open_barrier else "",
+            commitment=commitments.get(case_id),
             broken_count=(p.get("n_broken") or 0) + (pl.get("n_defaulted") or 0),
             last_broken_at=broken_at, last_broken_due=broken_due,
             last_commitment_at=max(commitment_times) if commitment_times else None,
             consequence_at=consequence.get(case_id), last_refusal_at=a.get("last_refusal"),
-            last_excuse_at=a.get("last_excuse"),
+            last_excuse_at=a.get("last_excuse"), excuse_counts={d: a.get(f"excuses_{d}") or 0 for d in windows},
+            last_statement=statements.get(case_id), acknowledged_at=a.get("acknowledged"),
+            last_payment_at=payment[0] if payment else None, last_payment_amount=payment[1] if payment else None,
+            last_contact_at=row["last_contact_at"], last_outcome=row["last_outcome"],
             callback_at=callback[1] if callback else None, callback_note=callback[2] if callback else "",
             last_done=last_done.get(case_id), reminded_anchors=frozenset(reminded.get(case_id, ())),
         )

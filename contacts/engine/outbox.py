@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from cases.choices import Channel, Outcome, PromiseStatus
 from cases.models import Case
@@ -102,7 +103,7 @@ def message_create(*, followup: FollowUp, case: Case, now: dt.datetime) -> str:
     (policy: not at all until a flag changes) or "skipped" (nothing usable to send with)."""
     debtor = Debtor.objects.get(pk=case.debtor_id)
     if followup.channel not in SENDABLE:
-        followup.result = _("This channel cannot be sent automatically.")
+        followup.result = gettext_noop("This channel cannot be sent automatically.")
         return "skipped"
     pack, rules = packs_cached().for_country(debtor.country)
     point, first = usable_point(debtor.contact_points.all(), followup.channel, rules)
@@ -121,7 +122,7 @@ def message_create(*, followup: FollowUp, case: Case, now: dt.datetime) -> str:
         # A refused contact point only skips this step; a refused debtor or case stops the plan.
         return "skipped" if decision.reason in (policy.POINT_OPTED_OUT, policy.POINT_DO_NOT_CONTACT, policy.NO_CONSENT) else "blocked"
     if point is None:
-        followup.result = _("No usable contact point for this channel.")
+        followup.result = gettext_noop("No usable contact point for this channel.")
         return "skipped"
     if followup.purpose == "promise_reminder":
         conf = FollowUpSettings.objects.filter(pk=1).first()
@@ -131,7 +132,7 @@ def message_create(*, followup: FollowUp, case: Case, now: dt.datetime) -> str:
     version = template_resolve(template_id=template_id, objective=followup.objective, channel=followup.channel,
                                language=debtor.language)
     if version is None:
-        followup.result = _("No active template for this objective and channel.")
+        followup.result = gettext_noop("No active template for this objective and channel.")
         return "skipped"
     values = placeholder_values(case=case, debtor=debtor, now=now)
     message = OutboundMessage.objects.create(
@@ -142,7 +143,7 @@ def message_create(*, followup: FollowUp, case: Case, now: dt.datetime) -> str:
     )
     audit_record(actor=None, action="message.queued", obj=message,
                  after={"channel": message.channel, "template_version_id": version.pk, "followup_id": followup.pk}, at=now)
-    followup.result = _("Message queued")
+    followup.result = gettext_noop("Message queued")
     _dispatch_on_commit(message.pk)
     return "queued"
 

@@ -1,15 +1,19 @@
 """The objective planner: from a case's state and history, its objective and next step.
 
 Pure and explainable: it takes plain data (``CaseFacts``, the admin-edited ``Strategy``) and
-``now``, and returns a ``Plan`` whose ``reason`` a person understands ("Promise of 12/03/2026
-broken 2 days ago → Get a commitment"). No ORM, no clock; contacts/services.py gathers the
-facts in a few set-based queries and writes the result.
+``now``, and returns a ``Plan`` whose ``reason`` names the fact that decided ("Excuse: «invoice
+not received» on 02/12 → Remove barriers"), as a code and parameters (engine.reasons) that are
+put into words in the reader's language. No ORM, no clock; engine.facts gathers the facts in a
+few set-based queries and engine.planning writes the result.
 
 How a plan is made (seed 001 for the objectives, seed 002 for "never wait and see"):
 1. Paid or closed → no next step. Dispute, hold, cease-communication, do-not-contact, attorney,
    deceased or bankruptcy → paused: no collection contact.
-2. The first active strategy rule whose condition holds chooses the objective; its "anchor" is
-   when that situation began (the barrier was opened, the promise broken, ...).
+2. The first active strategy rule in the case's scope (creditor, debtor kind) whose condition
+   holds chooses the objective; its "anchor" is when that situation began (the barrier was
+   opened, the promise broken, the excuse given, ...). An excuse's category may name its usual
+   objective (the catalogue): the excuse rule follows it. An argument (a genuine inability to
+   pay, seed 004) is not an excuse: it leads to payment options.
 3. The next step: an agreed call-back if the agent set one; else, while a promise or instalment
    is pending, the reminder the day before (and then nothing until the check the day after the
    grace period); else the next step of the objective's cadence, counted in days from the
@@ -17,18 +21,17 @@ How a plan is made (seed 001 for the objectives, seed 002 for "never wait and se
    step, the last step is repeated every ``repeat_every_days``: no case is forgotten.
 """
 
+
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import threading
 import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.utils.translation import get_language, gettext, gettext_lazy
-
 from cases.choices import Channel, Objective
+from cases.reasons import Reason, iso, money, reason
 
 CADENCE = "cadence"
 PROMISE_REMINDER = "promise_reminder"
@@ -36,37 +39,13 @@ CALLBACK = "callback"
 AUTOMATIC = "automatic"
 AGENT_TASK = "agent_task"
 
-PAUSING_FLAGS = {
-    "cease_communication": gettext_lazy("Cease communication requested"),
-    "do_not_contact": gettext_lazy("Do not contact"),
-    "attorney_represented": gettext_lazy("Represented by an attorney"),
-    "deceased": gettext_lazy("Deceased"),
-    "bankruptcy": gettext_lazy("In bankruptcy"),
-}
-
-
-@functools.lru_cache(maxsize=512)
-def _translated(language: str | None, message: str) -> str:
-    return gettext(message)
-
-
-# The language of the plan being made (set once per plan: get_language() is too slow to call for
-# every message of a million-case replan).
-_state = threading.local()
-
-
-def _(message: str) -> str:
-    # Portfolio replans build a million reasons: look each message up once per language.
-    return _translated(getattr(_state, "language", None), message)
-
-
-@functools.lru_cache(maxsize=64)
-def _choice_label(language: str | None, choices: type, value: str) -> str:
-    return str(choices(value).label)
-
-
-def _label(objective: str, choices: type = Objective) -> str:
-    return _choice_label(getattr(_state, "language", None), choices, objective)
+# The debtor flags that pause every collection contact, in the order they are reported (the
+# codes are the contact policy's refusal reasons).
+PAUSING_FLAGS = ("cease_communication", "do_not_contact", "attorney_represented", "deceased", "bankruptcy")
+PAUSED_STATUSES = ("disputed", "on_hold")
+# An excuse that opened a barrier is the barrier's origin when they are this close in time.
+BARRIER_FROM_EXCUSE = dt.timedelta(days=1)
+DEFAULT_EXCUSE_WINDOW = 30
 
 
 @dataclass(frozen=True)
@@ -77,6 +56,18 @@ class Rule:
     objective: str
     threshold: int = 0
     name: str = ""
+    window_days: int = 0
+    amount: Decimal | None = None
+    creditor_id: int | None = None
+    debtor_kind: str = ""
+
+    def in_scope(self, facts: CaseFacts) -> bool:
+        return (self.creditor_id is None or self.creditor_id == facts.creditor_id) and (
+            not self.debtor_kind or self.debtor_kind == facts.debtor_kind)
+
+    @property
+    def excuse_window(self) -> int:
+        return self.window_days or DEFAULT_EXCUSE_WINDOW
 
 
 @dataclass(frozen=True)
@@ -108,6 +99,10 @@ class Strategy:
     reminder_template_id: int | None = None
     grace_days: int = 1
 
+    def excuse_windows(self) -> set[int]:
+        """The "within D days" windows the rules count excuses in (engine.facts counts each)."""
+        return {r.excuse_window for r in self.rules if r.condition == "excuses_in_window"}
+
 
 @dataclass(frozen=True)
 class Commitment:
@@ -129,6 +124,18 @@ class DoneStep:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """What the debtor last said about paying (seed 004): an argument (a real reason, such as a
+    lost job) or an excuse, with its catalogue category if the agent chose one."""
+
+    at: dt.datetime
+    kind: str  # "argument" | "excuse"
+    excuse: str = ""  # category code
+    is_barrier: bool = False
+    usual_objective: str = ""
+
+
+@dataclass(frozen=True)
 class CaseFacts:
     case_id: int
     status: str
@@ -136,8 +143,12 @@ class CaseFacts:
     created_at: dt.datetime
     timezone: str = "Europe/Madrid"
     currency: str = "EUR"
+    balance: Decimal = Decimal("0")
+    creditor_id: int | None = None
+    debtor_kind: str = "person"
     debtor_flags: frozenset[str] = frozenset()
     open_barrier_at: dt.datetime | None = None
+    open_barrier_kind: str = ""
     commitment: Commitment | None = None
     broken_count: int = 0
     last_broken_at: dt.datetime | None = None
@@ -146,6 +157,14 @@ class CaseFacts:
     consequence_at: dt.datetime | None = None
     last_refusal_at: dt.datetime | None = None
     last_excuse_at: dt.datetime | None = None
+    # Excuses (not arguments, not barriers) within the last D days, by D (Strategy.excuse_windows).
+    excuse_counts: dict[int, int] = field(default_factory=dict)
+    last_statement: Statement | None = None
+    acknowledged_at: dt.datetime | None = None
+    last_payment_at: dt.datetime | None = None
+    last_payment_amount: Decimal | None = None
+    last_contact_at: dt.datetime | None = None
+    last_outcome: str = ""
     callback_at: dt.datetime | None = None
     callback_note: str = ""
     last_done: DoneStep | None = None
@@ -162,7 +181,7 @@ class PlannedStep:
     kind: str
     due_at: dt.datetime
     anchor_at: dt.datetime
-    reason: str
+    reason: Reason
     cadence_step_id: int | None = None
     template_id: int | None = None
     instructions: str = ""
@@ -178,28 +197,13 @@ class PlannedStep:
 class Plan:
     state: str  # "active" | "paused" | "closed"
     objective: str | None
-    reason: str
+    reason: Reason
     rule_id: int | None = None
     step: PlannedStep | None = None
     next_action_at: dt.datetime | None = None
-    next_action_note: str = ""
-    details: dict = field(default_factory=dict)
-
-
-def _fmt(day: dt.date | dt.datetime | None) -> str:
-    if day is None:
-        return ""
-    # dd/mm/yyyy (by hand: strftime costs more than the rest of a plan's text).
-    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
-
-
-def _ago(now: dt.datetime, when: dt.datetime) -> str:
-    days = (now - when).days
-    if days <= 0:
-        return _("today")
-    if days == 1:
-        return _("1 day ago")
-    return _("%(n)d days ago") % {"n": days}
+    next_action_note: Reason = field(default_factory=dict)
+    # Why the case is paused: a contact-policy refusal code (a flag) or the case status.
+    paused_by: str = ""
 
 
 def _zone(name: str) -> dt.tzinfo:
@@ -220,51 +224,110 @@ def _local_date(at: dt.datetime, tz: dt.tzinfo) -> dt.date:
     return at.astimezone(tz).date()
 
 
-def choose_objective(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> tuple[Rule | None, str, dt.datetime, str]:
+def _excuse_params(statement: Statement | None, at: dt.datetime | None) -> dict:
+    """The category of the statement made at ``at``, when the agent chose one."""
+    if statement is not None and statement.excuse and at is not None and statement.at == at:
+        return {"excuse": statement.excuse}
+    return {}
+
+
+def _match(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> tuple[str, dt.datetime, Reason] | None:
+    """(objective, anchor, reason) when the rule's condition holds for the case, else None."""
+    cond, objective = rule.condition, rule.objective
+
+    def day(at: dt.datetime | dt.date | None) -> str | None:
+        return iso(at, tz)
+
+    if cond == "open_barrier" and f.open_barrier_at:
+        st = f.last_statement
+        if st is not None and st.is_barrier and st.excuse and abs(st.at - f.open_barrier_at) <= BARRIER_FROM_EXCUSE:
+            return objective, f.open_barrier_at, reason("barrier_excuse", excuse=st.excuse, date=day(st.at), objective=objective)
+        return objective, f.open_barrier_at, reason("barrier_open", date=day(f.open_barrier_at), kind=f.open_barrier_kind or "other",
+                                                    objective=objective)
+    if cond == "promise_pending" and f.commitment:
+        c = f.commitment
+        return objective, _local_midnight(c.due_date, tz), reason(
+            "commitment_pending", what=c.kind, amount=money(c.amount), currency=f.currency, date=c.due_date.isoformat(),
+            objective=objective)
+    if cond == "consequence_applied" and f.consequence_at and (f.last_commitment_at is None or f.consequence_at > f.last_commitment_at):
+        return objective, f.consequence_at, reason("consequence", date=day(f.consequence_at), objective=objective)
+    if cond == "broken_promises_at_least" and f.last_broken_at and f.broken_count >= max(rule.threshold, 1):
+        params = {"due_date": iso(f.last_broken_due), "date": day(f.last_broken_at), "objective": objective}
+        if f.broken_count > 1:
+            return objective, f.last_broken_at, reason("broken_many", n=f.broken_count, **params)
+        return objective, f.last_broken_at, reason("broken", **params)
+    if cond == "refusal" and f.last_refusal_at:
+        excuse = _excuse_params(f.last_statement, f.last_refusal_at)
+        return objective, f.last_refusal_at, reason("refusal_excuse" if excuse else "refusal", date=day(f.last_refusal_at),
+                                                    objective=objective, **excuse)
+    if cond == "excuses_in_window" and f.last_excuse_at:
+        n = f.excuse_counts.get(rule.excuse_window, 0)
+        if n >= max(rule.threshold, 1):
+            excuse = _excuse_params(f.last_statement, f.last_excuse_at)
+            # The episode starts with the excuse that reached the count: a later one re-anchors it.
+            return objective, f.last_excuse_at, reason("excuses_repeated" if excuse else "excuses_repeated_plain", n=n,
+                                                       days=rule.excuse_window, date=day(f.last_excuse_at), objective=objective, **excuse)
+        return None
+    if cond == "argument_given" and f.last_statement is not None and f.last_statement.kind == "argument":
+        st = f.last_statement
+        if f.last_commitment_at is None or st.at > f.last_commitment_at:
+            params = {"excuse": st.excuse} if st.excuse else {}
+            return objective, st.at, reason("argument" if st.excuse else "argument_plain", date=day(st.at), objective=objective, **params)
+        return None
+    if cond == "partial_payment_no_agreement" and f.last_payment_at and f.balance > 0 and f.commitment is None and (
+        f.last_commitment_at is None or f.last_payment_at > f.last_commitment_at
+    ):
+        return objective, f.last_payment_at, reason("partial_payment", amount=money(f.last_payment_amount or Decimal(0)),
+                                                    currency=f.currency, date=day(f.last_payment_at), objective=objective)
+    if cond == "acknowledged_no_date" and f.acknowledged_at and f.commitment is None and (
+        f.last_commitment_at is None or f.acknowledged_at > f.last_commitment_at
+    ) and (f.last_payment_at is None or f.acknowledged_at > f.last_payment_at):
+        return objective, f.acknowledged_at, reason("acknowledged", date=day(f.acknowledged_at), objective=objective)
+    if cond == "excuse_given" and f.last_excuse_at:
+        st = f.last_statement
+        excuse = _excuse_params(st, f.last_excuse_at)
+        if st is not None and excuse and st.usual_objective and not st.is_barrier:
+            # The catalogue's usual objective for this excuse (a barrier's is served by the barrier rule).
+            objective = st.usual_objective
+        return objective, f.last_excuse_at, reason("excuse" if excuse else "excuse_plain", date=day(f.last_excuse_at),
+                                                   objective=objective, **excuse)
+    if cond == "balance_at_least" and rule.amount is not None and f.balance >= rule.amount and dpd >= rule.threshold:
+        anchor = max(_local_midnight(f.due_date + dt.timedelta(days=rule.threshold), tz), f.created_at)
+        return objective, anchor, reason("balance_at_least", amount=money(f.balance), min_amount=money(rule.amount),
+                                         currency=f.currency, n=dpd, objective=objective)
+    if cond == "days_since_contact_at_least":
+        if f.last_contact_at is None:
+            return objective, f.created_at, reason("never_contacted", n=dpd, objective=objective)
+        if (now - f.last_contact_at).days >= rule.threshold:
+            anchor = f.last_contact_at + dt.timedelta(days=rule.threshold)
+            return objective, anchor, reason("no_contact_since", date=day(f.last_contact_at), n=(now - f.last_contact_at).days,
+                                             objective=objective)
+        return None
+    if cond == "days_past_due_at_least" and dpd >= rule.threshold:
+        anchor = max(_local_midnight(f.due_date + dt.timedelta(days=rule.threshold), tz), f.created_at)
+        return objective, anchor, reason("days_past_due", n=dpd, min=rule.threshold, objective=objective)
+    if cond == "always":
+        if dpd == 0:
+            why = reason("not_yet_due", objective=objective)
+        elif f.last_contact_at is not None:
+            why = reason("contacted", date=day(f.last_contact_at), outcome=f.last_outcome or "right_party", n=dpd, objective=objective)
+        elif (now - f.created_at).days < 7:
+            why = reason("new_case", n=dpd, objective=objective)
+        else:
+            why = reason("overdue", n=dpd, objective=objective)
+        return objective, f.created_at, why
+    return None
+
+
+def choose_objective(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> tuple[Rule | None, str, dt.datetime, Reason]:
     """(rule, objective, anchor, reason) for an open, workable case."""
     tz = _zone(facts.timezone)
     dpd = max((_local_date(now, tz) - facts.due_date).days, 0)
     for rule in strategy.rules:
-        cond = rule.condition
-        if cond == "open_barrier" and facts.open_barrier_at:
-            return rule, rule.objective, facts.open_barrier_at, _("Payment barrier open since %(date)s → %(objective)s") % {
-                "date": _fmt(facts.open_barrier_at), "objective": _label(rule.objective)}
-        if cond == "promise_pending" and facts.commitment:
-            c = facts.commitment
-            what = _("Promise") if c.kind == "promise" else _("Instalment")
-            return rule, rule.objective, _local_midnight(c.due_date, tz), _(
-                "%(what)s of %(amount)s %(currency)s due %(date)s → %(objective)s (reminder the day before, check after)") % {
-                "what": what, "amount": c.amount, "currency": facts.currency, "date": _fmt(c.due_date), "objective": _label(rule.objective)}
-        if cond == "consequence_applied" and facts.consequence_at and (
-            facts.last_commitment_at is None or facts.consequence_at > facts.last_commitment_at
-        ):
-            return rule, rule.objective, facts.consequence_at, _("Consequence applied on %(date)s → %(objective)s") % {
-                "date": _fmt(facts.consequence_at), "objective": _label(rule.objective)}
-        if cond == "broken_promises_at_least" and facts.last_broken_at and facts.broken_count >= max(rule.threshold, 1):
-            text = _("Promise of %(date)s broken %(ago)s") % {"date": _fmt(facts.last_broken_due), "ago": _ago(now, facts.last_broken_at)}
-            if facts.broken_count > 1:
-                text += " " + _("(%(n)d broken)") % {"n": facts.broken_count}
-            return rule, rule.objective, facts.last_broken_at, f"{text} → {_label(rule.objective)}"
-        if cond == "refusal" and facts.last_refusal_at:
-            return rule, rule.objective, facts.last_refusal_at, _("Refused to pay on %(date)s → %(objective)s") % {
-                "date": _fmt(facts.last_refusal_at), "objective": _label(rule.objective)}
-        if cond == "excuse_given" and facts.last_excuse_at:
-            return rule, rule.objective, facts.last_excuse_at, _("Excuse given on %(date)s → %(objective)s") % {
-                "date": _fmt(facts.last_excuse_at), "objective": _label(rule.objective)}
-        if cond == "days_past_due_at_least" and dpd >= rule.threshold:
-            anchor = max(_local_midnight(facts.due_date + dt.timedelta(days=rule.threshold), tz), facts.created_at)
-            return rule, rule.objective, anchor, _("%(n)d days past due (%(min)d or more) → %(objective)s") % {
-                "n": dpd, "min": rule.threshold, "objective": _label(rule.objective)}
-        if cond == "always":
-            if dpd == 0:
-                situation = _("Not yet due")
-            elif (now - facts.created_at).days < 7:
-                situation = _("New case, %(n)d days past due") % {"n": dpd}
-            else:
-                situation = _("%(n)d days past due") % {"n": dpd}
-            return rule, rule.objective, facts.created_at, f"{situation} → {_label(rule.objective)}"
-    label = _label(Objective.REMIND)
-    return None, Objective.REMIND, facts.created_at, _("No strategy rule matched → %(objective)s") % {"objective": label}
+        if rule.in_scope(facts) and (hit := _match(rule, facts, now, tz, dpd)) is not None:
+            objective, anchor, why = hit
+            return rule, objective, anchor, why
+    return None, Objective.REMIND, facts.created_at, reason("no_rule", objective=Objective.REMIND)
 
 
 def _at_local(anchor: dt.datetime, days: int, send_time: dt.time, tz: dt.tzinfo) -> dt.datetime:
@@ -272,13 +335,13 @@ def _at_local(anchor: dt.datetime, days: int, send_time: dt.time, tz: dt.tzinfo)
     return dt.datetime.combine(day, send_time, tzinfo=tz).astimezone(dt.UTC)
 
 
-def _cadence_step(facts: CaseFacts, strategy: Strategy, objective: str, anchor: dt.datetime, reason: str,
+def _cadence_step(facts: CaseFacts, strategy: Strategy, objective: str, anchor: dt.datetime, why: Reason,
                   now: dt.datetime, tz: dt.tzinfo) -> PlannedStep:
     cadence = strategy.cadences.get(objective)
     if cadence is None or not cadence.steps:
         # No cadence configured: an agent reviews the case today rather than it being forgotten.
-        return PlannedStep(CADENCE, objective, 0, Channel.PHONE, AGENT_TASK, now, anchor, reason,
-                           instructions=_("No cadence is configured for this objective: review the case."))
+        return PlannedStep(CADENCE, objective, 0, Channel.PHONE, AGENT_TASK, now, anchor, why,
+                           instructions="No cadence is configured for this objective: review the case.")
     steps = cadence.steps
     last = facts.last_done
     same_episode = last is not None and last.objective == objective and last.anchor_at == anchor
@@ -296,33 +359,45 @@ def _cadence_step(facts: CaseFacts, strategy: Strategy, objective: str, anchor: 
         step = steps[-1]
         due = _at_local(last.completed_at, cadence.repeat_every_days, step.send_time, tz)
     return PlannedStep(
-        CADENCE, objective, index, step.channel, step.kind, max(due, now), anchor, reason,
-        # Seeded instructions are in the catalogue; an admin's own text has no entry and stays as written.
-        cadence_step_id=step.id, template_id=step.template_id, instructions=_(step.instructions) if step.instructions else "",
+        CADENCE, objective, index, step.channel, step.kind, max(due, now), anchor, why,
+        cadence_step_id=step.id, template_id=step.template_id, instructions=step.instructions,
         is_consequence=step.is_consequence,
     )
 
 
-def plan_case(facts: CaseFacts, strategy: Strategy, now: dt.datetime, *, language: str | None = None) -> Plan:
-    _state.language = language or get_language()
-    if facts.status in ("paid", "closed"):
-        reason = _("Paid in full: case closed") if facts.status == "paid" else _("Case closed")
-        return Plan("closed", None, reason)
-    if facts.status in ("disputed", "on_hold"):
-        reason = _("Dispute open: collection contact paused") if facts.status == "disputed" else _("On hold: collection contact paused")
-        return Plan("paused", None, reason, next_action_note=reason)
-    for flag, text in PAUSING_FLAGS.items():
+def paused_by(facts: CaseFacts) -> str:
+    """Why collection contact is paused ("" when it is not): the case status or a debtor flag."""
+    if facts.status in PAUSED_STATUSES:
+        return facts.status
+    for flag in PAUSING_FLAGS:
         if flag in facts.debtor_flags:
-            reason = _("%(flag)s: no collection contact") % {"flag": text}
-            return Plan("paused", None, reason, next_action_note=reason)
+            return flag
+    return ""
+
+
+def step_note(step: PlannedStep) -> Reason:
+    if step.purpose == CALLBACK and not step.instructions:
+        return step.reason
+    params = {"channel": step.channel, "objective": step.objective}
+    if step.instructions:
+        return reason("step_instructions", instructions=step.instructions, **params)
+    return reason("step", **params)
+
+
+def plan_case(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> Plan:
+    if facts.status in ("paid", "closed"):
+        return Plan("closed", None, reason(facts.status))
+    if why_paused := paused_by(facts):
+        why = reason("paused", why=why_paused)
+        return Plan("paused", None, why, next_action_note=why, paused_by=why_paused)
 
     tz = _zone(facts.timezone)
-    rule, objective, anchor, reason = choose_objective(facts, strategy, now)
+    rule, objective, anchor, why = choose_objective(facts, strategy, now)
     rule_id = rule.id if rule else None
 
     if facts.callback_at is not None:
         step = PlannedStep(CALLBACK, objective, 0, Channel.PHONE, AGENT_TASK, facts.callback_at, facts.callback_at,
-                           _("Call-back agreed with the debtor"), instructions=facts.callback_note)
+                           reason("callback", date=iso(facts.callback_at, tz)), instructions=facts.callback_note)
     elif facts.commitment is not None:
         c = facts.commitment
         commitment_anchor = _local_midnight(c.due_date, tz)
@@ -331,15 +406,10 @@ def plan_case(facts: CaseFacts, strategy: Strategy, now: dt.datetime, *, languag
         # Until the day itself; a promise made the day before gets its reminder at once.
         if now < commitment_anchor and commitment_anchor not in facts.reminded_anchors:
             step = PlannedStep(PROMISE_REMINDER, objective, 0, strategy.reminder_channel, AUTOMATIC, max(remind_at, now),
-                               commitment_anchor, reason, template_id=strategy.reminder_template_id)
+                               commitment_anchor, why, template_id=strategy.reminder_template_id)
         else:
             # Nothing to send: the promise sweep checks the payment once the grace period ends.
-            note = _("Check the payment due %(date)s") % {"date": _fmt(c.due_date)}
-            return Plan("active", objective, reason, rule_id, None, check_at, note)
+            return Plan("active", objective, why, rule_id, None, check_at, reason("check_payment", date=c.due_date.isoformat()))
     else:
-        step = _cadence_step(facts, strategy, objective, anchor, reason, now, tz)
-
-    note = f"{_label(step.channel, Channel)} · {_label(step.objective)}"
-    if step.instructions:
-        note += f": {step.instructions}"
-    return Plan("active", objective, reason, rule_id, step, step.due_at, note[:300])
+        step = _cadence_step(facts, strategy, objective, anchor, why, now, tz)
+    return Plan("active", objective, why, rule_id, step, step.due_at, step_note(step))

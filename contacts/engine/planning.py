@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from typing import cast
 
 from django.db import transaction
-from django.utils.translation import get_language
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from cases import reasons
 from cases.choices import (
     CaseStatus,
     Channel,
 )
 from cases.models import Case
+from cases.services import commitments_postpone
 from collections_crm.core import bulk, parallel
 
 from ..lookups import ids_q, span_q
@@ -31,7 +32,9 @@ from ..models import (
     ContactAttempt,
     ContactRefusal,
     FollowUp,
+    FollowUpSettings,
     FollowUpStatus,
+    PausedCommitments,
     RefusalStage,
     StepKind,
 )
@@ -53,6 +56,8 @@ class PlanStats:
     completed: int = 0
     objective_changed: int = 0
     moved_by_policy: int = 0
+    paused: int = 0  # cases the engine started holding (a dispute, a hold, a debtor flag)
+    resumed: int = 0
     busy: int = 0  # held by another transaction (an agent's action, which replans them itself)
 
 
@@ -77,7 +82,7 @@ def _complete_worked_tasks(case_ids: list[int], now: dt.datetime) -> int:
         if attempt and attempt[1] > created:
             done += FollowUp.objects.filter(pk=task_id, status=FollowUpStatus.PENDING).update(
                 status=FollowUpStatus.DONE, completed_at=attempt[1], completed_by_id=attempt[2],
-                completed_attempt_id=attempt[0], result=_("Worked by the agent"),
+                completed_attempt_id=attempt[0], result=gettext_noop("Worked by the agent"),
             )
     return done
 
@@ -128,9 +133,14 @@ def followups_plan(
             strategy, packs = strategy_cached(), packs_cached()
             config_ok = config_current(strategy, packs, actor_id, lock=batch)
         stats.completed = _complete_worked_tasks(case_ids, now)
-        facts, rows = facts_gather(case_ids, now, grace_days=strategy.grace_days)
-        language = get_language()
-        plans = {case_id: planner.plan_case(f, strategy, now, language=language) for case_id, f in facts.items()}
+        windows = strategy.excuse_windows() or {planner.DEFAULT_EXCUSE_WINDOW}
+        facts, rows = facts_gather(case_ids, now, grace_days=strategy.grace_days, excuse_windows=windows)
+        plans = {case_id: planner.plan_case(f, strategy, now) for case_id, f in facts.items()}
+        # A pause that lifts: commitments move by its length (as the admin set), then are planned anew.
+        lifted = [cid for cid, p in plans.items() if p.state == "active" and rows[cid]["paused_at"] is not None]
+        if lifted and commitments_shift(case_ids=lifted, now=now, actor_id=getattr(actor, "pk", None)):
+            refreshed, _rows = facts_gather(lifted, now, grace_days=strategy.grace_days, excuse_windows=windows)
+            plans.update({cid: planner.plan_case(f, strategy, now) for cid, f in refreshed.items()})
         live: dict[int, list[dict]] = defaultdict(list)
         for live_row in FollowUp.objects.filter(span_q("case_id", rows), status__in=LIVE).values(
             "id", "case_id", "purpose", "objective", "step", "anchor_at", "channel", "kind", "due_at", "status"
@@ -142,6 +152,8 @@ def followups_plan(
         histories = contact_histories(cases=need_history, now=now, calls_for=calls) if need_history else {}
 
         cancel_ids: list[int] = []
+        # Live follow-ups a pause cancels: (case id, follow-up id, channel, refusal code).
+        paused_cancels: list[tuple[int, int, str, str]] = []
         new_rows: list[tuple] = []
         moved_rows: list[tuple] = []
         updates: list[tuple] = []
@@ -153,6 +165,8 @@ def followups_plan(
             for fu in live[case_id]:
                 if plan.step and keep is None and _same(fu, plan.step):
                     keep = fu
+                elif plan.state == "paused":
+                    paused_cancels.append((case_id, fu["id"], fu["channel"], PAUSE_CODES.get(plan.paused_by, plan.paused_by)))
                 else:
                     cancel_ids.append(fu["id"])
             next_at, note = plan.next_action_at, plan.next_action_note
@@ -166,25 +180,47 @@ def followups_plan(
                 is_moved = moved_reason and due != s.due_at
                 (moved_rows if is_moved else new_rows).append((
                     case_id, s.objective, s.purpose, s.step, s.channel, s.kind, due, s.anchor_at, plan.rule_id,
-                    s.cadence_step_id, s.reason[:300], s.instructions[:200], s.is_consequence,
+                    s.cadence_step_id, s.reason, s.instructions[:200], s.is_consequence,
                     moved_reason if is_moved else "",
                 ))
                 if is_moved:
                     # Moved, never dropped, and recorded like a refusal at send time.
                     moved.append((case_id, s.channel, moved_reason, due, getattr(pack, "pk", None)))
+                    note = reasons.moved(note, moved_reason)
                 next_at = due
             objective = plan.objective or row["objective"]
-            reason = plan.reason[:300]
+            reason = plan.reason
             if plan.state == "closed":
-                next_at, note = None, ""
-            if (objective, reason, next_at, note) != (row["objective"], row["objective_reason"], row["next_action_at"], row["next_action_note"]):
-                updates.append((case_id, objective, reason, next_at, note, plan.rule_id))
+                next_at, note = None, {}
+            paused_at = (row["paused_at"] or now) if plan.state == "paused" else None
+            stats.paused += paused_at is not None and row["paused_at"] is None
+            stats.resumed += paused_at is None and row["paused_at"] is not None
+            if (objective, reason, next_at, note, paused_at) != (
+                row["objective"], row["objective_reason"], row["next_action_at"], row["next_action_note"], row["paused_at"]
+            ):
+                updates.append((case_id, objective, reason, next_at, note, plan.rule_id, paused_at, plan.paused_by))
             if objective != row["objective"]:
                 stats.objective_changed += 1
         if cancel_ids:
             stats.cancelled = FollowUp.objects.filter(ids_q("pk", cancel_ids), status__in=LIVE).update(
-                status=FollowUpStatus.CANCELLED, completed_at=now, result=_("Replanned")
+                status=FollowUpStatus.CANCELLED, completed_at=now, result=gettext_noop("Replanned")
             )
+        if paused_cancels:
+            # Held by a pause: each cancelled step says why (its result and a refusal row, charted
+            # with the contact policy's refusals).
+            by_code: dict[str, list[int]] = defaultdict(list)
+            for _case_id, fu_id, _channel, code in paused_cancels:
+                by_code[code].append(fu_id)
+            cancelled: set[int] = set()
+            for code, fu_ids in by_code.items():
+                cancelled.update(FollowUp.objects.filter(ids_q("pk", fu_ids), status__in=LIVE).values_list("pk", flat=True))
+                FollowUp.objects.filter(ids_q("pk", fu_ids), status__in=LIVE).update(
+                    status=FollowUpStatus.CANCELLED, completed_at=now, result=code)
+            stats.cancelled += len(cancelled)
+            insert_rows(ContactRefusal, REFUSAL_FIELDS, [
+                (case_id, channel, code, RefusalStage.SCHEDULE, now, None, None, fu_id, actor_id)
+                for case_id, fu_id, channel, code in paused_cancels if fu_id in cancelled
+            ])
         # Every row written below points to a case locked above, a rule, step, pack or actor
         # locked by config_current, or a follow-up written here: a batch skips the per-row checks.
         with bulk.foreign_key_checks_skipped() if config_ok and batch else nullcontext():
@@ -200,6 +236,23 @@ def followups_plan(
             ])
             cases_plan_update(updates, rows, now=now, actor_id=actor_id)
     return stats, plans
+
+
+# A pause's refusal code: a debtor flag is its own code; a dispute or a hold is "case paused".
+PAUSE_CODES = {"disputed": policy.CASE_PAUSED, "on_hold": policy.CASE_PAUSED}
+
+
+def commitments_shift(*, case_ids: list[int], now: dt.datetime, actor_id: int | None) -> int:
+    """A pause lifted on these cases (locked by the caller): with the admin's "shift" setting,
+    their commitments move by the pause's length in whole days (cases.services.commitments_postpone),
+    so that none is broken for the time the case was held. Returns how many moved (0 with the
+    "evaluate" setting: the promise sweep then judges them as they stand)."""
+    conf = FollowUpSettings.objects.filter(pk=1).first() or FollowUpSettings()
+    if conf.paused_commitments != PausedCommitments.SHIFT:
+        return 0
+    days = {pk: (now - at).days for pk, at in Case.objects.filter(ids_q("pk", case_ids), paused_at__isnull=False)
+            .values_list("pk", "paused_at") if at is not None}
+    return commitments_postpone(days_by_case={pk: d for pk, d in days.items() if d >= 1}, actor_id=actor_id, now=now)
 
 
 def _same(fu: dict, step: planner.PlannedStep) -> bool:

@@ -21,6 +21,7 @@ from cases.choices import (
 from cases.models import Instalment, PaymentPlan, PromiseToPay
 from cases.services import cases_change_status
 from collections_crm.audit.services import audit_record
+from debtors.models import contact_paused_q
 
 from ..models import (
     FollowUpSettings,
@@ -36,17 +37,22 @@ def promises_sweep(*, now: dt.datetime, limit: int = 2000) -> dict[str, int]:
     cutoff = (now - dt.timedelta(days=conf.promise_grace_days)).date()
     counts = {"broken": 0, "partial": 0, "missed": 0, "defaulted": 0}
     touched: set[int] = set()
+    # Nothing breaks while its case is paused (a dispute, a hold, a debtor flag): the planner
+    # moves or re-evaluates these commitments when the pause lifts (FollowUpSettings.paused_commitments).
+    workable = Q(case__status__in=CaseStatus.workable_values()) & ~contact_paused_q("case__debtor__")
     with transaction.atomic():
-        for promise in PromiseToPay.objects.select_for_update(skip_locked=True).filter(
-            status=PromiseStatus.PENDING, due_date__lt=cutoff
+        for promise in PromiseToPay.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            workable, status=PromiseStatus.PENDING, due_date__lt=cutoff
         ).order_by("due_date")[:limit]:
             new = PromiseStatus.PARTIAL if promise.amount_paid > 0 else PromiseStatus.BROKEN
             PromiseToPay.objects.filter(pk=promise.pk, status=PromiseStatus.PENDING).update(status=new, resolved_at=now)
             audit_record(actor=None, action=f"promise.{new}", obj=promise, before={"status": "pending"}, after={"status": new}, at=now)
             counts[new] += 1
             touched.add(promise.case_id)
-        for inst in Instalment.objects.select_for_update(skip_locked=True).filter(
-            plan__status=PlanStatus.ACTIVE, status__in=[InstalmentStatus.PENDING, InstalmentStatus.PARTIAL], due_date__lt=cutoff
+        plan_workable = Q(plan__case__status__in=CaseStatus.workable_values()) & ~contact_paused_q("plan__case__debtor__")
+        for inst in Instalment.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            plan_workable, plan__status=PlanStatus.ACTIVE, status__in=[InstalmentStatus.PENDING, InstalmentStatus.PARTIAL],
+            due_date__lt=cutoff
         ).select_related("plan")[:limit]:
             Instalment.objects.filter(pk=inst.pk, status=inst.status).update(status=InstalmentStatus.MISSED)
             audit_record(actor=None, action="instalment.missed", obj=inst, before={"status": inst.status},

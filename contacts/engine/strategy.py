@@ -25,7 +25,8 @@ from .contact_policy import PackIndex
 
 def strategy_load() -> planner.Strategy:
     rules = tuple(
-        planner.Rule(r.pk, r.position, r.condition, r.objective, r.threshold, r.name)
+        planner.Rule(r.pk, r.position, r.condition, r.objective, r.threshold, r.name, r.window_days, r.amount, r.creditor_id,
+                     r.debtor_kind)
         for r in StrategyRule.objects.filter(active=True).order_by("position", "id")
     )
     cadences = {}
@@ -51,7 +52,7 @@ STRATEGY_TTL = 30.0
 _cache: dict[str, tuple[float, object]] = {}
 
 
-def _cached(key: str, load):
+def cached(key: str, load):
     hit = _cache.get(key)
     if hit is None or time.monotonic() - hit[0] > STRATEGY_TTL:
         hit = (time.monotonic(), load())
@@ -60,11 +61,11 @@ def _cached(key: str, load):
 
 
 def strategy_cached() -> planner.Strategy:
-    return _cached("strategy", strategy_load)
+    return cached("strategy", strategy_load)
 
 
 def packs_cached() -> PackIndex:
-    return _cached("packs", PackIndex)
+    return cached("packs", PackIndex)
 
 
 def strategy_invalidate() -> None:

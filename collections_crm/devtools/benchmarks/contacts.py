@@ -36,7 +36,7 @@ def _reset(case_ids: list[int] | None = None) -> None:
     ContactRefusal.objects.filter(followup__in=followups).delete()
     followups.delete()
     cases = Case.objects.all() if case_ids is None else Case.objects.filter(pk__in=case_ids)
-    cases.update(objective=Objective.REMIND, objective_reason="", next_action_at=None, next_action_note="")
+    cases.update(objective=Objective.REMIND, objective_reason={}, next_action_at=None, next_action_note={})
     if case_ids is None and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM (ANALYZE) cases_case, contacts_followup, contacts_contactrefusal, contacts_outboundmessage")
