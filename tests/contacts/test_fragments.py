@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.template.loader import render_to_string
 
 from cases.models import Case
+from cases.reasons import reason_text
 from contacts.models import FollowUp
 from contacts.selectors import contact_status_for_cases, followups_for_case
 
@@ -26,7 +27,7 @@ def test_followups_fragment_shows_the_plan_in_the_debtors_time(clock, make_case,
     assert fu.policy_reason == "outside_hours" and fu.due_at == dt.datetime(2026, 11, 25, 13, 0, tzinfo=dt.UTC)
     assert 'data-testid="followup-pending"' in html
     assert "(08:00 debtor's time)" in html and "outside contact hours" in html
-    assert case.objective_reason in html.replace("&gt;", ">")
+    assert reason_text(case.objective_reason) in html.replace("&gt;", ">")
 
 
 def test_policy_badge(clock, make_case, make_debtor):
