@@ -58,7 +58,7 @@ def test_stale_update_is_refused_with_412(api, agent, cases):
     stale = client.patch(url, {"next_action_note": "Otra cosa"}, format="json", HTTP_IF_MATCH=etag)
     assert stale.status_code == 412 and "non_field_errors" in stale.json()
     case = Case.objects.get(pk=cases["a"].pk)
-    assert (case.next_action_note, case.version) == ("Llamar", 2)
+    assert (case.next_action_note, case.version) == ({"text": "Llamar"}, 2)
     assert AuditLog.objects.filter(action="case.updated", case_id=case.pk).count() == 1
 
 

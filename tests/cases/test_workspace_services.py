@@ -88,9 +88,9 @@ def test_followup_by_hand(agent, case):
     now = timezone.now()
     case_schedule_followup(actor=agent, case_id=case.pk, at=now + dt.timedelta(days=2), note="Llamar al contable", now=now)
     case.refresh_from_db()
-    assert case.next_action_note == "Llamar al contable" and case.next_action_at == now + dt.timedelta(days=2)
+    assert case.next_action_note == {"text": "Llamar al contable"} and case.next_action_at == now + dt.timedelta(days=2)
     row = AuditLog.objects.get(case_id=case.pk, action="case.followup_scheduled")
-    assert row.after["next_action_note"] == "Llamar al contable"
+    assert row.after["next_action_note"] == {"text": "Llamar al contable"}
     with pytest.raises(ValidationError):
         case_schedule_followup(actor=agent, case_id=case.pk, at=now - dt.timedelta(days=1), now=now)
 

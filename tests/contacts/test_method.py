@@ -170,7 +170,7 @@ def test_the_tests_strategy_is_the_shipped_one(shipped):
 def test_reasons_follow_the_readers_language_with_local_dates_and_money(shipped):
     plan = plan_case(case(balance=Decimal("1234.50"), last_payment_at=NOW - 2 * DAY, last_payment_amount=Decimal("1200.00")), shipped, NOW)
     assert said(plan.reason, "en") == "Paid 1,200.00 € on 11/30/2026 with no agreement for the rest → Get a commitment"
-    assert said(plan.reason, "es") == "Pagó 1.200,00 € el 30/11/2026 sin acuerdo para el resto → Obtener un compromiso"
+    assert said(plan.reason, "es") == "Pagó 1\xa0200,00 € el 30/11/2026 sin acuerdo para el resto → Obtener un compromiso"
     barrier = plan_case(case(open_barrier_at=NOW - DAY, open_barrier_kind="invoice_copy", **excuse("invoice_not_received")), shipped, NOW)
     assert said(barrier.reason, "es") == "Excusa: «No ha recibido la factura» el 01/12/2026, una barrera de pago → Eliminar barreras"
     assert said(barrier.next_action_note, "es").startswith("Llamada telefónica · Eliminar barreras: ")

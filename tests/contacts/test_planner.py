@@ -8,7 +8,6 @@ import importlib
 from decimal import Decimal
 
 import pytest
-
 from django.utils import translation
 
 from cases.reasons import reason_text

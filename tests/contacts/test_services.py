@@ -28,6 +28,7 @@ from contacts.models import (
 from contacts.selectors import contact_status_for_cases, messages_for_case
 from contacts.services import contact_attempt_log
 from debtors.services import debtor_set_flags
+from tests.text import said
 
 from .conftest import WEDNESDAY
 
@@ -61,9 +62,9 @@ def test_new_case_gets_a_reminder_email_now(clock, make_case):
     assert (fu.objective, fu.purpose, fu.step, fu.channel, fu.kind) == ("remind", "cadence", 0, "email", "automatic")
     assert fu.rule.condition == "always"
     assert case.objective == "remind"
-    assert case.objective_reason == "New case, 10 days past due → Remind"
+    assert said(case.objective_reason) == "New case, 10 days past due → Remind"
     assert case.next_action_at == fu.due_at == WEDNESDAY
-    assert case.next_action_note.startswith("E-mail")
+    assert said(case.next_action_note).startswith("E-mail")
 
 
 def test_a_strategy_cached_before_a_step_was_deleted_is_reloaded(clock, make_case):
@@ -188,7 +189,7 @@ def test_promise_reminder_then_broken_then_get_commitment(clock, make_case):
     assert run_due(thursday) == ["queued"]
     assert "300,00 €" in OutboundMessage.objects.get(case=case).body
     case.refresh_from_db()
-    assert live(case) == [] and case.next_action_note.startswith("Check the payment due 27/11/2026")
+    assert live(case) == [] and said(case.next_action_note).startswith("Check the payment due 11/27/2026")
 
     # The 28th is the grace day; on the 29th the promise is broken and the case replanned.
     assert engine.promises_sweep(now=dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC))["broken"] == 0
@@ -199,7 +200,7 @@ def test_promise_reminder_then_broken_then_get_commitment(clock, make_case):
     case.refresh_from_db()
     assert PromiseToPay.objects.get(case=case).status == "broken"
     assert (case.status, case.objective) == ("active", "get_commitment")
-    assert case.objective_reason.startswith("Promise of 27/11/2026 broken today")
+    assert said(case.objective_reason).startswith("Promise of 11/27/2026 broken on 11/29/2026")
     [call] = live(case)
     assert (call.kind, call.channel) == ("agent_task", "phone")
     assert call.due_at == dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)  # Sunday → Monday 09:00 Madrid
@@ -227,7 +228,7 @@ def test_missed_instalments_default_the_plan(clock, make_case):
     plan.refresh_from_db()
     case.refresh_from_db()
     assert plan.status == "defaulted"
-    assert case.objective == "get_commitment" and "broken" in case.objective_reason
+    assert case.objective == "get_commitment" and "broken" in said(case.objective_reason)
 
 
 def test_agent_contact_completes_the_call_task(clock, make_case, agent):
@@ -236,7 +237,7 @@ def test_agent_contact_completes_the_call_task(clock, make_case, agent):
     [task] = live(case)
     assert (task.objective, task.kind, task.channel) == ("remove_barriers", "agent_task", "phone")
     case.refresh_from_db()
-    assert case.objective_reason.startswith("Payment barrier open since 25/11/2026")
+    assert said(case.objective_reason).startswith("Payment barrier open since 11/25/2026")
     later = WEDNESDAY + dt.timedelta(hours=2)
     clock.move_to(later)
     contact_attempt_log(actor=agent, case_id=case.pk, channel="phone", outcome="right_party", now=later)
@@ -255,20 +256,20 @@ def test_agreed_callback_becomes_an_agent_task(clock, make_case, agent):
     [task] = live(case)
     assert (task.purpose, task.due_at, task.kind) == ("callback", at, "agent_task")
     case.refresh_from_db()
-    assert case.next_action_at == at and "Llamar tras la nómina" in case.next_action_note
+    assert case.next_action_at == at and "Llamar tras la nómina" in said(case.next_action_note)
 
 
 def test_payment_in_full_closes_and_dispute_pauses(clock, make_case, agent):
     paid = make_case()
     payment_post(actor=None, case_id=paid.pk, amount=Decimal("1000.00"), received_on=dt.date(2026, 11, 25), now=WEDNESDAY)
     paid.refresh_from_db()
-    assert live(paid) == [] and paid.next_action_at is None and paid.objective_reason == "Paid in full: case closed"
+    assert live(paid) == [] and paid.next_action_at is None and said(paid.objective_reason) == "Paid in full: case closed"
 
     disputed = make_case()
     contact_attempt_log(actor=agent, case_id=disputed.pk, channel="phone", outcome="dispute", now=WEDNESDAY)
     disputed.refresh_from_db()
     assert disputed.status == "disputed" and live(disputed) == []
-    assert disputed.next_action_at is None and "Dispute" in disputed.next_action_note
+    assert disputed.next_action_at is None and "Paused: dispute open" == said(disputed.next_action_note)
 
 
 def test_consequence_applied_moves_to_change_terms(clock, make_case, agent):
@@ -289,7 +290,7 @@ def test_consequence_applied_moves_to_change_terms(clock, make_case, agent):
         engine.followup_complete(followup_id=task.pk, actor=agent, now=WEDNESDAY + DAY, result="done")
     case.refresh_from_db()
     assert case.objective == "change_terms"
-    assert case.objective_reason.startswith("Consequence applied on 26/11/2026")
+    assert said(case.objective_reason).startswith("Consequence applied on 11/26/2026")
     assert live(case)[0].channel == "letter"
 
 
@@ -347,7 +348,7 @@ def test_flag_lifted_case_is_picked_up_again(clock, make_case):
     case = make_case()
     debtor_set_flags(actor=None, debtor_id=case.debtor_id, cease_communication=True)
     case.refresh_from_db()
-    assert live(case) == [] and "Cease communication" in case.objective_reason
+    assert live(case) == [] and "Paused: cease communication requested" == said(case.objective_reason)
     assert engine.cases_replan_forgotten(now=WEDNESDAY) == 0
     Debtor.objects.filter(pk=case.debtor_id).update(cease_communication=False)
     Case.objects.filter(pk=case.pk).update(next_action_at=None)
@@ -373,7 +374,7 @@ def test_debtor_flag_replans_all_open_cases_of_the_debtor_at_once(clock, make_ca
     assert set(FollowUp.objects.filter(pk__in=scheduled).values_list("status", flat=True)) == {"cancelled"}
     for case in (first, second):
         case.refresh_from_db()
-        assert case.objective_reason.endswith("no collection contact") and case.next_action_at is None
+        assert said(case.objective_reason).startswith("Paused: ") and case.next_action_at is None
     assert len(live(other)) == 1  # another debtor's case is untouched
     assert AuditLog.objects.filter(action="debtor.flags_changed", object_id=str(debtor.pk), actor=agent).count() == 1
 
@@ -393,7 +394,7 @@ def test_debtor_update_of_flags_or_zone_replans_and_other_edits_do_not(clock, ma
     debtor_update(actor=agent, debtor_id=debtor.pk, changes={"attorney_represented": True}, now=WEDNESDAY)
     assert live(case) == []
     case.refresh_from_db()
-    assert "Represented by an attorney" in case.objective_reason
+    assert said(case.objective_reason) == "Paused: represented by an attorney"
 
 
 def test_debtor_flag_change_rolls_back_with_its_replan(clock, make_case, make_debtor):
@@ -413,7 +414,7 @@ def test_portfolio_plan_is_idempotent_and_matches_single_case_plans(clock, make_
     barrier_open(actor=agent, case_id=cases[1].pk, kind="invoice_copy", now=WEDNESDAY)
     single = {c.pk: Case.objects.get(pk=c.pk).objective for c in cases}
     FollowUp.objects.all().delete()
-    Case.objects.update(objective="remind", objective_reason="", next_action_at=None, next_action_note="")
+    Case.objects.update(objective="remind", objective_reason={}, next_action_at=None, next_action_note={})
     stats = engine.followups_plan_portfolio(now=WEDNESDAY, batch=2)
     assert (stats.cases, stats.created) == (3, 3)
     assert {c.pk: Case.objects.get(pk=c.pk).objective for c in cases} == single == {
@@ -439,7 +440,7 @@ def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, make_
     cases.append(us_case)
     FollowUp.objects.all().delete()
     ContactRefusal.objects.all().delete()
-    Case.objects.update(objective="remind", objective_reason="Earlier \"reason\"\tkept", next_action_at=None, next_action_note="")
+    Case.objects.update(objective="remind", objective_reason={"text": "Earlier \"reason\"\tkept"}, next_action_at=None, next_action_note={})
     audits_before = AuditLog.objects.filter(action="case.objective_changed").count()
 
     stats = engine.followups_plan_portfolio(now=WEDNESDAY, actor=agent)
@@ -461,7 +462,7 @@ def test_portfolio_plan_bulk_writes_match_the_orm_writes(clock, make_case, make_
     audits = AuditLog.objects.filter(action="case.objective_changed").order_by("id")[audits_before:]
     assert len(audits) == 2
     assert {a.case_id for a in audits} == {cases[1].pk, cases[2].pk}
-    assert all(a.actor_id == agent.pk and a.before == {"objective": "remind", "objective_reason": 'Earlier "reason"\tkept'}
+    assert all(a.actor_id == agent.pk and a.before == {"objective": "remind", "objective_reason": {"text": 'Earlier "reason"\tkept'}}
                for a in audits)
     for audit in audits:
         case = Case.objects.get(pk=audit.case_id)

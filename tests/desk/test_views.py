@@ -17,6 +17,7 @@ from collections_crm.audit.models import AuditLog
 from contacts.models import ContactAttempt, ExcuseCategory, Technique
 from contacts.services import contact_attempt_log
 from tests.factories import CaseFactory, ContactAttemptFactory, ContactPointFactory, PromiseFactory
+from tests.text import said
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -237,7 +238,7 @@ def test_log_interaction_updates_the_workspace_in_place(login, agent, case):
     assert attempt.objective == "get_commitment" and list(attempt.techniques.all()) == [technique]
     assert attempt.agent == agent and attempt.contact_point == point
     case.refresh_from_db()
-    assert "Llamar el viernes" in case.next_action_note and case.version == 2
+    assert "Llamar el viernes" in said(case.next_action_note) and case.version == 2
     assert AuditLog.objects.filter(case_id=case.pk, action="contact_attempt.logged").exists()
 
 
@@ -346,7 +347,7 @@ def test_flags_and_followup(login, agent, case):
     when = timezone.localtime() + dt.timedelta(days=1)
     client.post(action(case, "followup"), {"version": case.version, "at": when.strftime("%Y-%m-%dT%H:%M"), "note": "Revisar"}, **HTMX)
     case.refresh_from_db()
-    assert case.next_action_note == "Revisar"
+    assert case.next_action_note == {"text": "Revisar"}
     client.post(action(case, "restrict"), {"version": case.version, "action": "dispute"}, **HTMX)
     assert Case.objects.get(pk=case.pk).status == "disputed"
     kinds = set(AuditLog.objects.filter(case_id=case.pk).values_list("action", flat=True))

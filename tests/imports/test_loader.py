@@ -75,7 +75,7 @@ def test_messy_file_report_lists_every_rejected_row(upload, run_job, creditor, a
     assert sorted(cases) == ["EXP-001", "EXP-002", "EXP-007"]
     first = cases["EXP-001"]
     assert (first.original_amount, first.fees, first.balance, first.due_date) == (Decimal("1234.56"), Decimal("10.00"), Decimal("1244.56"), dt.date(2025, 1, 31))
-    assert (first.status, first.objective, first.version, first.next_action_note) == ("new", "remind", 1, "New case: first contact")
+    assert (first.status, first.objective, first.version, first.next_action_note) == ("new", "remind", 1, {"code": "first_contact"})
     assert first.debtor.name == "José Pérez Núñez" and first.debtor.document_type == "dni"
     assert cases["EXP-002"].debtor.document_number == NIE and cases["EXP-002"].balance == Decimal("500.00")
     assert cases["EXP-007"].balance == Decimal("75.50") and cases["EXP-007"].due_date == dt.date(2025, 6, 30)
