@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases import reasons
-from cases.choices import BarrierKind, BarrierStatus, CaseStatus, Outcome, StatementKind
+from cases.choices import BarrierKind, BarrierStatus, CaseStatus, Outcome
 from cases.models import Barrier
 from cases.services import barrier_open, case_change, case_lock, case_replan
 from collections_crm.audit.services import audit_record, snapshot
@@ -78,7 +78,7 @@ def contact_attempt_log(
         if next_step_at:
             changes.update(next_action_at=next_step_at, next_action_note=reasons.text(next_step) or reasons.reason("agreed"))
         case_change(case, actor=actor, action="case.contacted", now=now, status=status, **changes)
-        if excuse_category is not None and excuse_category.is_barrier and statement_kind != StatementKind.ARGUMENT:
+        if excuse_category is not None and excuse_category.is_barrier:
             _barrier_from_excuse(case, excuse_category, actor=actor, now=now)
         case_replan(case=case, actor=actor, now=now)
     return attempt

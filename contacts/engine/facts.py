@@ -131,9 +131,10 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1,
     pressure_excuses = [pk for pk, (_c, objective, _b) in categories.items() if objective == Objective.PRESSURE] or [0]
     barrier_excuses = [pk for pk, (_c, _o, is_barrier) in categories.items() if is_barrier] or [0]
     refusal = Q(outcome=Outcome.REFUSAL) | Q(excuse_category_id__in=pressure_excuses)
-    # Seed 004: an argument (a real inability to pay) is not an excuse.
+    # Seed 004: an argument (a real inability to pay) is not an excuse. Something missing on our
+    # side (a barrier category) is neither: it is handled as the barrier, then as an excuse answered.
     stated = Q(statement_kind__in=[StatementKind.ARGUMENT, StatementKind.EXCUSE]) | Q(outcome=Outcome.EXCUSE) | Q(excuse_category_id__isnull=False)
-    excuse = stated & ~Q(statement_kind=StatementKind.ARGUMENT)
+    excuse = (stated & ~Q(statement_kind=StatementKind.ARGUMENT)) | Q(excuse_category_id__in=barrier_excuses)
     # The excuses that count as stalling: not the ones that say something is missing on our side.
     stalling = excuse & ~Q(excuse_category_id__in=barrier_excuses)
     windows = sorted(set(excuse_windows))
@@ -153,7 +154,7 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1,
         .filter(rn=1).values("case_id", "occurred_at", "statement_kind", "excuse_category_id")
     ):
         code, usual, is_barrier = categories.get(r["excuse_category_id"], ("", "", False))
-        kind = "argument" if r["statement_kind"] == StatementKind.ARGUMENT else "excuse"
+        kind = "argument" if r["statement_kind"] == StatementKind.ARGUMENT and not is_barrier else "excuse"
         statements[r["case_id"]] = planner.Statement(r["occurred_at"], kind, code, is_barrier, usual)
     payments: dict[int, tuple[dt.datetime, Decimal]] = {}
     for case_id, created, amount in Payment.objects.filter(span_q("case_id", ids)).values_list("case_id", "created_at", "amount"):

@@ -48,11 +48,11 @@ def _workday(agent):
             assigned_agent=agent, debtor=debtor, creditor=creditors[i % 2], reference=f"EXP-2026-{1040 + i}",
             original_amount=amount, fees=Decimal("25.00"), due_date=today - dt.timedelta(days=12 + i * 23),
             objective=["remind", "get_commitment", "remove_barriers", "get_commitment", "pressure"][i % 5],
-            objective_reason=["Deuda recién vencida", "Primera excusa registrada", "Falta la copia de la factura",
-                              "Promesa incumplida", "Sin respuesta tras 3 avisos"][i % 5],
-            next_action_at=now + dt.timedelta(hours=(i - 4) * 7), next_action_note=["Llamada de recordatorio",
-                                                                                   "Confirmar fecha de pago", "Enviar factura",
-                                                                                   "Llamar por promesa incumplida"][i % 4],
+            objective_reason={"text": ["Deuda recién vencida", "Primera excusa registrada", "Falta la copia de la factura",
+                                       "Promesa incumplida", "Sin respuesta tras 3 avisos"][i % 5]},
+            next_action_at=now + dt.timedelta(hours=(i - 4) * 7), next_action_note={"text": ["Llamada de recordatorio",
+                                                                                            "Confirmar fecha de pago", "Enviar factura",
+                                                                                            "Llamar por promesa incumplida"][i % 4]},
             status="new" if i in (5, 9) else "active",
         )
         cases.append(case)
