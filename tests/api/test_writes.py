@@ -208,3 +208,19 @@ def test_a_plan_of_another_creditor_or_team_is_404(api, agent, outsider, make_to
     assert api(token=raw).post(f"/api/v1/payment-plans/{theirs.pk}/cancel/", {"reason": "x"}, format="json").status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == "proposed"
+
+
+def test_reasons_come_in_the_requests_language_with_their_code(api, agent, cases):
+    client = api(agent)
+    url = f"/api/v1/cases/{cases['a'].pk}/"
+    Case.objects.filter(pk=cases["a"].pk).update(
+        objective_reason={"code": "excuse", "params": {"excuse": "forgot", "date": "2026-12-01", "objective": "get_commitment"}},
+        next_action_note={"text": "Llamar el lunes"})
+    en = client.get(url, HTTP_ACCEPT_LANGUAGE="en").json()
+    es = client.get(url, HTTP_ACCEPT_LANGUAGE="es").json()
+    assert en["objective_reason"] == "Excuse: «Forgot» on 12/01/2026 → Get a commitment"
+    assert es["objective_reason"] == "Excusa: «Se le olvidó» el 01/12/2026 → Obtener un compromiso"
+    assert en["objective_reason_data"] == es["objective_reason_data"] == {
+        "code": "excuse", "params": {"excuse": "forgot", "date": "2026-12-01", "objective": "get_commitment"}}
+    assert en["next_action_note"] == es["next_action_note"] == "Llamar el lunes"
+    assert en["next_action_note_data"] == {"text": "Llamar el lunes"}

@@ -174,3 +174,17 @@ def test_reasons_follow_the_readers_language_with_local_dates_and_money(shipped)
     barrier = plan_case(case(open_barrier_at=NOW - DAY, open_barrier_kind="invoice_copy", **excuse("invoice_not_received")), shipped, NOW)
     assert said(barrier.reason, "es") == "Excusa: «No ha recibido la factura» el 01/12/2026, una barrera de pago → Eliminar barreras"
     assert said(barrier.next_action_note, "es").startswith("Llamada telefónica · Eliminar barreras: ")
+
+
+def test_every_contact_policy_code_and_pause_has_words():
+    from cases.reasons import WHY
+    from contacts.engine import planning, policy
+
+    codes = {v for k, v in vars(policy).items() if k.isupper() and isinstance(v, str) and k not in ("WEEK",)}
+    codes |= set(planner.PAUSING_FLAGS) | set(planner.PAUSED_STATUSES) | set(planning.PAUSE_CODES.values())
+    assert codes <= set(WHY), codes - set(WHY)
+    for code in codes:
+        with translation.override("es"):
+            spanish = str(WHY[code])
+        with translation.override("en"):
+            assert spanish != str(WHY[code]), code
