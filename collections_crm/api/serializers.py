@@ -58,6 +58,9 @@ class ReasonText(serializers.CharField):
         return reason_text(value, excuse_name=excuse_name)
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True,
+                      "description": 'A reason code and its parameters ({"code": ..., "params": {...}}) or a person\'s '
+                                     'words ({"text": ...}); empty when none is recorded.'})
 class ReasonData(serializers.JSONField):
     """The same reason as data: {"code": ..., "params": {...}} from the engine, {"text": ...} from a person."""
 
