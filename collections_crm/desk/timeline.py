@@ -14,6 +14,8 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import BarrierKind, CaseStatus, Channel, Objective, PaymentMethod, PlanFrequency
+from cases.reasons import WHY, reason_text, result_text
+from contacts.selectors import excuse_name
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -41,6 +43,8 @@ ACTIONS = {
     "case.assigned": (_("Case assigned"), "person-badge", "muted"),
     "case.status_changed": (_("Status changed"), "flag", "status"),
     "case.objective_changed": (_("Objective changed"), "bullseye", "status"),
+    "case.paused": (_("Paused"), "pause-circle", "danger"),
+    "case.resumed": (_("Pause lifted"), "play-circle", "status"),
     "case.followup_scheduled": (_("Follow-up scheduled"), "calendar-event", "followup"),
     "case.contact_restricted": (_("Contact restricted"), "slash-circle", "danger"),
     "instalment.missed": (_("Instalment missed"), "calendar-x", "danger"),
@@ -55,6 +59,7 @@ ACTIONS = {
 CASE_CHANGES: dict[str, tuple[StrOrPromise, dict[Any, StrOrPromise] | None]] = {
     "status": (_("Status"), dict(CaseStatus.choices)),
     "objective": (_("Objective"), dict(Objective.choices)),
+    "objective_reason": (_("Why"), None),
     "assigned_agent_id": (_("Agent"), None),
     "balance": (_("Balance"), None),
     "next_action_at": (_("Next action"), None),
@@ -75,8 +80,10 @@ RESTRICTIONS = {
 
 
 def _fmt(value, field: str = "", users: dict | None = None) -> str:
-    if value in (None, ""):
+    if value in (None, "", {}):
         return "—"
+    if field in ("objective_reason", "next_action_note"):
+        return reason_text(value, excuse_name=excuse_name) or "—"
     if field == "assigned_agent_id":
         user = (users or {}).get(value)
         return user.display_name() if user else str(_("Unassigned"))
@@ -119,7 +126,9 @@ def _summary(action: str, after: dict) -> str:
     if action.startswith("message.") and after.get("channel"):
         return str(dict(Channel.choices).get(after["channel"], after["channel"]))
     if action.startswith("followup.") and after.get("result"):
-        return str(after["result"])
+        return result_text(after["result"])
+    if action == "case.paused":
+        return str(WHY.get(after.get("why"), after.get("why") or ""))
     if action == "case.created" and after.get("import_job"):
         return _("Created by import #%(job)s, line %(line)s") % {"job": after["import_job"], "line": after.get("line", "—")}
     if action == "case.contact_restricted":

@@ -80,3 +80,18 @@ def test_switching_language_changes_every_reason_and_next_step(login, agent, sup
         assert "with no agreement for the rest" in en and "sin acuerdo para el resto" not in en
         assert "sin acuerdo para el resto" in es and "with no agreement for the rest" not in es
         assert "New case, 12 days past due → Remind" in en and "Expediente nuevo, 12 días de atraso → Recordar" in es
+
+
+def test_the_timeline_shows_reasons_and_pauses_in_words(login, agent, cases):
+    from debtors.services import debtor_set_flags
+
+    case = cases[0]
+    with time_machine.travel(WEDNESDAY + dt.timedelta(hours=2), tick=False):
+        debtor_set_flags(actor=agent, debtor_id=case.debtor_id, bankruptcy=True)
+        client = login(agent)
+        en = page_text(client, reverse("desk:timeline", args=[case.pk]), "en")
+        es = page_text(client, reverse("desk:timeline", args=[case.pk]), "es")
+    assert "'code'" not in en and "{" not in en.split("Timeline")[-1]
+    assert "Excuse: «Invoice not received» on 11/25/2026, a payment barrier → Remove barriers" in en
+    assert "Paused" in en and "in bankruptcy" in en
+    assert "En pausa" in es and "en concurso de acreedores" in es and "Eliminar barreras" in es
