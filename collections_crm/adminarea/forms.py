@@ -30,12 +30,14 @@ from .services import CATALOGUE_FIELDS, GUARDRAIL_FIELDS, PACK_FIELDS
 
 
 class CompactRowMixin:
-    """Bootstrap classes for forms rendered as table rows (no crispy layout there), and each
-    input named by its field's label (the column header is the only visible one)."""
+    """Bootstrap classes for forms rendered as table rows (no crispy layout there). The column
+    header is the only visible label, so each input is named by its field's label; help texts
+    are not shown in a row (the page explains its columns), so no input points at one."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
+            field.help_text = ""
             widget = field.widget
             widget.attrs.setdefault("aria-label", field.label)
             if isinstance(widget, forms.CheckboxInput):
