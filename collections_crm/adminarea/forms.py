@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from django import forms
-from django.forms import inlineformset_factory, modelformset_factory
+from django.forms import BaseModelFormSet, inlineformset_factory, modelformset_factory
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import Channel, Objective
@@ -18,20 +19,27 @@ from contacts.models import (
     JurisdictionPack,
     MessageTemplate,
     Playbook,
+    RuleCondition,
     StrategyRule,
     Technique,
 )
+from debtors.models import DebtorKind
 
+from .checks import NO_PARAMETERS, RULE_PARAMETERS
 from .services import CATALOGUE_FIELDS, GUARDRAIL_FIELDS, PACK_FIELDS
 
 
 class CompactRowMixin:
-    """Bootstrap classes for forms rendered as table rows (no crispy layout there)."""
+    """Bootstrap classes for forms rendered as table rows (no crispy layout there). The column
+    header is the only visible label, so each input is named by its field's label; help texts
+    are not shown in a row (the page explains its columns), so no input points at one."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
+            field.help_text = ""
             widget = field.widget
+            widget.attrs.setdefault("aria-label", field.label)
             if isinstance(widget, forms.CheckboxInput):
                 widget.attrs["class"] = "form-check-input"
             elif isinstance(widget, forms.Select):
@@ -74,7 +82,9 @@ class TechniqueForm(forms.ModelForm):
 class ExcuseCategoryForm(forms.ModelForm):
     class Meta:
         model = ExcuseCategory
-        fields = CATALOGUE_FIELDS + ["suggested_objective", "is_barrier"]
+        fields = CATALOGUE_FIELDS + ["suggested_objective", "is_barrier", "barrier_kind"]
+        help_texts = {"barrier_kind": _("Payment barriers only: what is missing on our side. Logging this excuse opens "
+                                        "that barrier on the case.")}
 
 
 class PlaybookForm(forms.ModelForm):
@@ -93,7 +103,9 @@ class GuardrailsForm(forms.ModelForm):
 class FollowUpSettingsForm(forms.ModelForm):
     class Meta:
         model = FollowUpSettings
-        fields = ["promise_grace_days", "reminder_days_before", "reminder_channel", "reminder_template", "missed_instalments_to_default"]
+        fields = ["promise_grace_days", "reminder_days_before", "reminder_channel", "reminder_template", "missed_instalments_to_default",
+                  "paused_commitments"]
+        widgets = {"paused_commitments": forms.RadioSelect}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -117,14 +129,48 @@ class JurisdictionPackForm(forms.ModelForm):
 
 
 class RuleForm(CompactRowMixin, forms.ModelForm):
+    """One line of the strategy editor. The set is checked as a whole by the service
+    (checks.check_rules): which of N, D and the amount the condition takes, and reachability.
+    An empty creditor or debtor kind means every case."""
+
     class Meta:
         model = StrategyRule
-        fields = ["position", "name", "condition", "threshold", "objective", "active", "description"]
-        widgets = {"description": forms.TextInput()}
+        fields = ["position", "name", "condition", "threshold", "window_days", "amount", "creditor", "debtor_kind", "objective",
+                  "active", "description"]
+        widgets = {"description": forms.TextInput(), "amount": forms.NumberInput(attrs={"step": "0.01", "min": "0"})}
+
+    def __init__(self, *args, creditor_choices: list[tuple], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["creditor"].choices = creditor_choices
+        self.fields["debtor_kind"].choices = [("", _("Every kind")), *DebtorKind.choices]
+
+
+class BaseRuleFormSet(BaseModelFormSet):
+    """Gives every row the same creditor choices, read once for the page (not once per row)."""
+
+    @cached_property
+    def creditor_choices(self) -> list[tuple]:
+        return [("", _("Every creditor")), *((c.pk, c.name) for c in Creditor.objects.order_by("name"))]
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "creditor_choices": self.creditor_choices}
 
 
 RuleFormSet = modelformset_factory(
-    StrategyRule, form=RuleForm, extra=1, can_delete=True)
+    StrategyRule, form=RuleForm, formset=BaseRuleFormSet, extra=1, can_delete=True)
+
+
+def rule_condition_legend() -> list[dict]:
+    """The strategy editor's legend: each condition, in the order of its select, with what it
+    takes (checks.RULE_PARAMETERS) as ``uses``: the least N, D and amount, None for a parameter
+    it does not use."""
+    legend = []
+    for value, label in RuleCondition.choices:
+        takes = RULE_PARAMETERS.get(value, NO_PARAMETERS)
+        uses = (None if takes.min_threshold is None else f"≥ {takes.min_threshold}", "≥ 1" if takes.window else None,
+                "> 0" if takes.amount else None)
+        legend.append({"condition": value, "label": label, "uses": uses})
+    return legend
 
 
 class CadenceForm(forms.ModelForm):

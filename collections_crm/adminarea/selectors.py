@@ -93,8 +93,8 @@ def preview_case_get(*, case_id: int | None) -> Case | None:
 # --- Policies and catalogues -------------------------------------------------------------------
 
 def strategy_rule_list() -> QuerySet[StrategyRule]:
-    """The strategy in the order the engine reads it."""
-    return StrategyRule.objects.order_by("position", "id")
+    """The strategy in the order the engine reads it, with each rule's creditor (its scope)."""
+    return StrategyRule.objects.select_related("creditor").order_by("position", "id")
 
 
 def cadence_list() -> QuerySet[Cadence]:

@@ -4,6 +4,7 @@ audit row per changed object, effective at once (the engine reads these rows on 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import holidays
@@ -12,7 +13,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import PlanGuardrails
+from cases.choices import BarrierKind
+from cases.models import Creditor, PlanGuardrails
 from collections_crm.audit.services import audit_record, audited_delete, audited_save, snapshot
 from contacts.models import (
     Cadence,
@@ -26,10 +28,19 @@ from contacts.models import (
     Technique,
 )
 
-from .checks import SENDABLE_CHANNELS, PolicyInvalid, Problem, check_cadence, check_packs, check_rules
+from .checks import (
+    SENDABLE_CHANNELS,
+    PolicyInvalid,
+    Problem,
+    check_cadence,
+    check_excuse_category,
+    check_packs,
+    check_rules,
+)
 from .tasks import replan_portfolio_on_commit
 
-RULE_FIELDS = ["position", "name", "condition", "threshold", "objective", "active", "description"]
+RULE_FIELDS = ["position", "name", "condition", "threshold", "window_days", "amount", "creditor_id", "debtor_kind", "objective",
+               "active", "description"]
 STEP_FIELDS = ["delay_days", "send_time", "channel", "kind", "template_id", "instructions", "is_consequence"]
 PACK_FIELDS = [
     "code", "name", "countries", "is_default", "start_time", "end_time", "weekdays", "skip_holidays", "holiday_country",
@@ -37,10 +48,10 @@ PACK_FIELDS = [
     "max_contacts_per_day", "consent_channels", "active", "notes",
 ]
 CATALOGUE_FIELDS = ["code", "name_es", "name_en", "description_es", "description_en", "active", "position"]
-EXCUSE_FIELDS = CATALOGUE_FIELDS + ["suggested_objective", "is_barrier"]
+EXCUSE_FIELDS = CATALOGUE_FIELDS + ["suggested_objective", "is_barrier", "barrier_kind"]
 PLAYBOOK_FIELDS = ["objective", "excuse_category_id", "language", "title", "talking_points", "active"]
 FOLLOWUP_SETTINGS_FIELDS = ["promise_grace_days", "reminder_days_before", "reminder_channel", "reminder_template_id",
-                            "missed_instalments_to_default"]
+                            "missed_instalments_to_default", "paused_commitments"]
 CREDITOR_FIELDS = ["code", "name", "kind", "currency", "active", "retention_days"]
 GUARDRAIL_FIELDS = ["min_instalment", "max_instalments", "max_term_months", "max_discount_percent"]
 
@@ -66,9 +77,14 @@ def technique_save(*, actor, technique_id: int | None, data: dict[str, Any], now
 
 
 def excuse_category_save(*, actor, excuse_id: int | None, data: dict[str, Any], now: dt.datetime | None = None) -> ExcuseCategory:
+    """Create or change an excuse category; a payment barrier must name the barrier it opens
+    (check_excuse_category), else PolicyInvalid and nothing is written."""
     now = now or timezone.now()
     with transaction.atomic():
         obj = ExcuseCategory.objects.select_for_update().get(pk=excuse_id) if excuse_id else ExcuseCategory()
+        problems = check_excuse_category({f: data.get(f, getattr(obj, f)) for f in ("is_barrier", "barrier_kind")})
+        if problems:
+            raise PolicyInvalid(problems)
         _save_audited(actor=actor, obj=obj, fields=EXCUSE_FIELDS, data=data, action="excuse_category", now=now)
     return obj
 
@@ -93,7 +109,8 @@ def guardrails_update(*, actor, data: dict[str, Any], now: dt.datetime | None = 
 
 
 def followup_settings_update(*, actor, data: dict[str, Any], now: dt.datetime | None = None) -> FollowUpSettings:
-    """The engine's promise monitoring: grace days, the reminder before a promise, when a plan defaults."""
+    """The engine's promise monitoring: grace days, the reminder before a promise, when a plan
+    defaults, what happens to commitments while a case is paused."""
     now = now or timezone.now()
     with transaction.atomic():
         FollowUpSettings.objects.get_or_create(pk=1)
@@ -145,10 +162,25 @@ def _objectives_with_steps() -> set[str]:
     return set(CadenceStep.objects.values_list("cadence__objective", flat=True).distinct())
 
 
+CENT = Decimal("0.01")
+
+
+def _amount_in_cents(rule: dict[str, Any]) -> dict[str, Any]:
+    """The rule with its amount written with two decimals (3000 → 3000.00), as the database
+    gives it back, so that an unchanged amount is not audited as a change. An amount with more
+    decimals is left as it is, for the model's validation to refuse."""
+    amount = rule["amount"]
+    if amount is None or amount != amount.quantize(CENT):
+        return rule
+    return {**rule, "amount": amount.quantize(CENT)}
+
+
 def strategy_rules_save(*, actor, rules: list[dict[str, Any]], now: dt.datetime | None = None) -> None:
     """Replace the ordered strategy with ``rules`` (dicts of RULE_FIELDS plus ``id`` for existing
-    rows). Rules missing from the list are deleted. Checked as a whole; all or nothing."""
+    rows; ``creditor_id`` None and ``debtor_kind`` "" for every case). Rules missing from the
+    list are deleted. Checked as a whole (check_rules); all or nothing."""
     now = now or timezone.now()
+    rules = [_amount_in_cents(rule) for rule in rules]
     with transaction.atomic():
         existing = {r.pk: r for r in StrategyRule.objects.select_for_update()}
         problems = check_rules(rules, objectives_with_steps=_objectives_with_steps())
@@ -249,7 +281,13 @@ def jurisdiction_pack_save(*, actor, pack_id: int | None, data: dict[str, Any], 
 # --- Export and import -------------------------------------------------------------------------
 
 EXPORT_FORMAT = "cobrocrm-policies"
-EXPORT_VERSION = 1
+# Version 2 added the rules' window (D), amount and scope (creditor, debtor kind), the excuse
+# categories' barrier kind and the paused-commitments setting. A version-1 file still imports:
+# its rules apply to every case with no window or amount, a barrier category keeps the kind it
+# has here (else "other"), and the paused-commitments setting stays as it is.
+EXPORT_VERSION = 2
+IMPORTABLE_VERSIONS = {1, 2}
+RULE_IMPORT_DEFAULTS = {"window_days": 0, "amount": None, "creditor": None, "debtor_kind": ""}
 
 
 def _plain(value: Any) -> Any:
@@ -258,9 +296,15 @@ def _plain(value: Any) -> Any:
     return str(value) if hasattr(value, "quantize") else value
 
 
+def _rule_export(rule: StrategyRule) -> dict[str, Any]:
+    row = {f: _plain(getattr(rule, f)) for f in RULE_FIELDS if f != "creditor_id"}
+    return {**row, "creditor": rule.creditor.code if rule.creditor else None}
+
+
 def policies_export() -> dict[str, Any]:
     """Everything an admin shapes, as JSON-safe data that another installation can import.
-    Templates are referenced by their natural key (objective, channel, language, name)."""
+    Templates are referenced by their natural key (objective, channel, language, name), a
+    rule's creditor by its code."""
 
     def template_key(template: MessageTemplate | None):
         if template is None:
@@ -272,7 +316,7 @@ def policies_export() -> dict[str, Any]:
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
-        "strategy_rules": [{f: getattr(r, f) for f in RULE_FIELDS} for r in StrategyRule.objects.order_by("position", "id")],
+        "strategy_rules": [_rule_export(r) for r in StrategyRule.objects.select_related("creditor").order_by("position", "id")],
         "cadences": [
             {
                 "objective": c.objective, "name": c.name, "repeat_every_days": c.repeat_every_days, "description": c.description,
@@ -306,6 +350,41 @@ def _time(value: Any, where: str, problems: list[str]) -> dt.time | None:
         return None
 
 
+def _imported_rules(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """The file's strategy rules as check_rules and strategy_rules_save take them: the creditor
+    code resolved to this installation's creditor, the amount as a Decimal, the fields a
+    version-1 file lacks at RULE_IMPORT_DEFAULTS. An unknown creditor or an amount that is not
+    a number is a problem of that rule."""
+    creditors = dict(Creditor.objects.values_list("code", "pk"))
+    rules, problems = [], []
+    for i, row in enumerate(rows):
+        row = {**RULE_IMPORT_DEFAULTS, **row}
+        code, amount = row["creditor"], row["amount"]
+        if code and code not in creditors:
+            problems.append(Problem(i, "creditor", _("No creditor with the code “%(code)s” exists here.") % {"code": code}))
+        if amount is not None:
+            try:
+                amount = Decimal(str(amount))
+                valid = amount.is_finite()
+            except InvalidOperation:
+                valid = False
+            if not valid:
+                problems.append(Problem(i, "amount", _("“%(value)s” is not an amount.") % {"value": row["amount"]}))
+                amount = None
+        rules.append({**{f: row[f] for f in RULE_FIELDS if f not in ("creditor_id", "amount")},
+                      "amount": amount, "creditor_id": creditors.get(code) if code else None})
+    return rules, problems
+
+
+def _imported_excuses(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The file's excuse categories; a version-1 one (no barrier kind yet) gets the kind the
+    category has here if it is a barrier, else "other", as the migration that added kinds did."""
+    known = dict(ExcuseCategory.objects.values_list("code", "barrier_kind"))
+    return [row if "barrier_kind" in row else
+            {**row, "barrier_kind": (known.get(row["code"]) or BarrierKind.OTHER) if row["is_barrier"] else ""}
+            for row in rows]
+
+
 def policies_import(*, actor, data: Any, now: dt.datetime | None = None) -> dict[str, int]:
     """Load an export file. Everything is checked before anything is written, then applied in one
     transaction: rows are matched by natural key (rule position, cadence objective, pack and
@@ -315,11 +394,11 @@ def policies_import(*, actor, data: Any, now: dt.datetime | None = None) -> dict
     problems: list[str] = []
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise PolicyInvalid([Problem(None, None, _("This is not a policies export file."))])
-    if data.get("version") != EXPORT_VERSION:
+    if data.get("version") not in IMPORTABLE_VERSIONS:
         raise PolicyInvalid([Problem(None, None, _("Unsupported file version %(v)s.") % {"v": data.get("version")})])
     try:
         changed = _policies_apply(actor=actor, data=data, now=now, problems=problems)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation) as exc:
         raise PolicyInvalid([Problem(None, None, _("The file is incomplete or malformed (%(detail)s).") % {"detail": exc})])
     return changed
 
@@ -350,8 +429,11 @@ def _policies_apply(*, actor, data: dict[str, Any], now: dt.datetime, problems: 
                            templates=template_facts, objectives_channels_with_template=with_template))
         cadences.append((c, steps))
     with_steps = {c["objective"] for c, steps in cadences if steps}
-    rules = [{f: r[f] for f in RULE_FIELDS} for r in data["strategy_rules"]]
-    fail(_("Strategy rule"), check_rules(rules, objectives_with_steps=with_steps))
+    rules, found = _imported_rules(data["strategy_rules"])
+    # Unknown creditors would read as rules for every case: check the set once they resolve.
+    fail(_("Strategy rule"), found or check_rules(rules, objectives_with_steps=with_steps))
+    excuses = _imported_excuses(data["excuse_categories"])
+    fail(_("Excuse category"), [Problem(i, p.field, p.message) for i, row in enumerate(excuses) for p in check_excuse_category(row)])
     packs = []
     for p in data["jurisdiction_packs"]:
         pack = {f: p.get(f) for f in PACK_FIELDS}
@@ -369,7 +451,7 @@ def _policies_apply(*, actor, data: dict[str, Any], now: dt.datetime, problems: 
     with transaction.atomic():
         try:
             for model, rows, fields, action in ((Technique, data["techniques"], CATALOGUE_FIELDS, "technique"),
-                                                (ExcuseCategory, data["excuse_categories"], EXCUSE_FIELDS, "excuse_category")):
+                                                (ExcuseCategory, excuses, EXCUSE_FIELDS, "excuse_category")):
                 for row in rows:
                     obj = model.objects.filter(code=row["code"]).first() or model()
                     changed += _save_audited(actor=actor, obj=obj, fields=fields, data=row, action=action, now=now)

@@ -50,6 +50,7 @@ from .forms import (
     TemplateTextForm,
     UserForm,
     WhyForm,
+    rule_condition_legend,
 )
 
 admin_only = role_required(Role.ADMIN)
@@ -221,7 +222,9 @@ def rules_edit(request):
                 continue
             if form in formset.deleted_forms:
                 continue
-            rows.append({**{k: v for k, v in form.cleaned_data.items() if k not in ("id", "DELETE")}, "id": form.instance.pk})
+            data = {k: v for k, v in form.cleaned_data.items() if k not in ("id", "DELETE", "creditor")}
+            creditor = form.cleaned_data["creditor"]
+            rows.append({**data, "creditor_id": creditor.pk if creditor else None, "id": form.instance.pk})
             forms_by_row.append(form)
         try:
             services.strategy_rules_save(actor=request.user, rules=rows)
@@ -235,7 +238,7 @@ def rules_edit(request):
         else:
             messages.success(request, _("Strategy saved. New decisions follow it from now on."))
             return redirect("adminarea:rules")
-    return render(request, "adminarea/rules_edit.html", {"formset": formset})
+    return render(request, "adminarea/rules_edit.html", {"formset": formset, "legend": rule_condition_legend()})
 
 
 @admin_only

@@ -20,9 +20,11 @@ from contacts.models import Cadence, CadenceStep, JurisdictionPack, Playbook, St
 ALL = {"remind", "remove_barriers", "get_commitment", "pressure", "change_terms"}
 
 
-def rule(position, condition, objective, threshold=0, active=True, name=None):
+def rule(position, condition, objective, threshold=0, active=True, name=None, window_days=0, amount=None, creditor_id=None,
+         debtor_kind=""):
     return {"position": position, "name": name or f"r{position}", "condition": condition, "threshold": threshold,
-            "objective": objective, "active": active, "description": ""}
+            "window_days": window_days, "amount": None if amount is None else Decimal(amount), "creditor_id": creditor_id,
+            "debtor_kind": debtor_kind, "objective": objective, "active": active, "description": ""}
 
 
 # --- Pure checks (no database) -----------------------------------------------------------------
@@ -102,18 +104,25 @@ def _rule_rows():
     return [{**{f: getattr(r, f) for f in services.RULE_FIELDS}, "id": r.pk} for r in StrategyRule.objects.order_by("position")]
 
 
+def _rule_post(i: int, r: StrategyRule) -> dict:
+    """The editor's row ``i`` as the browser posts it for the stored rule ``r``."""
+    return {f"rules-{i}-id": r.pk, f"rules-{i}-position": r.position, f"rules-{i}-name": r.name,
+            f"rules-{i}-condition": r.condition, f"rules-{i}-threshold": r.threshold, f"rules-{i}-window_days": r.window_days,
+            f"rules-{i}-amount": "" if r.amount is None else str(r.amount), f"rules-{i}-creditor": r.creditor_id or "",
+            f"rules-{i}-debtor_kind": r.debtor_kind, f"rules-{i}-objective": r.objective,
+            **({f"rules-{i}-active": "on"} if r.active else {}), f"rules-{i}-description": r.description}
+
+
 @pytest.mark.django_db
 def test_rules_page_refuses_an_unreachable_rule_with_a_field_error_and_writes_nothing(client, admin_user):
     client.force_login(admin_user)
     rules = list(StrategyRule.objects.order_by("position"))
     data = {"rules-TOTAL_FORMS": len(rules) + 1, "rules-INITIAL_FORMS": len(rules), "rules-MIN_NUM_FORMS": 0, "rules-MAX_NUM_FORMS": 1000}
     for i, r in enumerate(rules):
-        data |= {f"rules-{i}-id": r.pk, f"rules-{i}-position": r.position, f"rules-{i}-name": r.name,
-                 f"rules-{i}-condition": r.condition, f"rules-{i}-threshold": r.threshold, f"rules-{i}-objective": r.objective,
-                 f"rules-{i}-active": "on", f"rules-{i}-description": r.description}
+        data |= _rule_post(i, r)
     n = len(rules)
     data |= {f"rules-{n}-position": 999, f"rules-{n}-name": "Too late", f"rules-{n}-condition": "days_past_due_at_least",
-             f"rules-{n}-threshold": 365, f"rules-{n}-objective": "pressure", f"rules-{n}-active": "on"}
+             f"rules-{n}-threshold": 365, f"rules-{n}-window_days": 0, f"rules-{n}-objective": "pressure", f"rules-{n}-active": "on"}
     response = client.post(reverse("adminarea:rules"), data)
     assert response.status_code == 200
     errors = response.context["formset"].forms[n].errors
@@ -267,7 +276,7 @@ def test_promise_follow_up_settings_refuse_a_template_of_another_channel(client,
     client.force_login(admin_user)
     email = MessageTemplate.objects.get(objective="get_commitment", channel="email", language="es")
     data = {"promise_grace_days": 2, "reminder_days_before": 1, "reminder_channel": "sms", "reminder_template": email.pk,
-            "missed_instalments_to_default": 2}
+            "missed_instalments_to_default": 2, "paused_commitments": "shift"}
     response = client.post(reverse("adminarea:followup_settings"), data)
     assert response.context["form"].errors["reminder_template"]
     assert FollowUpSettings.objects.get(pk=1).promise_grace_days == 1
