@@ -231,92 +231,151 @@ def _excuse_params(statement: Statement | None, at: dt.datetime | None) -> dict:
     return {}
 
 
-def _match(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> tuple[str, dt.datetime, Reason] | None:
-    """(objective, anchor, reason) when the rule's condition holds for the case, else None."""
-    cond, objective = rule.condition, rule.objective
+def _day(at: dt.datetime, tz: dt.tzinfo) -> str:
+    """A moment as its date in the debtor's zone (a reason's date parameter)."""
+    return _local_date(at, tz).isoformat()
 
-    def day(at: dt.datetime | dt.date | None) -> str | None:
-        return iso(at, tz)
 
-    if cond == "open_barrier" and f.open_barrier_at:
-        st = f.last_statement
-        if st is not None and st.is_barrier and st.excuse and abs(st.at - f.open_barrier_at) <= BARRIER_FROM_EXCUSE:
-            return objective, f.open_barrier_at, reason("barrier_excuse", excuse=st.excuse, date=day(st.at), objective=objective)
-        return objective, f.open_barrier_at, reason("barrier_open", date=day(f.open_barrier_at), kind=f.open_barrier_kind or "other",
-                                                    objective=objective)
-    if cond == "promise_pending" and f.commitment:
-        c = f.commitment
-        return objective, _local_midnight(c.due_date, tz), reason(
-            "commitment_pending", what=c.kind, amount=money(c.amount), currency=f.currency, date=c.due_date.isoformat(),
-            objective=objective)
-    if cond == "consequence_applied" and f.consequence_at and (f.last_commitment_at is None or f.consequence_at > f.last_commitment_at):
-        return objective, f.consequence_at, reason("consequence", date=day(f.consequence_at), objective=objective)
-    if cond == "broken_promises_at_least" and f.last_broken_at and f.broken_count >= max(rule.threshold, 1):
-        params = {"due_date": iso(f.last_broken_due), "date": day(f.last_broken_at), "objective": objective}
-        if f.broken_count > 1:
-            return objective, f.last_broken_at, reason("broken_many", n=f.broken_count, **params)
-        return objective, f.last_broken_at, reason("broken", **params)
-    if cond == "refusal" and f.last_refusal_at:
-        excuse = _excuse_params(f.last_statement, f.last_refusal_at)
-        return objective, f.last_refusal_at, reason("refusal_excuse" if excuse else "refusal", date=day(f.last_refusal_at),
-                                                    objective=objective, **excuse)
-    if cond == "excuses_in_window" and f.last_excuse_at:
-        n = f.excuse_counts.get(rule.excuse_window, 0)
-        if n >= max(rule.threshold, 1):
-            excuse = _excuse_params(f.last_statement, f.last_excuse_at)
-            # The episode starts with the excuse that reached the count: a later one re-anchors it.
-            return objective, f.last_excuse_at, reason("excuses_repeated" if excuse else "excuses_repeated_plain", n=n,
-                                                       days=rule.excuse_window, date=day(f.last_excuse_at), objective=objective, **excuse)
+# One function per rule condition: (objective, anchor, reason) when it holds for the case, else None.
+Match = tuple[str, dt.datetime, Reason] | None
+
+
+def _open_barrier(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    if not f.open_barrier_at:
         return None
-    if cond == "argument_given" and f.last_statement is not None and f.last_statement.kind == "argument":
-        st = f.last_statement
-        if f.last_commitment_at is None or st.at > f.last_commitment_at:
-            params = {"excuse": st.excuse} if st.excuse else {}
-            return objective, st.at, reason("argument" if st.excuse else "argument_plain", date=day(st.at), objective=objective, **params)
+    objective, st = rule.objective, f.last_statement
+    if st is not None and st.is_barrier and st.excuse and abs(st.at - f.open_barrier_at) <= BARRIER_FROM_EXCUSE:
+        return objective, f.open_barrier_at, reason("barrier_excuse", excuse=st.excuse, date=_day(st.at, tz), objective=objective)
+    return objective, f.open_barrier_at, reason("barrier_open", date=_day(f.open_barrier_at, tz), kind=f.open_barrier_kind or "other",
+                                                objective=objective)
+
+
+def _promise_pending(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    if not (c := f.commitment):
         return None
-    if cond == "partial_payment_no_agreement" and f.last_payment_at and f.balance > 0 and f.commitment is None and (
-        f.last_commitment_at is None or f.last_payment_at > f.last_commitment_at
+    return rule.objective, _local_midnight(c.due_date, tz), reason(
+        "commitment_pending", what=c.kind, amount=money(c.amount), currency=f.currency, date=c.due_date.isoformat(),
+        objective=rule.objective)
+
+
+def _consequence_applied(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    if not f.consequence_at or (f.last_commitment_at is not None and f.consequence_at <= f.last_commitment_at):
+        return None
+    return rule.objective, f.consequence_at, reason("consequence", date=_day(f.consequence_at, tz), objective=rule.objective)
+
+
+def _broken_promises(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    if not f.last_broken_at or f.broken_count < max(rule.threshold, 1):
+        return None
+    params = {"due_date": iso(f.last_broken_due), "date": _day(f.last_broken_at, tz), "objective": rule.objective}
+    if f.broken_count > 1:
+        return rule.objective, f.last_broken_at, reason("broken_many", n=f.broken_count, **params)
+    return rule.objective, f.last_broken_at, reason("broken", **params)
+
+
+def _refusal(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    if not f.last_refusal_at:
+        return None
+    excuse = _excuse_params(f.last_statement, f.last_refusal_at)
+    return rule.objective, f.last_refusal_at, reason("refusal_excuse" if excuse else "refusal", date=_day(f.last_refusal_at, tz),
+                                                     objective=rule.objective, **excuse)
+
+
+def _excuses_in_window(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    n = f.excuse_counts.get(rule.excuse_window, 0)
+    if not f.last_excuse_at or n < max(rule.threshold, 1):
+        return None
+    excuse = _excuse_params(f.last_statement, f.last_excuse_at)
+    # The episode starts with the excuse that reached the count: a later one re-anchors it.
+    return rule.objective, f.last_excuse_at, reason("excuses_repeated" if excuse else "excuses_repeated_plain", n=n,
+                                                    days=rule.excuse_window, date=_day(f.last_excuse_at, tz),
+                                                    objective=rule.objective, **excuse)
+
+
+def _argument_given(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    st = f.last_statement
+    if st is None or st.kind != "argument" or (f.last_commitment_at is not None and st.at <= f.last_commitment_at):
+        return None
+    params = {"excuse": st.excuse} if st.excuse else {}
+    return rule.objective, st.at, reason("argument" if st.excuse else "argument_plain", date=_day(st.at, tz),
+                                         objective=rule.objective, **params)
+
+
+def _partial_payment(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    if not f.last_payment_at or f.balance <= 0 or f.commitment is not None or (
+        f.last_commitment_at is not None and f.last_payment_at <= f.last_commitment_at
     ):
-        return objective, f.last_payment_at, reason("partial_payment", amount=money(f.last_payment_amount or Decimal(0)),
-                                                    currency=f.currency, date=day(f.last_payment_at), objective=objective)
-    if cond == "acknowledged_no_date" and f.acknowledged_at and f.commitment is None and (
-        f.last_commitment_at is None or f.acknowledged_at > f.last_commitment_at
-    ) and (f.last_payment_at is None or f.acknowledged_at > f.last_payment_at):
-        return objective, f.acknowledged_at, reason("acknowledged", date=day(f.acknowledged_at), objective=objective)
-    if cond == "excuse_given" and f.last_excuse_at:
-        st = f.last_statement
-        excuse = _excuse_params(st, f.last_excuse_at)
-        if st is not None and excuse and st.usual_objective and not st.is_barrier:
-            # The catalogue's usual objective for this excuse (a barrier's is served by the barrier rule).
-            objective = st.usual_objective
-        return objective, f.last_excuse_at, reason("excuse" if excuse else "excuse_plain", date=day(f.last_excuse_at),
-                                                   objective=objective, **excuse)
-    if cond == "balance_at_least" and rule.amount is not None and f.balance >= rule.amount and dpd >= rule.threshold:
-        anchor = max(_local_midnight(f.due_date + dt.timedelta(days=rule.threshold), tz), f.created_at)
-        return objective, anchor, reason("balance_at_least", amount=money(f.balance), min_amount=money(rule.amount),
-                                         currency=f.currency, n=dpd, objective=objective)
-    if cond == "days_since_contact_at_least":
-        if f.last_contact_at is None:
-            return objective, f.created_at, reason("never_contacted", n=dpd, objective=objective)
-        if (now - f.last_contact_at).days >= rule.threshold:
-            anchor = f.last_contact_at + dt.timedelta(days=rule.threshold)
-            return objective, anchor, reason("no_contact_since", date=day(f.last_contact_at), n=(now - f.last_contact_at).days,
-                                             objective=objective)
         return None
-    if cond == "days_past_due_at_least" and dpd >= rule.threshold:
-        anchor = max(_local_midnight(f.due_date + dt.timedelta(days=rule.threshold), tz), f.created_at)
-        return objective, anchor, reason("days_past_due", n=dpd, min=rule.threshold, objective=objective)
-    if cond == "always":
-        if dpd == 0:
-            why = reason("not_yet_due", objective=objective)
-        elif f.last_contact_at is not None:
-            why = reason("contacted", date=day(f.last_contact_at), outcome=f.last_outcome or "right_party", n=dpd, objective=objective)
-        elif (now - f.created_at).days < 7:
-            why = reason("new_case", n=dpd, objective=objective)
-        else:
-            why = reason("overdue", n=dpd, objective=objective)
-        return objective, f.created_at, why
-    return None
+    return rule.objective, f.last_payment_at, reason("partial_payment", amount=money(f.last_payment_amount or Decimal(0)),
+                                                     currency=f.currency, date=_day(f.last_payment_at, tz), objective=rule.objective)
+
+
+def _acknowledged(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    at = f.acknowledged_at
+    if not at or f.commitment is not None or (f.last_commitment_at is not None and at <= f.last_commitment_at) or (
+        f.last_payment_at is not None and at <= f.last_payment_at
+    ):
+        return None
+    return rule.objective, at, reason("acknowledged", date=_day(at, tz), objective=rule.objective)
+
+
+def _excuse_given(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    if not f.last_excuse_at:
+        return None
+    objective, st = rule.objective, f.last_statement
+    excuse = _excuse_params(st, f.last_excuse_at)
+    if st is not None and excuse and st.usual_objective and not st.is_barrier:
+        # The catalogue's usual objective for this excuse (a barrier's is served by the barrier rule).
+        objective = st.usual_objective
+    return objective, f.last_excuse_at, reason("excuse" if excuse else "excuse_plain", date=_day(f.last_excuse_at, tz),
+                                               objective=objective, **excuse)
+
+
+def _balance_at_least(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    if rule.amount is None or f.balance < rule.amount or dpd < rule.threshold:
+        return None
+    anchor = max(_local_midnight(f.due_date + dt.timedelta(days=rule.threshold), tz), f.created_at)
+    return rule.objective, anchor, reason("balance_at_least", amount=money(f.balance), min_amount=money(rule.amount),
+                                          currency=f.currency, n=dpd, objective=rule.objective)
+
+
+def _days_since_contact(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    if f.last_contact_at is None:
+        return rule.objective, f.created_at, reason("never_contacted", n=dpd, objective=rule.objective)
+    days = (now - f.last_contact_at).days
+    if days < rule.threshold:
+        return None
+    return rule.objective, f.last_contact_at + dt.timedelta(days=rule.threshold), reason(
+        "no_contact_since", date=_day(f.last_contact_at, tz), n=days, objective=rule.objective)
+
+
+def _days_past_due(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    if dpd < rule.threshold:
+        return None
+    anchor = max(_local_midnight(f.due_date + dt.timedelta(days=rule.threshold), tz), f.created_at)
+    return rule.objective, anchor, reason("days_past_due", n=dpd, min=rule.threshold, objective=rule.objective)
+
+
+def _always(rule: Rule, f: CaseFacts, now: dt.datetime, tz: dt.tzinfo, dpd: int) -> Match:
+    objective = rule.objective
+    if dpd == 0:
+        why = reason("not_yet_due", objective=objective)
+    elif f.last_contact_at is not None:
+        why = reason("contacted", date=_day(f.last_contact_at, tz), outcome=f.last_outcome or "right_party", n=dpd, objective=objective)
+    elif (now - f.created_at).days < 7:
+        why = reason("new_case", n=dpd, objective=objective)
+    else:
+        why = reason("overdue", n=dpd, objective=objective)
+    return objective, f.created_at, why
+
+
+CONDITIONS = {
+    "open_barrier": _open_barrier, "promise_pending": _promise_pending, "consequence_applied": _consequence_applied,
+    "broken_promises_at_least": _broken_promises, "refusal": _refusal, "excuses_in_window": _excuses_in_window,
+    "argument_given": _argument_given, "partial_payment_no_agreement": _partial_payment, "acknowledged_no_date": _acknowledged,
+    "excuse_given": _excuse_given, "balance_at_least": _balance_at_least, "days_since_contact_at_least": _days_since_contact,
+    "days_past_due_at_least": _days_past_due, "always": _always,
+}
 
 
 def choose_objective(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> tuple[Rule | None, str, dt.datetime, Reason]:
@@ -324,7 +383,8 @@ def choose_objective(facts: CaseFacts, strategy: Strategy, now: dt.datetime) -> 
     tz = _zone(facts.timezone)
     dpd = max((_local_date(now, tz) - facts.due_date).days, 0)
     for rule in strategy.rules:
-        if rule.in_scope(facts) and (hit := _match(rule, facts, now, tz, dpd)) is not None:
+        test = CONDITIONS.get(rule.condition)
+        if test is not None and rule.in_scope(facts) and (hit := test(rule, facts, now, tz, dpd)) is not None:
             objective, anchor, why = hit
             return rule, objective, anchor, why
     return None, Objective.REMIND, facts.created_at, reason("no_rule", objective=Objective.REMIND)

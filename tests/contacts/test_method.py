@@ -188,3 +188,9 @@ def test_every_contact_policy_code_and_pause_has_words():
             spanish = str(WHY[code])
         with translation.override("en"):
             assert spanish != str(WHY[code]), code
+
+
+def test_every_rule_condition_is_tested_by_the_planner():
+    from contacts.models import RuleCondition
+
+    assert set(planner.CONDITIONS) == set(RuleCondition.values)
