@@ -143,7 +143,7 @@ def followups_plan(
             plans.update({cid: planner.plan_case(f, strategy, now) for cid, f in refreshed.items()})
         live: dict[int, list[dict]] = defaultdict(list)
         for live_row in FollowUp.objects.filter(span_q("case_id", rows), status__in=LIVE).values(
-            "id", "case_id", "purpose", "objective", "step", "anchor_at", "channel", "kind", "due_at", "status"
+            "id", "case_id", "purpose", "objective", "step", "anchor_at", "channel", "kind", "due_at", "status", "policy_reason"
         ):
             live[live_row["case_id"]].append(cast(dict, live_row))
         need_history = [(cid, rows[cid]["debtor_id"]) for cid, p in plans.items()
@@ -173,6 +173,8 @@ def followups_plan(
             if keep is not None:
                 stats.kept += 1
                 next_at = keep["due_at"]
+                if keep["policy_reason"]:
+                    note = reasons.moved(note, keep["policy_reason"])
             elif plan.step is not None:
                 pack, rules = packs.for_country(row["debtor__country"])
                 due, moved_reason = _apply_policy(plan.step, row, rules, histories[case_id])

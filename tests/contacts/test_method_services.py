@@ -130,3 +130,23 @@ def test_partial_payment_and_acknowledgement(clock, make_case, agent):
     assert said(acknowledged.objective_reason).startswith("Acknowledged the debt on 11/25/2026")
     assert Case.objects.get(pk=acknowledged.pk).paused_at is None
     assert PromiseToPay.objects.filter(case=acknowledged).count() == 0
+
+
+def test_a_step_moved_by_the_policy_says_why_and_a_replan_keeps_it_without_writing(clock, make_case, make_debtor):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from contacts.engine.planning import followups_plan
+
+    # 05:00 in New York: the first step waits for 08:00 there.
+    case = make_case(debtor=make_debtor(country="US", timezone="America/New_York"))
+    case.refresh_from_db()
+    assert case.next_action_note.get("moved") == "outside_hours"
+    assert said(case.next_action_note).endswith("— first allowed time in the debtor's zone (outside contact hours)")
+    other = make_case()
+    with CaptureQueriesContext(connection) as queries:
+        followups_plan(case_ids=[case.pk, other.pk], now=WEDNESDAY)
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("UPDATE") and "cases_case" in q["sql"].split("SET")[0]]
+    before = case.next_action_note
+    case.refresh_from_db()
+    assert case.next_action_note == before
