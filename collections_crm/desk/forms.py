@@ -4,6 +4,8 @@ after someone else changed the case is refused (StaleVersionError) instead of ov
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 from decimal import Decimal, InvalidOperation
 
 from django import forms
@@ -202,6 +204,28 @@ class RestrictForm(VersionedForm):
         if data.get("action") == "point_do_not_contact" and not data.get("contact_point"):
             self.add_error("contact_point", _("Choose the contact point."))
         return data
+
+
+@functools.cache
+def _all_zones() -> tuple[tuple[str, str], ...]:
+    return tuple((name, name) for name in sorted(zoneinfo.available_timezones()))
+
+
+class DebtorTimezoneForm(forms.Form):
+    """Confirm where the debtor is: one of their candidate zones first, or any other zone."""
+
+    timezone = forms.ChoiceField(label=_("Time zone"))
+
+    def __init__(self, *args, debtor, **kwargs):
+        kwargs.setdefault("initial", {"timezone": debtor.timezone})
+        super().__init__(*args, **kwargs)
+        candidates = debtor.candidate_zones
+        others = tuple(choice for choice in _all_zones() if choice[0] not in candidates)
+        self.fields["timezone"].choices = [
+            (_("Where the debtor may be"), [(name, name) for name in candidates]),
+            (_("Any other zone"), others),
+        ]
+        self.fields["timezone"].widget.attrs["class"] = "form-select form-select-sm w-auto"
 
 
 class ReassignForm(VersionedForm):

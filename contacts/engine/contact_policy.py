@@ -81,8 +81,11 @@ class PackIndex:
 
 
 def debtor_info(debtor: Debtor) -> policy.DebtorInfo:
+    """The debtor as the policy sees it: the recorded zone, the candidate zones the hour rules
+    must all hold in until the zone is confirmed, and the flags that stop contact."""
     return policy.DebtorInfo(
         timezone=debtor.timezone,
+        zones=debtor.candidate_zones,
         do_not_contact=debtor.do_not_contact,
         cease_communication=debtor.cease_communication,
         attorney_represented=debtor.attorney_represented,
