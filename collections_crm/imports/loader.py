@@ -590,7 +590,9 @@ def line_zones(row: tuple) -> str:
     its phones' zones (debtors/zones.py), as ``Debtor.candidate_timezones`` holds them. Staged
     with the line, so that new debtors are inserted with them (about 1 µs a line)."""
     zone, phones = row[_ZONE_AT], row[_PHONE_AT]
-    key = (zone, *map(phone_zones, phones.split(" "))) if phones else (zone,)
+    if not phones:
+        return zone
+    key = (zone, phone_zones(phones)) if " " not in phones else (zone, *map(phone_zones, phones.split(" ")))
     text = _line_zones.get(key)
     if text is None:
         if len(_line_zones) >= 10_000:
