@@ -8,6 +8,11 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .validators import normalise_document, validate_document
+from .zones import zones_from_text
+
+# Every zone libphonenumber knows, comma-separated, is about 4,500 characters: no debtor's
+# candidates can be longer.
+CANDIDATE_ZONES_MAX_LENGTH = 5000
 
 
 def validate_timezone(value: str) -> None:
@@ -48,6 +53,14 @@ class Debtor(models.Model):
     document_number = models.CharField(_("document number"), max_length=32)
     country = models.CharField(_("country"), max_length=2, default="ES", help_text=_("ISO 3166 code, e.g. ES, US, MX"))
     timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Madrid", validators=[validate_timezone])
+    # Where the debtor may be (debtors/zones.py): until a person confirms the zone, the contact
+    # hours must hold in every candidate. Derived from the zone and the phones, and kept by
+    # debtors.services.debtor_zones_refresh (sorted names, comma-separated; "" until worked out,
+    # which the policy reads as the zone alone). Database defaults: the portfolio import and the
+    # demo data insert debtors with SQL that names its columns.
+    timezone_confirmed = models.BooleanField(_("time zone confirmed"), default=False, db_default=False)
+    candidate_timezones = models.CharField(_("candidate time zones"), max_length=CANDIDATE_ZONES_MAX_LENGTH, blank=True,
+                                           default="", db_default="", editable=False)
     language = models.CharField(_("language"), max_length=8, choices=[("es", "Español"), ("en", "English")], default="es")
     notes = models.TextField(_("notes"), blank=True, max_length=4000)
 
@@ -96,6 +109,12 @@ class Debtor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def candidate_zones(self) -> tuple[str, ...]:
+        """The zones the contact-hour rules must hold in (the recorded zone alone until the
+        candidates are worked out)."""
+        return zones_from_text(self.candidate_timezones) or (self.timezone,)
 
     def clean(self) -> None:
         super().clean()

@@ -17,7 +17,7 @@ from collections_crm.accounts.models import User
 from collections_crm.audit.models import AuditLog
 from contacts.models import ContactAttempt
 from contacts.selectors import contact_status_for_cases, playbook_for
-from debtors.models import ContactPoint
+from debtors.models import ContactPoint, Debtor
 
 from .preparation import talking_points
 from .timeline import describe_entries
@@ -43,6 +43,13 @@ POLICY_REASONS = {
 }
 
 
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
 def case_contact_statuses(*, cases: list[Case], now: dt.datetime) -> dict[int, dict]:
     """For each case: the debtor's local time and the contact-policy engine's answer for a phone
     call now (callable, why not, next allowed moment, calls left this week). A fixed number of
@@ -51,11 +58,7 @@ def case_contact_statuses(*, cases: list[Case], now: dt.datetime) -> dict[int, d
     result = {}
     for case in cases:
         status = statuses[case.pk]
-        zone: dt.tzinfo
-        try:
-            zone = zoneinfo.ZoneInfo(case.debtor.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            zone = dt.UTC
+        zone = _zone(case.debtor.timezone)
         result[case.pk] = {
             "local_time": now.astimezone(zone),
             "zone": zone.key if hasattr(zone, "key") else "UTC",
@@ -65,6 +68,19 @@ def case_contact_statuses(*, cases: list[Case], now: dt.datetime) -> dict[int, d
             "calls_left": status.calls_left_week,
         }
     return result
+
+
+def debtor_zones(*, debtor: Debtor, now: dt.datetime) -> dict:
+    """Where the debtor may be, as the case page shows it: their zone and whether a person
+    confirmed it, or every candidate zone the contact hours must hold in, each with its local
+    time now (no query: the candidates are on the debtor's row)."""
+    zones = debtor.candidate_zones
+    return {
+        "zone": debtor.timezone,
+        "confirmed": debtor.timezone_confirmed,
+        "uncertain": len(zones) > 1,
+        "local_times": [(name, now.astimezone(_zone(name))) for name in zones],
+    }
 
 
 def contact_point_reasons(*, point: ContactPoint) -> list:

@@ -23,4 +23,5 @@ urlpatterns = [
     path("<int:case_id>/followup/", views.case_followup, name="followup"),
     path("<int:case_id>/flag/", views.case_restrict, name="restrict"),
     path("<int:case_id>/reassign/", views.case_reassign, name="reassign"),
+    path("<int:case_id>/timezone/", views.case_debtor_timezone, name="debtor_timezone"),
 ]

@@ -42,9 +42,17 @@ from cases.services import (
 from collections_crm.accounts.access import ALL_ROLES, STAFF_ROLES, role_required
 from contacts.selectors import excuse_category_list, technique_list
 from contacts.services import contact_attempt_log
+from debtors.services import debtor_confirm_timezone
 
 from . import forms
-from .selectors import TIMELINE_KINDS, case_contact_points, case_contact_statuses, case_preparation, case_timeline
+from .selectors import (
+    TIMELINE_KINDS,
+    case_contact_points,
+    case_contact_statuses,
+    case_preparation,
+    case_timeline,
+    debtor_zones,
+)
 
 # --- Queue --------------------------------------------------------------------------------------
 
@@ -112,7 +120,7 @@ def _action_form(request, case, name: str, data=None):
     return builders[name]()
 
 
-def _workspace_context(request, case, *, active: str = "interaction", bound=None, flash: str = "") -> dict:
+def _workspace_context(request, case, *, active: str = "interaction", bound=None, flash: str = "", zones_form=None) -> dict:
     """Everything the case page shows, in a fixed number of queries whatever the history size.
     Only the open action's form is rendered; the others load when their tab is opened (they are
     most of the page's rendering time and most visits use one or two)."""
@@ -127,6 +135,8 @@ def _workspace_context(request, case, *, active: str = "interaction", bound=None
         "today": timezone.localdate(now),
         "debtor_contact": case_contact_statuses(cases=[case], now=now)[case.pk],
         "points": case_contact_points(case=case),
+        "debtor_zones": debtor_zones(debtor=case.debtor, now=now),
+        "zones_form": (zones_form or forms.DebtorTimezoneForm(debtor=case.debtor)) if can_write else None,
         "prep": case_preparation(case=case, today=timezone.localdate(now), language=(request.LANGUAGE_CODE or "es")[:2]),
         "timeline_page": timeline_page,
         "timeline": timeline,
@@ -323,6 +333,33 @@ def case_reassign(request, case_id: int):
         case_assign(actor=request.user, case_id=case.pk, agent=data["agent"], expected_version=data["version"])
 
     return _case_action(request, case_id, "reassign", run, _("Case reassigned."))
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_debtor_timezone(request, case_id: int):
+    """Confirm the debtor's time zone from the case page: the contact hours then hold in that
+    zone only. Those who may act on the case may confirm; the debtor's open cases are replanned."""
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    form = forms.DebtorTimezoneForm(request.POST, debtor=case.debtor)
+    if form.is_valid():
+        try:
+            debtor_confirm_timezone(actor=request.user, debtor_id=case.debtor_id, timezone=form.cleaned_data["timezone"])
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            success = _("Time zone confirmed.")
+            if not request.htmx:
+                messages.success(request, success)
+                return redirect("desk:detail", case_id=case.pk)
+            case = case_get_for_user(user=request.user, case_id=case_id)
+            return render(request, "desk/_workspace.html", _workspace_context(request, case, flash=success))
+    if request.htmx:
+        now = timezone.now()
+        response = render(request, "desk/_debtor_zones.html",
+                          {"case": case, "debtor_zones": debtor_zones(debtor=case.debtor, now=now), "zones_form": form})
+        return reswap(retarget(response, "#debtor-zones"), "outerHTML")
+    return TemplateResponse(request, "desk/case_detail.html", _workspace_context(request, case, zones_form=form), status=400)
 
 
 # --- Payment plans awaiting agreement or approval ----------------------------------------------

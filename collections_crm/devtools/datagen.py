@@ -36,6 +36,7 @@ from collections_crm.core import bulk
 from contacts.models import ContactAttempt, ExcuseCategory, Technique
 from debtors.models import ContactPoint, Debtor
 from debtors.validators import cif_for, dni_for
+from debtors.zones import candidate_zones, zones_text
 
 FIRST_ES = ["María", "José", "Carmen", "Antonio", "Lucía", "Manuel", "Ana", "Francisco", "Laura", "David", "Marta",
             "Javier", "Isabel", "Carlos", "Elena", "Miguel", "Pilar", "Alejandro", "Rosa", "Pablo", "Cristina", "Sergio",
@@ -225,12 +226,15 @@ def generate_portfolio(
                 country, tz, lang = ("US", rng.choice(["America/New_York", "America/Chicago", "America/Los_Angeles"]), "en") if us else (
                     ("MX", "America/Mexico_City", "es") if n % 23 == 0 else ("ES", "Europe/Madrid" if n % 17 else "Atlantic/Canary", "es"))
                 flags = rng.random()
-                debtors.append((debtor_id, "company" if company else "person", name, doc_type, doc, country, tz, lang, "",
-                                flags < 0.01, flags > 0.995, 0.01 <= flags < 0.015, False, False, now, now))
                 if us:
                     phone = f"+1{rng.choice(['212', '312', '415', '646', '702'])}555{rng.randint(1000, 9999)}"
                 else:
                     phone = f"+34{rng.choice('67')}{rng.randint(10000000, 99999999)}"
+                # As debtors.services.debtor_zones_refresh would (a phone in another zone than the
+                # debtor's makes the zone uncertain: the demo shows such debtors).
+                zones = zones_text(candidate_zones(timezone=tz, confirmed=False, phones=[phone]))
+                debtors.append((debtor_id, "company" if company else "person", name, doc_type, doc, country, tz, lang, "",
+                                flags < 0.01, flags > 0.995, 0.01 <= flags < 0.015, False, False, zones, now, now))
                 pid = take(ContactPoint)
                 points.append((pid, debtor_id, "phone", phone, "móvil" if not company else "cuentas a pagar", "", True,
                                rng.random() < 0.7, rng.random() < 0.8, rng.random() < 0.03, rng.random() < 0.02, now))
@@ -370,7 +374,7 @@ def generate_portfolio(
 
             writer.write(Debtor, ["id", "kind", "name", "document_type", "document_number", "country", "timezone", "language",
                                   "notes", "do_not_contact", "cease_communication", "attorney_represented", "deceased",
-                                  "bankruptcy", "created_at", "updated_at"], debtors)
+                                  "bankruptcy", "candidate_timezones", "created_at", "updated_at"], debtors)
             writer.write(ContactPoint, ["id", "debtor_id", "kind", "value", "label", "person_name", "is_primary", "verified",
                                         "consent", "opted_out", "do_not_contact", "created_at"], points)
             writer.write(Case, ["id", "creditor_id", "debtor_id", "reference", "original_amount", "fees", "balance", "currency",

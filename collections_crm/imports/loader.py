@@ -52,7 +52,9 @@ from cases import reasons
 from cases.models import Case
 from collections_crm.audit.models import AuditLog
 from collections_crm.core import bulk
-from debtors.models import ContactPoint, Debtor
+from debtors.models import ContactPoint, ContactPointKind, Debtor
+from debtors.services import debtor_zones_refresh
+from debtors.zones import phone_zones, zones_text
 
 from .limits import FileRefused
 from .models import ImportJob, ImportRowError
@@ -232,9 +234,11 @@ class Stage:
         return finish_and_drop
 
 
-def stage_file(job: ImportJob, stage: Stage, row_fn: Callable, *, today: dt.date, on_progress: Callable[[float], None]) -> int:
+def stage_file(job: ImportJob, stage: Stage, row_fn: Callable, *, today: dt.date, on_progress: Callable[[float], None],
+               derive: Callable[[tuple], object] | None = None) -> int:
     """Phase 1. Returns the number of data rows read. ``row_fn(ctx, cells)`` validates a row;
     ``portfolio_row`` runs as its per-file compiled form (same results, see rows.py).
+    ``derive(row)``, if given, is staged after the row's values (the stage's last column).
 
     The file goes to the staging table in chunks of BATCH rows, each one streamed COPY; between
     chunks the rejected rows are saved and progress is reported (which is the job's heartbeat),
@@ -270,8 +274,10 @@ def stage_file(job: ImportJob, stage: Stage, row_fn: Callable, *, today: dt.date
                 row = validate(cells)
                 if row is None:
                     errors.extend(ImportRowError(job=job, line=line, column=c, value=v, message=m) for c, v, m in ctx.errors)
-                else:
+                elif derive is None:
                     yield (line, *row)
+                else:
+                    yield (line, *row, derive(row))
 
         while True:
             before = seen
@@ -362,9 +368,10 @@ def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> d
                     SELECT DISTINCT ON (document_type, document_number) * FROM {t} ORDER BY document_type, document_number, line
                 ), ins AS (
                     INSERT INTO debtors_debtor (kind, name, document_type, document_number, country, timezone, language, notes,
-                        do_not_contact, cease_communication, attorney_represented, deceased, bankruptcy, created_at, updated_at)
+                        do_not_contact, cease_communication, attorney_represented, deceased, bankruptcy, candidate_timezones,
+                        created_at, updated_at)
                     SELECT kind, name, document_type, document_number, country, timezone, language, '',
-                        false, false, false, false, false, %(now)s, %(now)s FROM src
+                        false, false, false, false, false, zones, %(now)s, %(now)s FROM src
                     ON CONFLICT (document_type, document_number) DO NOTHING
                     RETURNING id
                 ) {_ID_RUNS}""",
@@ -428,6 +435,17 @@ def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> d
             params,
         )
         created["cases"] = cursor.fetchone()
+        # A new debtor's zones came from its first line. Those that a line does not account for
+        # (a debtor on several lines with other phones, an existing debtor given a new phone or
+        # its candidates not worked out yet) are worked out again from all their phones.
+        cursor.execute(
+            f"""SELECT DISTINCT d.id FROM {t} s
+                JOIN debtors_debtor d ON d.document_type = s.document_type AND d.document_number = s.document_number
+                WHERE s.zones <> d.candidate_timezones AND NOT d.timezone_confirmed
+                AND NOT string_to_array(s.zones, ',') <@ string_to_array(d.candidate_timezones, ',')"""
+        )
+        uncovered = [row[0] for row in cursor.fetchall()]
+    debtor_zones_refresh(debtor_ids=uncovered)
     _audit_created(job, now=now, created=created)
     return {"created": created["cases"][0], "updated": updated, "unchanged": staged - created["cases"][0] - updated}
 
@@ -496,7 +514,8 @@ def _apply_portfolio_batch(job: ImportJob, stage: Stage, *, now: dt.datetime) ->
             key = (r["document_type"], r["document_number"])
             if key not in debtors and key not in new_debtors:
                 new_debtors[key] = Debtor(kind=r["kind"], name=r["name"], document_type=key[0], document_number=key[1],
-                                          country=r["country"], timezone=r["timezone"], language=r["language"])
+                                          country=r["country"], timezone=r["timezone"], language=r["language"],
+                                          candidate_timezones=r["zones"])
         Debtor.objects.bulk_create(new_debtors.values())
         for key, debtor in new_debtors.items():
             debtors[key] = debtor.pk
@@ -514,6 +533,9 @@ def _apply_portfolio_batch(job: ImportJob, stage: Stage, *, now: dt.datetime) ->
                         new_points[key] = ContactPoint(debtor_id=debtor_id, kind=kind, value=value)
         ContactPoint.objects.bulk_create(new_points.values())
         created_ids["contact_points"] += [p.pk for p in new_points.values()]
+        # (A new debtor's first line gave its zones; the refresh writes only what its other
+        # lines, or an existing debtor's new phones, change.)
+        debtor_zones_refresh(debtor_ids={p.debtor_id for p in new_points.values() if p.kind == ContactPointKind.PHONE})
         # Cases by creditor + reference: create, or update a changed balance.
         existing = {
             c.reference: c
@@ -559,16 +581,38 @@ def drop_stage(job_id: int) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS imports_stage_{int(job_id)}")
 
 
+_ZONE_AT = [name for name, _type in PORTFOLIO_STAGE_COLUMNS].index("timezone")
+_PHONE_AT = [name for name, _type in PORTFOLIO_STAGE_COLUMNS].index("phone")
+_line_zones: dict[tuple, str] = {}
+
+
+def line_zones(row: tuple) -> str:
+    """The candidate zones of a portfolio line's debtor as far as that line tells: its zone and
+    its phones' zones (debtors/zones.py), as ``Debtor.candidate_timezones`` holds them. Staged
+    with the line, so that new debtors are inserted with them (about 1 µs a line)."""
+    zone, phones = row[_ZONE_AT], row[_PHONE_AT]
+    if not phones:
+        return zone
+    key = (zone, phone_zones(phones)) if " " not in phones else (zone, *map(phone_zones, phones.split(" ")))
+    text = _line_zones.get(key)
+    if text is None:
+        if len(_line_zones) >= 10_000:
+            _line_zones.clear()
+        text = _line_zones[key] = zones_text(sorted({zone}.union(*key[1:])))
+    return text
+
+
 def run_portfolio(job: ImportJob, *, now: dt.datetime, strategy: str, on_progress: Callable[[float], None],
                   finish: Callable[[dict[str, int]], None]) -> dict[str, int]:
     """All three phases for a debtors-and-cases file. Returns the job's counters. ``finish(counts)``
     runs inside the apply transaction (it records the outcome on the job and may raise to undo it all)."""
-    stage = Stage(job, PORTFOLIO_STAGE_COLUMNS, use_copy=strategy == "copy")
+    stage = Stage(job, [*PORTFOLIO_STAGE_COLUMNS, ("zones", "text")], use_copy=strategy == "copy")
     stage.create()
     finish = stage.dropped_with(finish)
     clock = time.perf_counter()
     try:
-        total = stage_file(job, stage, portfolio_row, today=timezone.localdate(now), on_progress=lambda f: on_progress(0.8 * f))
+        total = stage_file(job, stage, portfolio_row, today=timezone.localdate(now), on_progress=lambda f: on_progress(0.8 * f),
+                           derive=line_zones)
         stage.index("reference", "line")
         staged_at = time.perf_counter()
         check_portfolio(job, stage)

@@ -15,6 +15,7 @@ from cases.models import Barrier, Case, Payment
 from collections_crm.audit.services import audit_record
 from contacts.models import ContactAttempt, FollowUp, OutboundMessage
 from debtors.models import ContactPoint, Debtor
+from debtors.services import debtor_zones_refresh
 
 from .selectors import debtor_erasability, debtor_export_document, debtors_due_for_erasure
 
@@ -93,6 +94,8 @@ def debtor_anonymise(*, actor, debtor_id: int, now: dt.datetime) -> dict[str, in
             name=ANONYMISED_NAME, document_type="other", document_number=f"ANON{debtor_id}", notes="",
             legal_hold_reason="", anonymised_at=now, updated_at=now,
         )
+        # The phones are placeholders now: only the recorded zone is left of where they were.
+        debtor_zones_refresh(debtor_ids=[debtor_id])
         audit_record(actor=actor, action="debtor.anonymised", obj=debtor, at=now, after=counts)
     return counts
 

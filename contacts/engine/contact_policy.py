@@ -17,9 +17,12 @@ from ..lookups import span_q
 from ..models import ContactAttempt, ContactRefusal, JurisdictionPack, RefusalStage
 from . import policy
 
-# How far back the history queries look: the 7-day call window and the longest plausible pause
-# after a conversation.
+# How far back the history queries look: the longest plausible pause after a conversation.
 HISTORY_DAYS = 30
+# The calls that can still count: Regulation F's window is the day checked (today or later) and
+# the six calendar days before it in the debtor's zone, which began less than 7 days (and a DST
+# hour) ago.
+CALL_HISTORY = dt.timedelta(days=policy.CALL_WINDOW_DAYS + 1)
 
 CHANNEL_POINT_KIND: dict[str, str] = {
     Channel.PHONE: ContactPointKind.PHONE,
@@ -78,8 +81,11 @@ class PackIndex:
 
 
 def debtor_info(debtor: Debtor) -> policy.DebtorInfo:
+    """The debtor as the policy sees it: the recorded zone, the candidate zones the hour rules
+    must all hold in until the zone is confirmed, and the flags that stop contact."""
     return policy.DebtorInfo(
         timezone=debtor.timezone,
+        zones=debtor.candidate_zones,
         do_not_contact=debtor.do_not_contact,
         cease_communication=debtor.cease_communication,
         attorney_represented=debtor.attorney_represented,
@@ -119,7 +125,9 @@ def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime, calls_f
 
     The case's own calls and conversations only matter to the phone rules: ``calls_for`` limits
     them to these case ids (the planner passes the cases whose next step is a call); the
-    debtor's contacts of the last days (the daily cap) are read for every case."""
+    debtor's contacts of the last days (the daily cap) are read for every case. Only the calls
+    the collector placed count towards Regulation F's cap (a debtor's call never does), while a
+    conversation starts its pause whoever called."""
     case_ids = [c for c, _ in cases] if calls_for is None else calls_for
     debtor_ids = {d for _, d in cases}
     calls: dict[int, list[dt.datetime]] = defaultdict(list)
@@ -129,7 +137,7 @@ def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime, calls_f
         span_q("case_id", case_ids), channel=Channel.PHONE, occurred_at__gte=now - dt.timedelta(days=HISTORY_DAYS)
     ).values_list("case_id", "direction", "outcome", "occurred_at") if case_ids else ()
     for case_id, direction, outcome, at in rows:
-        if direction == Direction.OUTBOUND and at > now - policy.WEEK:
+        if direction == Direction.OUTBOUND and at > now - CALL_HISTORY:
             calls[case_id].append(at)
         if outcome in conversations and (case_id not in conversation or at > conversation[case_id]):
             conversation[case_id] = at

@@ -5,7 +5,15 @@ rules, the recent contact timestamps it needs) and ``at``, and returns a decisio
 code and the next allowed moment. No ORM, no clock. engine/contact_policy.py builds the inputs.
 
 Hours, weekdays and holidays are judged in the DEBTOR's local time (zoneinfo, so DST days are
-right: 08:00 in New York is 13:00 UTC in winter and 12:00 UTC in summer).
+right: 08:00 in New York is 13:00 UTC in winter and 12:00 UTC in summer), and in EVERY zone the
+debtor may be in until their zone is confirmed (DebtorInfo.zones): a moment is allowed only if it
+is inside the window in all of them.
+
+The counting rules follow US Regulation F (12 CFR 1006.14(b)(2)) as written: seven consecutive
+CALENDAR days in the debtor's local zone, not rolling 168-hour windows. At most N calls placed
+by the collector on the debt within the 7 days ending on the day of the call, and none on the
+day of a telephone conversation about the debt and the days after it up to the Nth, the
+conversation's own day being day 1. Counting uses the debtor's primary zone (Debtor.timezone).
 """
 
 from __future__ import annotations
@@ -41,7 +49,13 @@ BLOCKING = {CASE_CLOSED, CASE_PAUSED, CEASE, DO_NOT_CONTACT, ATTORNEY, DECEASED,
 
 WORKABLE_STATUSES = frozenset({"new", "active", "promised", "plan"})
 PAUSED_STATUSES = frozenset({"disputed", "on_hold"})
-WEEK = dt.timedelta(days=7)
+# Regulation F's window: the day of the call and the six calendar days before it.
+CALL_WINDOW_DAYS = 7
+# Enough for every rule to settle when the zones' windows overlap on some allowed day (each
+# round moves the moment to the latest opening among the zones that refuse it, or by whole days
+# for the counting rules); zones whose windows never overlap run out of rounds and get a refusal
+# with no next moment.
+MAX_ROUNDS = 50
 
 
 @dataclass(frozen=True)
@@ -64,7 +78,13 @@ class PackRules:
 
 @dataclass(frozen=True)
 class DebtorInfo:
+    """The debtor as the policy sees it. ``timezone`` is the primary zone (Debtor.timezone): the
+    counting rules count its calendar days. ``zones`` are the candidate zones
+    (Debtor.candidate_timezones), in all of which the hour, weekday and holiday rules must hold
+    until the debtor's zone is confirmed; empty means ``timezone`` alone, which always counts."""
+
     timezone: str = "Europe/Madrid"
+    zones: tuple[str, ...] = ()
     do_not_contact: bool = False
     cease_communication: bool = False
     attorney_represented: bool = False
@@ -85,10 +105,11 @@ class PointInfo:
 class ContactHistory:
     """What the counting rules need, for this case and debtor (any order).
 
-    ``case_calls``: outbound phone calls on this case in the last 7 days (Regulation F counts per
-    debt). ``debtor_contacts``: outbound contacts of any channel to this debtor in the last 2 days
-    (for the per-day cap in the debtor's local day). ``last_conversation_at``: the last telephone
-    conversation with the debtor about this case."""
+    ``case_calls``: phone calls the collector placed (outbound) on this case in the last 8 days
+    or more (Regulation F counts per debt; calls from the debtor never count).
+    ``debtor_contacts``: outbound contacts of any channel to this debtor in the last 2 days (for
+    the per-day cap in the debtor's local day). ``last_conversation_at``: the last telephone
+    conversation with the debtor about this case, whoever called."""
 
     case_calls: tuple[dt.datetime, ...] = ()
     debtor_contacts: tuple[dt.datetime, ...] = ()
@@ -183,32 +204,82 @@ def _next_open_day(day: dt.date, pack: PackRules, tz: dt.tzinfo, *, include_toda
     return None  # a pack that allows no day at all
 
 
+def _midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    """The start of ``day`` in ``tz`` (the hour rules then move it to the window's opening)."""
+    return dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+
+
+def _calls_by_day(at: dt.datetime, tz: dt.tzinfo, history: ContactHistory) -> dict[dt.date, int]:
+    """The case's calls placed up to ``at``, counted per local calendar day."""
+    days: dict[dt.date, int] = {}
+    for t in history.case_calls:
+        if t <= at:
+            day = t.astimezone(tz).date()
+            days[day] = days.get(day, 0) + 1
+    return days
+
+
+def _calls_in_window(days: dict[dt.date, int], day: dt.date) -> int:
+    """Calls on ``day`` and the six calendar days before it."""
+    first = day - dt.timedelta(days=CALL_WINDOW_DAYS - 1)
+    return sum(n for d, n in days.items() if first <= d <= day)
+
+
 def _count_reason(at: dt.datetime, tz: dt.tzinfo, channel: str, pack: PackRules,
                   history: ContactHistory) -> tuple[str, dt.datetime | None]:
+    local_day = at.astimezone(tz).date()
     if channel == "phone":
         if pack.pause_days_after_conversation and history.last_conversation_at is not None:
-            until = history.last_conversation_at + dt.timedelta(days=pack.pause_days_after_conversation)
-            if at < until:
-                return CONVERSATION_PAUSE, until
+            talked = history.last_conversation_at.astimezone(tz).date()
+            reopens = talked + dt.timedelta(days=pack.pause_days_after_conversation)
+            if talked <= local_day < reopens:
+                return CONVERSATION_PAUSE, _midnight(reopens, tz)
         if pack.max_calls_per_case_7d is not None:
-            window = sorted(t for t in history.case_calls if at - WEEK < t <= at)
-            if len(window) >= pack.max_calls_per_case_7d:
-                # Allowed again once enough calls leave the rolling window.
-                return WEEKLY_CALL_CAP, window[len(window) - pack.max_calls_per_case_7d] + WEEK
+            days = _calls_by_day(at, tz, history)
+            if _calls_in_window(days, local_day) >= pack.max_calls_per_case_7d:
+                # The first later day whose window holds fewer calls: after seven days every call
+                # counted here has left it (unless the pack allows no call at all).
+                for ahead in range(1, CALL_WINDOW_DAYS + 1):
+                    later = local_day + dt.timedelta(days=ahead)
+                    if _calls_in_window(days, later) < pack.max_calls_per_case_7d:
+                        return WEEKLY_CALL_CAP, _midnight(later, tz)
+                return WEEKLY_CALL_CAP, None
     if pack.max_contacts_per_day is not None and history.debtor_contacts:
-        local_day = at.astimezone(tz).date()
         today = [t for t in history.debtor_contacts if t.astimezone(tz).date() == local_day and t <= at]
         if len(today) >= pack.max_contacts_per_day:
-            # Next local midnight; the hour rules then move it to the window's opening.
-            return DAILY_CAP, dt.datetime.combine(local_day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+            return DAILY_CAP, _midnight(local_day + dt.timedelta(days=1), tz)
     return "", None
 
 
-def calls_left_week(at: dt.datetime, pack: PackRules, history: ContactHistory) -> int | None:
+def calls_left_week(at: dt.datetime, pack: PackRules, history: ContactHistory, tz: dt.tzinfo) -> int | None:
+    """Calls still allowed on the case in the 7 calendar days (in ``tz``, the debtor's zone)
+    ending on the day of ``at``; None when the jurisdiction has no such cap."""
     if pack.max_calls_per_case_7d is None:
         return None
-    used = sum(1 for t in history.case_calls if at - WEEK < t <= at)
+    used = _calls_in_window(_calls_by_day(at, tz, history), at.astimezone(tz).date())
     return max(pack.max_calls_per_case_7d - used, 0)
+
+
+def _hour_zones(debtor: DebtorInfo) -> tuple[dt.tzinfo, ...]:
+    """The zones the hour rules must hold in: the primary zone first, then the other candidates."""
+    return tuple(dict.fromkeys(_zone(name) for name in (debtor.timezone, *debtor.zones)))
+
+
+def _time_reason_zones(at: dt.datetime, zones: tuple[dt.tzinfo, ...], pack: PackRules,
+                       channel: str) -> tuple[str, dt.datetime | None]:
+    """The hour/weekday/holiday rules in every zone: the first refusing zone's reason and the
+    latest next opening among the refusing zones (None if one of them never opens)."""
+    first_reason = ""
+    latest: dt.datetime | None = None
+    for tz in zones:
+        reason, moved = _time_reason(at.astimezone(tz), pack, channel)
+        if not reason:
+            continue
+        first_reason = first_reason or reason
+        if moved is None:
+            return first_reason, None
+        latest = moved if latest is None or moved > latest else latest
+    return first_reason, latest
 
 
 def can_contact(
@@ -222,19 +293,23 @@ def can_contact(
     point: PointInfo | None = None,
 ) -> Decision:
     """Allowed, or refused with the FIRST failing rule's code and the earliest moment at which
-    every time-based rule passes (blocking reasons have no such moment)."""
-    left = calls_left_week(at, pack, history)
+    every time-based rule passes (blocking reasons have no such moment): the first lawful minute,
+    inside the hours window of every candidate zone and allowed by the counting rules, which
+    count calendar days in the debtor's primary zone. No such moment within MAX_ROUNDS (zones
+    whose windows never overlap): refused with no next moment."""
+    primary = _zone(debtor.timezone)
+    left = calls_left_week(at, pack, history, primary)
     blocking = _blocking_reason(debtor, case_status, channel, pack, point)
     if blocking:
         return Decision(False, blocking, None, left)
-    tz = _zone(debtor.timezone)
+    zones = _hour_zones(debtor)
     first_reason = ""
     candidate = at
     # Each rule may push the candidate later; stop when one moment satisfies all of them.
-    for _ in range(50):
-        reason, moved = _time_reason(candidate.astimezone(tz), pack, channel)
+    for _ in range(MAX_ROUNDS):
+        reason, moved = _time_reason_zones(candidate, zones, pack, channel)
         if not reason:
-            reason, moved = _count_reason(candidate, tz, channel, pack, history)
+            reason, moved = _count_reason(candidate, primary, channel, pack, history)
         if not reason:
             break
         first_reason = first_reason or reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -71,57 +72,171 @@ def test_hours_weekdays_holidays_and_dst(pack, debtor, channel, at, allowed, rea
     assert (decision.allowed, decision.reason, decision.next_allowed_at if not allowed else None) == (allowed, reason, next_at)
 
 
-NOON_NY = u(2026, 11, 18, 17, 0)  # Wednesday 12:00 in New York
+NOON_NY = u(2026, 11, 18, 17, 0)  # Wednesday 18 November 2026, 12:00 in New York
+NY_ZONE = ZoneInfo("America/New_York")
+
+
+def ny(*args) -> dt.datetime:
+    """A wall-clock time in New York, as UTC."""
+    return dt.datetime(*args, tzinfo=NY_ZONE).astimezone(UTC)
+
+
+# Regulation F counts the day of the call and the six calendar days before it in the debtor's
+# zone: at NOON_NY, Thursday 12 November to Wednesday 18 November.
+SIX_THIS_WEEK = (ny(2026, 11, 13, 10), ny(2026, 11, 14, 10), ny(2026, 11, 15, 10), ny(2026, 11, 16, 10),
+                 ny(2026, 11, 17, 10), ny(2026, 11, 18, 9))
 
 
 @pytest.mark.parametrize(
-    "calls_ago_hours, allowed, next_at, left",
+    "calls, allowed, next_at, left",
     [
         # 6 calls in the window: a 7th is allowed, and then no more.
-        ([1, 2, 3, 24, 48, 72], True, None, 1),
-        # 7 calls, the oldest 7 days minus one minute ago: refused until it leaves the window.
-        ([1, 2, 3, 24, 48, 72, 7 * 24 - 1 / 60], False, NOON_NY + dt.timedelta(minutes=1), 0),
-        # 7 calls, the oldest exactly 7 days ago: it has left the rolling window.
-        ([1, 2, 3, 24, 48, 72, 7 * 24], True, None, 1),
-        # 8 calls: allowed again when the second oldest leaves (the window must drop to 6).
-        ([1, 2, 3, 24, 48, 72, 100, 150], False, NOON_NY - dt.timedelta(hours=100) + policy.WEEK, 0),
+        (SIX_THIS_WEEK, True, None, 1),
+        # A 7th on the window's first day, even at 00:01: refused until that day leaves the
+        # window, at midnight, so from 08:00 on Thursday 19 November.
+        ((*SIX_THIS_WEEK, ny(2026, 11, 12, 0, 1)), False, ny(2026, 11, 19, 8), 0),
+        ((*SIX_THIS_WEEK, ny(2026, 11, 12, 23, 59)), False, ny(2026, 11, 19, 8), 0),
+        # 6 days and 12 hours ago, but on the day before the window: it does not count (a rolling
+        # 168-hour window would have counted it).
+        ((*SIX_THIS_WEEK, ny(2026, 11, 11, 23, 59)), True, None, 1),
+        # 8 calls in 7 calendar days (two on the 13th): on the 19th the window still holds 7, so
+        # the next call waits for Friday 20 November.
+        ((*SIX_THIS_WEEK, ny(2026, 11, 12, 10), ny(2026, 11, 13, 11)), False, ny(2026, 11, 20, 8), 0),
+        # Calls from later than the moment checked are not history yet.
+        ((*SIX_THIS_WEEK, ny(2026, 11, 18, 15)), True, None, 1),
     ],
 )
-def test_seven_calls_in_seven_days_boundary(calls_ago_hours, allowed, next_at, left):
-    history = ContactHistory(case_calls=tuple(NOON_NY - dt.timedelta(hours=h) for h in calls_ago_hours))
+def test_seven_calls_in_seven_calendar_days(calls, allowed, next_at, left):
+    history = ContactHistory(case_calls=calls)
     decision = can_contact(debtor=NEW_YORK, case_status="active", channel="phone", at=NOON_NY, pack=US, history=history)
-    assert decision.allowed is allowed
-    assert decision.calls_left_week == left
+    assert (decision.allowed, decision.calls_left_week) == (allowed, left)
     if not allowed:
-        assert decision.reason == policy.WEEKLY_CALL_CAP
-        assert decision.next_allowed_at == next_at
+        assert (decision.reason, decision.next_allowed_at) == (policy.WEEKLY_CALL_CAP, next_at)
+        # The moment reported is allowed; the minute before it is not.
+        later = can_contact(debtor=NEW_YORK, case_status="active", channel="phone", at=next_at, pack=US, history=history)
+        assert later.allowed
+        assert not can_contact(debtor=NEW_YORK, case_status="active", channel="phone", at=next_at - dt.timedelta(minutes=1),
+                               pack=US, history=history).allowed
 
 
 def test_weekly_cap_next_moment_respects_hours():
-    # Tuesday 20:00 in New York; the oldest of 7 calls leaves the window at 02:00 on Wednesday,
-    # so the next call waits for 08:00 EST (13:00 UTC).
-    at = u(2026, 11, 18, 1, 0)
-    oldest = u(2026, 11, 11, 7, 0)
-    history = ContactHistory(case_calls=(oldest, *[at - dt.timedelta(hours=h) for h in range(1, 7)]))
+    # Tuesday 17 November, 20:00 in New York; the oldest of 7 calls, on the 11th, leaves the
+    # window at midnight, so the next call waits for 08:00 EST on Wednesday (13:00 UTC).
+    at = ny(2026, 11, 17, 20)
+    history = ContactHistory(case_calls=(ny(2026, 11, 11, 9), *[at - dt.timedelta(hours=h) for h in range(1, 7)]))
     decision = can_contact(debtor=NEW_YORK, case_status="active", channel="phone", at=at, pack=US, history=history)
     assert (decision.allowed, decision.reason, decision.next_allowed_at) == (False, policy.WEEKLY_CALL_CAP, u(2026, 11, 18, 13, 0))
 
 
 @pytest.mark.parametrize(
-    "days_ago, channel, allowed, reason",
+    "calls, at, allowed, next_at",
     [
-        (6, "phone", False, policy.CONVERSATION_PAUSE),
-        (7, "phone", True, ""),
-        (1, "sms", True, ""),  # Regulation F's pause is about telephone calls
+        # DST starts on Sunday 8 March 2026. A call at 22:30 EST on Sunday 1 March is on 2 March
+        # in UTC but on 1 March in New York: outside the window of 2-8 March.
+        ((ny(2026, 3, 1, 22, 30), *[ny(2026, 3, d, 12) for d in range(3, 9)]), ny(2026, 3, 8, 12), True, None),
+        # At 00:30 EST on 2 March it is in the window; the next call is on 9 March at 08:00 EDT
+        # (12:00 UTC, an hour earlier in UTC than a week before).
+        ((ny(2026, 3, 2, 0, 30), *[ny(2026, 3, d, 12) for d in range(3, 9)]), ny(2026, 3, 8, 12), False, u(2026, 3, 9, 12, 0)),
+        # DST ends on Sunday 1 November 2026. 23:30 EDT on Saturday 31 October is 1 November in
+        # UTC: outside the window of 1-7 November.
+        ((ny(2026, 10, 31, 23, 30), *[ny(2026, 11, d, 12) for d in range(1, 7)]), ny(2026, 11, 7, 12), True, None),
+        # The repeated hour of 1 November (01:30 EST, the second one) is on 1 November.
+        ((dt.datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=NY_ZONE).astimezone(UTC), *[ny(2026, 11, d, 12) for d in range(2, 8)]),
+         ny(2026, 11, 7, 12), False, u(2026, 11, 8, 13, 0)),
     ],
 )
-def test_pause_after_a_telephone_conversation(days_ago, channel, allowed, reason):
-    talked = NOON_NY - dt.timedelta(days=days_ago)
+def test_call_window_counts_new_york_calendar_days_across_dst(calls, at, allowed, next_at):
+    decision = can_contact(debtor=NEW_YORK, case_status="active", channel="phone", at=at, pack=US,
+                           history=ContactHistory(case_calls=calls))
+    assert (decision.allowed, decision.next_allowed_at if not allowed else None) == (allowed, next_at)
+
+
+# A telephone conversation on Monday 16 November 2026 (day 1) blocks calls through Sunday the
+# 22nd (day 7); on Monday the 23rd (day 8) calls are allowed from the window's opening, 08:00.
+@pytest.mark.parametrize(
+    "talked, channel, at, allowed, reason, next_at",
+    [
+        (ny(2026, 11, 16, 9), "phone", ny(2026, 11, 23, 8), True, "", None),
+        (ny(2026, 11, 16, 9), "phone", ny(2026, 11, 23, 7, 59), False, policy.OUTSIDE_HOURS, ny(2026, 11, 23, 8)),
+        (ny(2026, 11, 16, 9), "phone", ny(2026, 11, 22, 20, 59), False, policy.CONVERSATION_PAUSE, ny(2026, 11, 23, 8)),
+        (ny(2026, 11, 16, 9), "phone", ny(2026, 11, 16, 10), False, policy.CONVERSATION_PAUSE, ny(2026, 11, 23, 8)),
+        # A conversation at 23:00 (the debtor called late) is still on day 1: the pause ends with
+        # the 22nd, not 7×24 hours later at 23:00 on the 23rd.
+        (ny(2026, 11, 16, 23), "phone", ny(2026, 11, 23, 8), True, "", None),
+        (ny(2026, 11, 16, 23), "phone", ny(2026, 11, 22, 12), False, policy.CONVERSATION_PAUSE, ny(2026, 11, 23, 8)),
+        # A conversation at 08:00 does not gain the pause a day (day 1 is its own day).
+        (ny(2026, 11, 16, 8), "phone", ny(2026, 11, 23, 8), True, "", None),
+        # DST ends on 1 November: a conversation at 20:00 EDT on 31 October (1 November in UTC)
+        # is on 31 October; calls resume on 7 November at 08:00 EST.
+        (ny(2026, 10, 31, 20), "phone", ny(2026, 11, 7, 8), True, "", None),
+        (ny(2026, 10, 31, 20), "phone", ny(2026, 11, 6, 20), False, policy.CONVERSATION_PAUSE, u(2026, 11, 7, 13, 0)),
+        # Regulation F's pause is about telephone calls.
+        (ny(2026, 11, 16, 9), "sms", ny(2026, 11, 17, 10), True, "", None),
+    ],
+)
+def test_pause_after_a_telephone_conversation_in_calendar_days(talked, channel, at, allowed, reason, next_at):
     history = ContactHistory(last_conversation_at=talked)
-    decision = can_contact(debtor=NEW_YORK, case_status="active", channel=channel, at=NOON_NY, pack=US, history=history)
-    assert (decision.allowed, decision.reason) == (allowed, reason)
-    if not allowed:
-        assert decision.next_allowed_at == talked + dt.timedelta(days=7)
+    decision = can_contact(debtor=NEW_YORK, case_status="active", channel=channel, at=at, pack=US, history=history)
+    assert (decision.allowed, decision.reason, decision.next_allowed_at if not allowed else None) == (allowed, reason, next_at)
+
+
+NY_OR_LA = DebtorInfo(timezone="America/New_York", zones=("America/Los_Angeles", "America/New_York"))
+MADRID_OR_NY = DebtorInfo(timezone="Europe/Madrid", zones=("America/New_York", "Europe/Madrid"))
+SHORT_MORNINGS = PackRules(code="short", start_time=dt.time(9), end_time=dt.time(12))
+
+
+@pytest.mark.parametrize(
+    "pack, debtor, at, allowed, reason, next_at",
+    [
+        # Uncertain between New York and Los Angeles: 08:30 in New York is 05:30 in Los Angeles,
+        # so the first lawful minute is 08:00 in Los Angeles (11:00 in New York).
+        (US, NY_OR_LA, ny(2026, 11, 18, 8, 30), False, policy.OUTSIDE_HOURS, ny(2026, 11, 18, 11)),
+        (US, NY_OR_LA, ny(2026, 11, 18, 11), True, "", None),
+        # 20:59 in New York (17:59 in Los Angeles) is fine; at 21:00 New York closes, and the next
+        # day waits for Los Angeles again.
+        (US, NY_OR_LA, ny(2026, 11, 18, 20, 59), True, "", None),
+        (US, NY_OR_LA, ny(2026, 11, 18, 21), False, policy.OUTSIDE_HOURS, ny(2026, 11, 19, 11)),
+        # Once the zone is confirmed, only that zone counts.
+        (US, NEW_YORK, ny(2026, 11, 18, 8, 30), True, "", None),
+        (US, DebtorInfo(timezone="America/New_York", zones=("America/New_York",)), ny(2026, 11, 18, 8, 30), True, "", None),
+        # Madrid or New York under the Spanish pack (09:00-21:00, Monday to Friday): 11:00 in
+        # Madrid is 05:00 in New York; both windows are open from 15:00 Madrid (09:00 New York).
+        (SPAIN, MADRID_OR_NY, u(2026, 11, 25, 10, 0), False, policy.OUTSIDE_HOURS, u(2026, 11, 25, 14, 0)),
+        # Friday 20:30 in Madrid, 14:30 in New York: open in both.
+        (SPAIN, MADRID_OR_NY, u(2026, 11, 27, 19, 30), True, "", None),
+        # Friday 21:00 in Madrid: the weekend in Madrid, then Monday 15:00 Madrid.
+        (SPAIN, MADRID_OR_NY, u(2026, 11, 27, 20, 0), False, policy.OUTSIDE_HOURS, u(2026, 11, 30, 14, 0)),
+        # Zones 12 hours apart (New York, Bangkok) with 08:00-21:00 windows overlap twice a day:
+        # at noon in New York (midnight in Bangkok) the next is 20:00 New York, 08:00 Bangkok.
+        (US, DebtorInfo(timezone="America/New_York", zones=("Asia/Bangkok",)), NOON_NY, False, policy.OUTSIDE_HOURS,
+         ny(2026, 11, 18, 20)),
+        # Windows that never overlap (09:00-12:00 in Madrid and in Auckland, 12 hours ahead):
+        # refused with no next moment, not an endless search.
+        (SHORT_MORNINGS, DebtorInfo(timezone="Europe/Madrid", zones=("Pacific/Auckland",)), u(2026, 11, 25, 9, 0),
+         False, policy.OUTSIDE_HOURS, None),
+    ],
+)
+def test_hour_rules_hold_in_every_candidate_zone(pack, debtor, at, allowed, reason, next_at):
+    decision = can_contact(debtor=debtor, case_status="active", channel="phone", at=at, pack=pack)
+    assert (decision.allowed, decision.reason, decision.next_allowed_at if not allowed else None) == (allowed, reason, next_at)
+
+
+@pytest.mark.parametrize(
+    "debtor, allowed",
+    [
+        # 22:30 on 11 November in Los Angeles is 01:30 on 12 November in New York: with New York
+        # as the primary zone that call is inside the window of 12-18 November, with Los Angeles
+        # as the primary zone it is not (the candidates are the same).
+        (NY_OR_LA, False),
+        (DebtorInfo(timezone="America/Los_Angeles", zones=("America/Los_Angeles", "America/New_York")), True),
+    ],
+)
+def test_counting_rules_use_the_primary_zone(debtor, allowed):
+    oldest = dt.datetime(2026, 11, 11, 22, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
+    history = ContactHistory(case_calls=(oldest, *SIX_THIS_WEEK))
+    at = ny(2026, 11, 18, 13)  # 10:00 in Los Angeles: inside both windows
+    decision = can_contact(debtor=debtor, case_status="active", channel="phone", at=at, pack=US, history=history)
+    assert (decision.allowed, decision.calls_left_week) == (allowed, 1 if allowed else 0)
 
 
 def test_daily_cap_counts_the_debtors_local_day():

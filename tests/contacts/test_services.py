@@ -16,7 +16,7 @@ from cases.services import barrier_open, case_replan, payment_post, promise_reco
 from collections_crm.audit.models import AuditLog
 from contacts import engine
 from contacts.engine import outbox
-from contacts.engine.contact_policy import contact_check
+from contacts.engine.contact_policy import contact_check, contact_histories
 from contacts.models import (
     ContactAttempt,
     ContactRefusal,
@@ -27,7 +27,7 @@ from contacts.models import (
 )
 from contacts.selectors import contact_status_for_cases, messages_for_case
 from contacts.services import contact_attempt_log
-from debtors.services import debtor_set_flags
+from debtors.services import contact_point_add, debtor_confirm_timezone, debtor_set_flags
 from tests.text import said
 
 from .conftest import WEDNESDAY
@@ -324,6 +324,59 @@ def test_contact_check_at_call_start_records_the_refusal(clock, make_case, make_
     refusal = ContactRefusal.objects.exclude(stage="schedule").get()
     assert (refusal.stage, refusal.user_id, refusal.pack.code) == ("call", agent.pk, "us-reg-f")
     assert contact_check(case=case, channel="email", now=now).allowed
+
+
+def test_only_the_collectors_calls_count_and_any_conversation_starts_the_pause(clock, make_case, make_debtor, agent):
+    case = make_case(debtor=make_debtor(country="US", timezone="America/New_York"))
+    now = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)  # Wednesday 10:00 in New York
+    for h in range(1, 8):  # seven calls from the debtor, none answered
+        ContactAttempt.objects.create(case=case, channel="phone", direction="inbound", occurred_at=now - dt.timedelta(hours=h),
+                                      objective="remind", outcome="no_answer")
+    ContactAttempt.objects.create(case=case, channel="phone", occurred_at=now - dt.timedelta(hours=9), objective="remind",
+                                  outcome="no_answer", agent=agent)
+    history = contact_histories(cases=[(case.pk, case.debtor_id)], now=now)[case.pk]
+    assert (len(history.case_calls), history.last_conversation_at) == (1, None)
+    decision = contact_check(case=case, channel="phone", now=now, record=False)
+    assert (decision.allowed, decision.calls_left_week) == (True, 6)
+    # The debtor called on Monday at 22:00 New York time and we talked: calls pause through
+    # Sunday the 29th; Monday 30 November is the 8th day, open from 08:00 EST.
+    talked = dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)
+    ContactAttempt.objects.create(case=case, channel="phone", direction="inbound", occurred_at=talked, objective="remind",
+                                  outcome="right_party", agent=agent)
+    decision = contact_check(case=case, channel="phone", now=now, actor=agent)
+    assert (decision.allowed, decision.reason, decision.next_allowed_at) == (
+        False, "conversation_pause", dt.datetime(2026, 11, 30, 13, 0, tzinfo=dt.UTC))
+
+
+# Wednesday 25 November 2026, 08:30 in New York and 05:30 in Los Angeles; 08:00 there is 16:00 UTC.
+NY_MORNING = dt.datetime(2026, 11, 25, 13, 30, tzinfo=dt.UTC)
+LA_OPENS = dt.datetime(2026, 11, 25, 16, 0, tzinfo=dt.UTC)
+
+
+def test_an_uncertain_zone_is_refused_until_every_candidate_zone_is_open(clock, make_case, make_debtor, agent):
+    clock.move_to(NY_MORNING)
+    debtor = make_debtor(country="US", timezone="America/New_York", phone=False)
+    contact_point_add(actor=agent, debtor=debtor, kind="phone", value="+14155550123", consent=True)  # San Francisco
+    case = make_case(debtor=debtor, now=NY_MORNING)
+    decision = contact_check(case=case, channel="phone", now=NY_MORNING, actor=agent)
+    assert (decision.allowed, decision.reason, decision.next_allowed_at) == (False, "outside_hours", LA_OPENS)
+    refusal = ContactRefusal.objects.get(stage="call")
+    assert (refusal.reason, refusal.next_allowed_at, refusal.user) == ("outside_hours", LA_OPENS, agent)
+    # The plan made with the case (facts → planner) waits for Los Angeles too, and so does the queue.
+    [step] = live(case)
+    assert step.due_at == LA_OPENS
+    status = contact_status_for_cases(cases=[case], now=NY_MORNING)[case.pk]
+    assert (status.callable_now, status.next_allowed_at) == (False, LA_OPENS)
+
+    # An agent confirms New York: the debtor's open cases are replanned at once, with New York's
+    # hours only. (A live step that is still the right one is kept as it is; this one is
+    # cancelled first so that the replan has to make the step again.)
+    FollowUp.objects.filter(case=case).update(status="cancelled")
+    debtor_confirm_timezone(actor=agent, debtor_id=debtor.pk, timezone="America/New_York", now=NY_MORNING)
+    [step] = live(case)
+    assert step.due_at == NY_MORNING
+    assert contact_check(case=case, channel="phone", now=NY_MORNING, record=False).allowed
+    assert contact_status_for_cases(cases=[case], now=NY_MORNING)[case.pk].callable_now
 
 
 def test_queue_contact_status_in_constant_queries(clock, make_case, make_debtor, django_assert_num_queries):

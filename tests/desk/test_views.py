@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -16,6 +17,8 @@ from cases.models import Barrier, Case, Instalment, Payment, PaymentPlan, Promis
 from collections_crm.audit.models import AuditLog
 from contacts.models import ContactAttempt, ExcuseCategory, Technique
 from contacts.services import contact_attempt_log
+from debtors.models import Debtor
+from debtors.services import contact_point_add
 from tests.factories import CaseFactory, ContactAttemptFactory, ContactPointFactory, PromiseFactory
 from tests.text import said
 
@@ -468,3 +471,71 @@ def test_preparation_shows_the_admins_playbook_for_the_objective_and_last_excuse
     page = client.get(detail(case), HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert "Sin fondos: fecha concreta" in page
     assert "<li>Pregunte cuándo cobra</li><li>Pida una fecha</li>" in page
+
+
+# --- Where the debtor may be ------------------------------------------------------------------
+
+# Wednesday 25 November 2026: 08:30 in New York, 05:30 in Los Angeles.
+NY_MORNING = dt.datetime(2026, 11, 25, 13, 30, tzinfo=dt.UTC)
+
+
+def _uncertain(case, agent):
+    Debtor.objects.filter(pk=case.debtor_id).update(country="US", timezone="America/New_York")
+    case.debtor.refresh_from_db()
+    contact_point_add(actor=agent, debtor=case.debtor, kind="phone", value="+14155550123")  # San Francisco
+    contact_point_add(actor=agent, debtor=case.debtor, kind="phone", value="+12125550123")  # New York
+
+
+@pytest.mark.django_db
+def test_case_page_shows_every_candidate_zone_and_the_agent_confirms_one(login, agent, case):
+    _uncertain(case, agent)
+    client = login(agent)
+    with time_machine.travel(NY_MORNING, tick=False):
+        page = client.get(detail(case), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "Uncertain: contact hours must hold in" in page
+        assert "America/Los_Angeles (05:30)" in page and "America/New_York (08:30)" in page
+        assert 'data-testid="form-debtor-timezone"' in page
+        assert '<option value="America/New_York" selected>' in page and '<option value="Asia/Tokyo">' in page
+        # Outside the hours in Los Angeles: not callable, from 08:00 there (11:00 in New York).
+        assert 'data-testid="contact-blocked"' in page and "Wed 25 Nov, 11:00" in page
+        spanish = client.get(detail(case), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+        assert "Incierta: el horario de contacto debe cumplirse en" in spanish
+
+        response = client.post(action(case, "debtor_timezone"), {"timezone": "America/New_York"}, HTTP_ACCEPT_LANGUAGE="en", **HTMX)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="case-workspace"' in page and "<html" not in page
+    assert "Time zone: America/New_York (confirmed)" in page and "Uncertain" not in page
+    assert 'data-testid="contact-ok"' in page
+    debtor = Debtor.objects.get(pk=case.debtor_id)
+    assert (debtor.timezone, debtor.timezone_confirmed, debtor.candidate_timezones) == ("America/New_York", True, "America/New_York")
+    assert AuditLog.objects.filter(action="debtor.timezone_confirmed", object_id=str(debtor.pk), actor=agent).count() == 1
+
+
+@pytest.mark.django_db
+def test_only_those_who_may_act_on_the_case_confirm_the_zone(login, case, agent, team, teammate, outsider, supervisor):
+    _uncertain(case, agent)
+    team.agents_see_team_cases = True
+    team.save()
+    page = login(teammate).get(detail(case)).content.decode()
+    assert 'data-testid="zones-uncertain"' in page and 'data-testid="form-debtor-timezone"' not in page
+    for user in (teammate, outsider):
+        assert login(user).post(action(case, "debtor_timezone"), {"timezone": "America/New_York"}).status_code == 404
+    assert not Debtor.objects.get(pk=case.debtor_id).timezone_confirmed
+    # The team's supervisor may, without JavaScript too.
+    response = login(supervisor).post(action(case, "debtor_timezone"), {"timezone": "America/Los_Angeles"})
+    assert response.status_code == 302 and response.url == detail(case)
+    assert Debtor.objects.filter(pk=case.debtor_id, timezone="America/Los_Angeles", timezone_confirmed=True).exists()
+
+
+@pytest.mark.django_db
+def test_an_unknown_zone_is_refused_and_nothing_is_written(login, agent, case):
+    _uncertain(case, agent)
+    client = login(agent)
+    response = client.post(action(case, "debtor_timezone"), {"timezone": "Mars/Olympus_Mons"}, **HTMX)
+    assert response.status_code == 200 and response.headers["HX-Retarget"] == "#debtor-zones"
+    assert 'data-testid="form-error"' in response.content.decode()
+    response = client.post(action(case, "debtor_timezone"), {"timezone": "Mars/Olympus_Mons"})
+    assert response.status_code == 400 and response.context["zones_form"].errors["timezone"]
+    assert not Debtor.objects.get(pk=case.debtor_id).timezone_confirmed
+    assert not AuditLog.objects.filter(action="debtor.timezone_confirmed").exists()

@@ -12,9 +12,15 @@ def test_demo_command_creates_every_role_and_is_idempotent():
     from cases.models import Case, Payment, PaymentPlan, PromiseToPay
     from collections_crm.accounts.models import Role, User
     from contacts.models import ContactAttempt
+    from debtors.models import Debtor
+    from debtors.services import debtor_zones_refresh
 
     call_command("seed_demo", cases=60, quiet=True)
     assert {Role.AGENT, Role.SUPERVISOR, Role.ADMIN} <= set(User.objects.values_list("role", flat=True))
+    # Every demo debtor has the candidate zones the services would give them, and some are
+    # uncertain (a Spanish mobile: Madrid or the Canaries; a US number in another zone).
+    assert debtor_zones_refresh(debtor_ids=Debtor.objects.values_list("pk", flat=True)) == 0
+    assert Debtor.objects.filter(candidate_timezones__contains=",").exists()
     counts = (Case.objects.count(), ContactAttempt.objects.count(), PromiseToPay.objects.count(), Payment.objects.count())
     assert counts[0] == 60 and counts[1] > 60
     statuses = set(Case.objects.values_list("status", flat=True))

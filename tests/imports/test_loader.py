@@ -311,6 +311,36 @@ def test_a_landline_column_beside_the_mobile(upload, run_job, strategy):
         (DNI1, "+34612345678"), (DNI1, "+34912345678"), (DNI2, "+34912345679")])
 
 
+@pytest.mark.parametrize("strategy", ["batch", pytest.param("copy", marks=only_pg)])
+def test_imported_phones_give_the_debtors_candidate_zones(upload, run_job, strategy):
+    dni4, dni5 = dni_for(45678901), dni_for(56789012)
+    DebtorFactory(document_number=dni4, name="Sin zonas aún")  # candidates not worked out yet
+    DebtorFactory(document_number=dni5, name="Zona confirmada", timezone_confirmed=True, candidate_timezones="Europe/Madrid")
+    content = (
+        "Referencia;DNI;Nombre;Teléfono;Importe;Vencimiento\r\n"
+        f"Z-1;{DNI1};Ana Gil;912 345 678;10;31/01/2025\r\n"  # Madrid
+        f"Z-2;{DNI1};Ana Gil;612 345 678;10;31/01/2025\r\n"  # a mobile, on the debtor's second line
+        f"Z-3;{DNI2};Luis Gil;;10;31/01/2025\r\n"
+        f"Z-4;{DNI3};Eva Gil;+1 212 555 0123;10;31/01/2025\r\n"  # New York
+        f"Z-5;{dni4};Sin zonas aún;712 345 678;10;31/01/2025\r\n"
+        f"Z-6;{dni5};Zona confirmada;+1 415 555 0123;10;31/01/2025\r\n"
+    ).encode("cp1252")
+    expected = {
+        DNI1: "Atlantic/Canary,Europe/Madrid",
+        DNI2: "Europe/Madrid",
+        DNI3: "America/New_York,Europe/Madrid",
+        dni4: "Atlantic/Canary,Europe/Madrid",
+        dni5: "Europe/Madrid",
+    }
+    job = run_job(upload(content), strategy=strategy)
+    assert (job.rows_created, job.rows_rejected) == (6, 0)
+    assert dict(Debtor.objects.values_list("document_number", "candidate_timezones")) == expected
+    # Again: nothing changes.
+    again = run_job(upload(content), strategy=strategy)
+    assert again.rows_unchanged == 6
+    assert dict(Debtor.objects.values_list("document_number", "candidate_timezones")) == expected
+
+
 @pytest.mark.parametrize("total", ["TOTAL;;;;3.734,56", "Totales:;;;;3.734,56", ";;;Total;3.734,56"])
 def test_a_totals_line_under_the_data_is_not_a_row(upload, run_job, total):
     """Even "all or nothing" imports a file that ends with its sum."""

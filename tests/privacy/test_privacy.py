@@ -221,6 +221,7 @@ def test_erasure_removes_the_personal_data_and_keeps_the_figures(history, admin_
              list(Instalment.objects.filter(plan__case=case).values_list("amount", "due_date", "status")),
              list(PaymentPlan.objects.filter(case=case).values_list("total_amount", "status")))
     now = timezone.now() + 366 * DAY
+    assert Debtor.objects.get(pk=debtor.pk).candidate_timezones == "Atlantic/Canary,Europe/Madrid"
 
     counts = debtor_anonymise(actor=admin_user, debtor_id=debtor.pk, now=now)
 
@@ -231,6 +232,8 @@ def test_erasure_removes_the_personal_data_and_keeps_the_figures(history, admin_
     assert _find(FREE_TEXT) and all(hit.startswith("audit.AuditLog#") for hit in _find(FREE_TEXT))
     debtor.refresh_from_db()
     assert debtor.anonymised_at == now and debtor.notes == "" and debtor.document_number == f"ANON{debtor.pk}"
+    # Nothing is left of where the phone rang (a mobile: Madrid or the Canaries) but the zone.
+    assert debtor.candidate_timezones == "Europe/Madrid"
     assert set(ContactPoint.objects.filter(debtor=debtor).values_list("do_not_contact", "label", "person_name")) == {(True, "", "")}
     assert Barrier.objects.get(case=case).description == "" and Payment.objects.get(case=case).reference == ""
     assert ContactAttempt.objects.get(case=case).next_step == ""
