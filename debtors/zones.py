@@ -2,9 +2,12 @@
 
 Until a person confirms the debtor's zone, the law's safe reading is that the hour rules must
 hold in every zone the debtor may be in: their recorded zone (Debtor.timezone) and the zones of
-every phone the collector might call, as libphonenumber gives them (a Spanish mobile may ring
-in Madrid or the Canaries, a US number in the zones of its area code). A confirmed debtor has
-their confirmed zone only. debtors.services.debtor_zones_refresh keeps the denormalised
+every phone the collector might call that points elsewhere, as libphonenumber gives them (a New
+York debtor with a Los Angeles number is checked in both). A phone whose zones include the
+recorded one agrees with it and adds nothing: a Spanish mobile "may ring in Madrid or the
+Canaries" for the library, which says nothing against a debtor recorded in Madrid; a US area code
+that spans two zones, one of them the recorded one, likewise. A confirmed debtor has their
+confirmed zone only. debtors.services.debtor_zones_refresh keeps the denormalised
 ``Debtor.candidate_timezones`` in step with this rule.
 """
 
@@ -59,13 +62,20 @@ def phone_zones(number: str) -> tuple[str, ...]:
 
 def candidate_zones(*, timezone: str, confirmed: bool, phones: Iterable[str]) -> tuple[str, ...]:
     """The zones the hour rules must hold in, sorted: the confirmed zone alone, else the
-    recorded zone and the zones of every phone (whatever its flags: a number marked not to be
-    used still tells where the debtor may be)."""
+    recorded zone and the zones of every phone that points elsewhere (whatever its flags: a
+    number marked not to be used still tells where the debtor may be)."""
     if confirmed:
         return (timezone,)
+    return merge_zones(timezone, (phone_zones(number) for number in phones))
+
+
+def merge_zones(timezone: str, phone_zone_sets: Iterable[Iterable[str]]) -> tuple[str, ...]:
+    """The recorded zone and the zones of the phones that disagree with it (sorted)."""
     zones = {timezone}
-    for number in phones:
-        zones.update(phone_zones(number))
+    for phone in phone_zone_sets:
+        phone = tuple(phone)
+        if timezone not in phone:
+            zones.update(phone)
     return tuple(sorted(zones))
 
 

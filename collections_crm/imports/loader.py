@@ -54,7 +54,7 @@ from collections_crm.audit.models import AuditLog
 from collections_crm.core import bulk
 from debtors.models import ContactPoint, ContactPointKind, Debtor
 from debtors.services import debtor_zones_refresh
-from debtors.zones import phone_zones, zones_text
+from debtors.zones import merge_zones, phone_zones, zones_text
 
 from .limits import FileRefused
 from .models import ImportJob, ImportRowError
@@ -598,7 +598,7 @@ def line_zones(row: tuple) -> str:
     if text is None:
         if len(_line_zones) >= 10_000:
             _line_zones.clear()
-        text = _line_zones[key] = zones_text(sorted({zone}.union(*key[1:])))
+        text = _line_zones[key] = zones_text(merge_zones(zone, key[1:]))
     return text
 
 

@@ -44,9 +44,8 @@ def make_debtor(db):
         if email:
             points.append({"kind": "email", "value": f"debtor{n}@example.com", "is_primary": True, **point_flags})
         if phone:
-            # A Madrid landline: its one zone is the debtor's. (A Spanish mobile may ring in the
-            # Canaries too, an hour behind: every hour boundary would move. The uncertain-zone
-            # tests make such debtors on purpose.)
+            # A Madrid landline: its one zone is the debtor's. (The uncertain-zone tests make
+            # debtors with phones elsewhere on purpose.)
             points.append({"kind": "phone", "value": f"+3491{n:07d}", "consent": True, "is_primary": True})
         if address:
             points.append({"kind": "address", "value": f"Calle Mayor {n}, 28013 Madrid", "is_primary": True})

@@ -59,12 +59,16 @@ def test_phone_zones(number, expected):
     assert phone_zones(number) == expected
 
 
-def test_candidates_are_the_zone_and_every_phones_zones_until_confirmed():
+def test_candidates_are_the_zone_and_the_zones_of_phones_elsewhere_until_confirmed():
     phones = ["+12125550123", "+13125550123", "+34612345678"]
     assert candidate_zones(timezone="America/New_York", confirmed=False, phones=phones) == (
         "America/Chicago", "America/New_York", "Atlantic/Canary", "Europe/Madrid")
     assert candidate_zones(timezone="America/New_York", confirmed=True, phones=phones) == ("America/New_York",)
     assert candidate_zones(timezone="Europe/Madrid", confirmed=False, phones=[]) == ("Europe/Madrid",)
+    # A phone whose zones include the recorded one agrees with it and adds nothing.
+    assert candidate_zones(timezone="Europe/Madrid", confirmed=False, phones=["+34612345678"]) == ("Europe/Madrid",)
+    assert candidate_zones(timezone="Atlantic/Canary", confirmed=False, phones=["+34612345678", "+12125550123"]) == (
+        "America/New_York", "Atlantic/Canary")
 
 
 def test_zones_text_round_trip():

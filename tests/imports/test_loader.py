@@ -326,10 +326,10 @@ def test_imported_phones_give_the_debtors_candidate_zones(upload, run_job, strat
         f"Z-6;{dni5};Zona confirmada;+1 415 555 0123;10;31/01/2025\r\n"
     ).encode("cp1252")
     expected = {
-        DNI1: "Atlantic/Canary,Europe/Madrid",
+        DNI1: "Europe/Madrid",  # a Spanish mobile (Madrid or the Canaries) agrees with the recorded Madrid
         DNI2: "Europe/Madrid",
         DNI3: "America/New_York,Europe/Madrid",
-        dni4: "Atlantic/Canary,Europe/Madrid",
+        dni4: "Europe/Madrid",
         dni5: "Europe/Madrid",
     }
     job = run_job(upload(content), strategy=strategy)

@@ -34,14 +34,14 @@ pytestmark = pytest.mark.django_db
 
 NAME = "Zacarías Quintanilla Ybarra"
 DOCUMENT = "12345678Z"
-PHONE = "+34611223344"
+PHONE = "+12125550188"  # New York, for a debtor recorded in Madrid: two candidate zones
 EMAIL = "zacarias.quintanilla@example.org"
 ADDRESS = "Calle Inventada 7, 42001 Soria"
 NOTE = "Quintanilla trabaja en el taller de su cuñado"
 # Free text typed by agents; kept free of the debtor's details here because some of it is also
 # copied into audit rows, which are never rewritten (see test_audit_rows_are_not_rewritten).
 FREE_TEXT = "texto-libre-del-gestor"
-PII = ["Quintanilla", DOCUMENT, "611223344", EMAIL, "Inventada"]
+PII = ["Quintanilla", DOCUMENT, "2125550188", EMAIL, "Inventada"]
 DAY = dt.timedelta(days=1)
 
 
@@ -221,7 +221,7 @@ def test_erasure_removes_the_personal_data_and_keeps_the_figures(history, admin_
              list(Instalment.objects.filter(plan__case=case).values_list("amount", "due_date", "status")),
              list(PaymentPlan.objects.filter(case=case).values_list("total_amount", "status")))
     now = timezone.now() + 366 * DAY
-    assert Debtor.objects.get(pk=debtor.pk).candidate_timezones == "Atlantic/Canary,Europe/Madrid"
+    assert Debtor.objects.get(pk=debtor.pk).candidate_timezones == "America/New_York,Europe/Madrid"
 
     counts = debtor_anonymise(actor=admin_user, debtor_id=debtor.pk, now=now)
 
@@ -232,7 +232,7 @@ def test_erasure_removes_the_personal_data_and_keeps_the_figures(history, admin_
     assert _find(FREE_TEXT) and all(hit.startswith("audit.AuditLog#") for hit in _find(FREE_TEXT))
     debtor.refresh_from_db()
     assert debtor.anonymised_at == now and debtor.notes == "" and debtor.document_number == f"ANON{debtor.pk}"
-    # Nothing is left of where the phone rang (a mobile: Madrid or the Canaries) but the zone.
+    # Nothing is left of where the phone rang (New York) but the recorded zone.
     assert debtor.candidate_timezones == "Europe/Madrid"
     assert set(ContactPoint.objects.filter(debtor=debtor).values_list("do_not_contact", "label", "person_name")) == {(True, "", "")}
     assert Barrier.objects.get(case=case).description == "" and Payment.objects.get(case=case).reference == ""
