@@ -185,7 +185,7 @@ def generate_portfolio(
     rng = random.Random(f"{seed}-{prefix}-{existing}")
     writer = BulkWriter()
     techniques = list(Technique.objects.filter(active=True).values_list("id", flat=True))
-    excuses = list(ExcuseCategory.objects.values_list("id", "is_barrier", "suggested_objective"))
+    excuses = list(ExcuseCategory.objects.values_list("id", "is_barrier", "suggested_objective", "barrier_kind"))
     start = time.perf_counter()
     tables = [Debtor, ContactPoint, Case, ContactAttempt, PromiseToPay, Payment, PaymentPlan, Instalment, Barrier]
 
@@ -278,14 +278,16 @@ def generate_portfolio(
                     attempts.append((aid, case_id, pid, channel, "outbound", agent_for_attempt, occurred,
                                      rng.randint(30, 600) if outcome not in (Outcome.NO_ANSWER, Outcome.SENT) else 0,
                                      att_objective, outcome, exc[0] if exc else None,
-                                     ("excuse" if rng.random() < 0.7 else "argument") if exc else "",
+                                     # A genuine inability to pay is an argument (seed 004); the rest excuses.
+                                     ("argument" if exc[2] == Objective.CHANGE_TERMS else "excuse") if exc else "",
                                      rng.choice(NOTES_ES) if agent_for_attempt else "", "", None, occurred))
                     if channel == Channel.PHONE and techniques:
                         for t in rng.sample(techniques, k=min(len(techniques), rng.randint(1, 2))):
                             links.append((aid, t))
-                    if exc and exc[1] and rng.random() < 0.6:
+                    if exc and exc[1]:
+                        # Something missing on our side opens its barrier, as logging the excuse does.
                         removed = rng.random() < 0.5
-                        barriers.append((take(Barrier), case_id, rng.choice(list(BarrierKind.values)[:4]), "",
+                        barriers.append((take(Barrier), case_id, exc[3] or BarrierKind.OTHER, "",
                                          "removed" if removed else "open", agent, occurred,
                                          agent if removed else None, occurred + dt.timedelta(days=2) if removed else None))
                     if outcome == Outcome.PROMISE:
