@@ -67,6 +67,10 @@ class ReasonData(serializers.JSONField):
     def __init__(self, **kwargs):
         super().__init__(read_only=True, **kwargs)
 
+    def to_representation(self, value):
+        # Always an object, as the schema says (a bare string stored by hand is a person's words).
+        return {"text": value} if isinstance(value, str) else (value or {})
+
 
 class CaseSerializer(serializers.ModelSerializer):
     objective_reason = ReasonText(help_text=_("Why this objective, in the request's language."))

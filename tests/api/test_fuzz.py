@@ -69,7 +69,7 @@ def _records_of_every_kind(case, admin_user) -> None:
     template.current_version = version
     template.save(update_fields=["current_version"])
     followup = FollowUp.objects.create(case=case, objective="remind", step=1, channel="email", kind="automatic", due_at=now,
-                                       anchor_at=now, status="pending", reason="fuzz", created_at=now)
+                                       anchor_at=now, status="pending", reason={"text": "fuzz"}, created_at=now)
     OutboundMessage.objects.create(case=case, followup=followup, channel="email", objective="remind", contact_point=point,
                                    recipient=point.value, template_version=version, language="es", subject="Saldo", body="Su saldo",
                                    status="queued", idempotency_key=f"fuzz-{case.pk}", not_before=now, created_at=now)
