@@ -33,6 +33,8 @@ from decimal import Decimal
 from cases.choices import Channel, Objective
 from cases.reasons import Reason, iso, money, reason
 
+from .policy import PAUSED_STATUSES
+
 CADENCE = "cadence"
 PROMISE_REMINDER = "promise_reminder"
 CALLBACK = "callback"
@@ -42,7 +44,6 @@ AGENT_TASK = "agent_task"
 # The debtor flags that pause every collection contact, in the order they are reported (the
 # codes are the contact policy's refusal reasons).
 PAUSING_FLAGS = ("cease_communication", "do_not_contact", "attorney_represented", "deceased", "bankruptcy")
-PAUSED_STATUSES = ("disputed", "on_hold")
 # An excuse that opened a barrier is the barrier's origin when they are this close in time.
 BARRIER_FROM_EXCUSE = dt.timedelta(days=1)
 DEFAULT_EXCUSE_WINDOW = 30
