@@ -95,6 +95,7 @@ WHY = {
     "bankruptcy": gettext_lazy("in bankruptcy"),
     "point_opted_out": gettext_lazy("opted out on this channel"),
     "point_do_not_contact": gettext_lazy("this contact point must not be used"),
+    "point_unusable": gettext_lazy("not a valid number or address"),
     "no_consent": gettext_lazy("no consent for automated messages"),
     "outside_hours": gettext_lazy("outside contact hours"),
     "weekday_not_allowed": gettext_lazy("no contact on this weekday"),

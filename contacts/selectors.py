@@ -14,7 +14,7 @@ from cases.models import Case
 from debtors.models import ContactPoint, Debtor
 
 from .engine import policy
-from .engine.contact_policy import PackIndex, contact_histories, debtor_info, usable_point
+from .engine.contact_policy import PackIndex, contact_histories, debtor_info, point_info, usable_point
 from .engine.strategy import cached
 from .models import ExcuseCategory, FollowUp, OutboundMessage, Playbook, Technique
 
@@ -48,7 +48,7 @@ def contact_status_for_cases(*, cases: list[Case], now: dt.datetime, channel: st
         decision = policy.can_contact(
             debtor=debtor_info(debtor), case_status=case.status, channel=channel, at=now, pack=rules,
             history=histories[case.pk],
-            point=policy.PointInfo(target.opted_out, target.do_not_contact, target.consent) if target else None,
+            point=point_info(target),
         )
         result[case.pk] = ContactStatus(decision.allowed, decision.reason, decision.next_allowed_at, decision.calls_left_week)
     return result

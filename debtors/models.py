@@ -142,6 +142,9 @@ class ContactPoint(models.Model):
     consent = models.BooleanField(_("consent to automated messages"), default=False)
     opted_out = models.BooleanField(_("opted out"), default=False)
     do_not_contact = models.BooleanField(_("do not contact"), default=False)
+    # Why this point cannot be used at all, in words ("" = usable): a value an import could not
+    # read as a phone or e-mail is kept as written, for the agent to see and correct, but never dialled.
+    unusable_reason = models.CharField(_("why it cannot be used"), max_length=300, blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -102,7 +102,7 @@ def debtor_zones_refresh(*, debtor_ids: Iterable[int]) -> int:
         debtors = list(Debtor.objects.select_for_update(no_key=True).filter(pk__in=batch).order_by("pk")
                        .values_list("pk", "timezone", "timezone_confirmed", "candidate_timezones"))
         phones: dict[int, list[str]] = defaultdict(list)
-        for debtor_id, value in ContactPoint.objects.filter(debtor_id__in=batch, kind=ContactPointKind.PHONE).values_list("debtor_id", "value"):
+        for debtor_id, value in ContactPoint.objects.filter(debtor_id__in=batch, kind=ContactPointKind.PHONE, unusable_reason="").values_list("debtor_id", "value"):
             phones[debtor_id].append(value)
         updates = []
         for pk, zone, confirmed, stored in debtors:

@@ -33,6 +33,7 @@ POLICY_REASONS = {
     "bankruptcy": _("In bankruptcy"),
     "point_opted_out": _("Opted out"),
     "point_do_not_contact": _("This number must not be used"),
+    "point_unusable": _("Not a valid number or address"),
     "no_consent": _("No consent for this channel"),
     "outside_hours": _("Outside contact hours"),
     "weekday_not_allowed": _("Not on this day of the week"),
@@ -86,6 +87,8 @@ def debtor_zones(*, debtor: Debtor, now: dt.datetime) -> dict:
 def contact_point_reasons(*, point: ContactPoint) -> list:
     """Why one contact point may not be used, on top of the debtor's own stops."""
     reasons = []
+    if point.unusable_reason:
+        reasons.append(point.unusable_reason)
     if point.do_not_contact:
         reasons.append(_("Do not contact"))
     if point.opted_out:

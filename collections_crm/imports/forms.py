@@ -5,8 +5,9 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Creditor
+from collections_crm.accounts.models import Role, Team, User
 
-from .models import ImportKind
+from .models import AssignMode, ImportKind
 from .rows import TARGETS
 
 
@@ -31,6 +32,13 @@ class MappingForm(forms.Form):
     day_first = forms.BooleanField(label=_("Dates are day/month/year"), required=False)
     decimal_comma = forms.BooleanField(label=_("Amounts use a decimal comma (1.234,56)"), required=False)
     all_or_nothing = forms.BooleanField(label=_("All or nothing: import no row if any row is rejected"), required=False)
+    create_missing_creditors = forms.BooleanField(
+        label=_("Create missing creditors"), required=False,
+        help_text=_("With a creditor column: a creditor no code or name matches is created (else its rows are rejected)."))
+    assign_mode = forms.ChoiceField(label=_("Assign the new cases"), choices=AssignMode.choices, required=False,
+                                    help_text=_("An agent column in the file wins over this, row by row."))
+    assign_agent = forms.ModelChoiceField(label=_("Agent"), required=False, queryset=User.objects.none())
+    assign_team = forms.ModelChoiceField(label=_("Team"), required=False, queryset=Team.objects.all())
 
     def __init__(self, *args, job, **kwargs):
         super().__init__(*args, **kwargs)
@@ -43,6 +51,18 @@ class MappingForm(forms.Form):
         self.fields["day_first"].initial = job.day_first
         self.fields["decimal_comma"].initial = job.decimal_comma
         self.fields["all_or_nothing"].initial = job.all_or_nothing
+        self.fields["assign_agent"].queryset = User.objects.filter(role=Role.AGENT, is_active=True).order_by("username")
+        for name in ("create_missing_creditors", "assign_mode", "assign_agent", "assign_team"):
+            self.fields[name].initial = getattr(job, name)
+        if job.kind != ImportKind.PORTFOLIO:
+            for name in ("create_missing_creditors", "assign_mode", "assign_agent", "assign_team"):
+                del self.fields[name]
+
+    def options(self) -> dict:
+        """The keyword arguments of import_job_configure besides the mapping."""
+        data = self.cleaned_data
+        return {name: data[name] for name in ("day_first", "decimal_comma", "all_or_nothing", "create_missing_creditors",
+                                              "assign_mode", "assign_agent", "assign_team") if name in data}
 
     def mapping(self) -> dict[str, str]:
         return {name.removeprefix("map_"): value for name, value in self.cleaned_data.items() if name.startswith("map_") and value}

@@ -20,6 +20,38 @@ class ImportStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class Severity(models.TextChoices):
+    REJECTED = "rejected", _("Rejected")
+    WARNING = "warning", _("Warning")
+
+
+class AssignMode(models.TextChoices):
+    NONE = "", _("Leave unassigned")
+    AGENT = "agent", _("All to one agent")
+    ROUND_ROBIN = "round_robin", _("Round-robin across a team")
+    BALANCED = "balanced", _("Across a team, fewest open cases first")
+
+
+class ImportSource(models.TextChoices):
+    UPLOAD = "upload", _("Uploaded")
+    COMMAND = "command", _("Command line")
+    FOLDER = "folder", _("Watched folder")
+
+
+class AssignmentOptions(models.Model):
+    """Who the cases an import creates are given to (a column of the file wins over these)."""
+
+    assign_mode = models.CharField(_("assign new cases"), max_length=12, choices=AssignMode.choices, blank=True, default="")
+    assign_agent = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.SET_NULL,
+                                     null=True, blank=True, related_name="+")
+    assign_team = models.ForeignKey("accounts.Team", verbose_name=_("team"), on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    create_missing_creditors = models.BooleanField(_("create missing creditors"), default=False)
+
+    class Meta:
+        abstract = True
+
+
 class ColumnMapping(models.Model):
     """The last column mapping confirmed for a creditor's files of one kind, offered next time."""
 
@@ -40,7 +72,34 @@ class ColumnMapping(models.Model):
         return f"{self.creditor} {self.kind}"
 
 
-class ImportJob(models.Model):
+class WatchedFolder(AssignmentOptions):
+    """A folder on the server (an SFTP drop box) polled by beat: every file a creditor leaves
+    there is imported with the creditor's saved column mapping and moved to done/ or failed/
+    with its report beside it."""
+
+    path = models.CharField(_("folder"), max_length=500, unique=True,
+                            help_text=_("An absolute path on the server; done/, failed/ and processing/ are made inside it."))
+    creditor = models.ForeignKey("cases.Creditor", verbose_name=_("creditor"), on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=12, choices=ImportKind.choices, default=ImportKind.PORTFOLIO)
+    all_or_nothing = models.BooleanField(_("all or nothing"), default=False)
+    active = models.BooleanField(_("active"), default=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("imports run as"), on_delete=models.PROTECT,
+                              related_name="+")
+    last_polled_at = models.DateTimeField(_("last looked"), null=True, blank=True)
+    last_problem = models.CharField(_("last problem"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["path"]
+        verbose_name = _("watched folder")
+        verbose_name_plural = _("watched folders")
+        constraints = [models.CheckConstraint(condition=Q(kind__in=ImportKind.values), name="watched_folder_kind_valid")]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class ImportJob(AssignmentOptions):
     creditor = models.ForeignKey("cases.Creditor", verbose_name=_("creditor"), on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("kind"), max_length=12, choices=ImportKind.choices)
     file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
@@ -64,6 +123,13 @@ class ImportJob(models.Model):
     rows_updated = models.PositiveIntegerField(_("updated"), default=0)
     rows_unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     rows_rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    # Imported rows with a value that could not be used (a bad phone or e-mail): kept, marked unusable.
+    rows_warned = models.PositiveIntegerField(_("imported with warnings"), default=0)
+    source = models.CharField(_("source"), max_length=8, choices=ImportSource.choices, default=ImportSource.UPLOAD)
+    folder = models.ForeignKey(WatchedFolder, verbose_name=_("watched folder"), on_delete=models.SET_NULL, null=True,
+                               blank=True, related_name="jobs")
+    # A watched folder's file while its import runs (moved to done/ or failed/ when it ends; "" after).
+    folder_file = models.CharField(max_length=1000, blank=True)
     failure = models.CharField(_("failure"), max_length=500, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("created"))
@@ -97,9 +163,12 @@ class ImportJob(models.Model):
 
 
 class ImportRowError(models.Model):
-    """Why one row (line of the file) was not imported; one row per problem."""
+    """A problem of one row (line of the file), one row per problem: why the row was rejected,
+    or a warning about a value of a row that was imported all the same."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    severity = models.CharField(_("severity"), max_length=8, choices=Severity.choices, default=Severity.REJECTED,
+                                db_default=Severity.REJECTED)
     line = models.PositiveIntegerField(_("line"))
     column = models.CharField(_("column"), max_length=100, blank=True)
     value = models.CharField(_("value"), max_length=200, blank=True)
@@ -110,9 +179,10 @@ class ImportRowError(models.Model):
         verbose_name = _("rejected row")
         verbose_name_plural = _("rejected rows")
         indexes = [
-            # The report, in file order: WHERE job_id=? ORDER BY line
+            # The report, in file order: WHERE job_id=? [AND severity=?] ORDER BY line
             models.Index(fields=["job", "line"], name="import_error_job_line_idx"),
         ]
+        constraints = [models.CheckConstraint(condition=Q(severity__in=Severity.values), name="import_error_severity_valid")]
 
     def __str__(self) -> str:
         return f"{self.line}: {self.message}"

@@ -394,6 +394,27 @@ def parse_phones(value, *, country: str) -> str:
     return " ".join(numbers)
 
 
+def split_phones(value, *, country: str) -> tuple[list[str], list[str]]:
+    """(numbers in E.164, parts that are no number, as written) of a phone cell: the lenient
+    reading of ``parse_phones``, where a bad number is kept apart instead of refusing the cell."""
+    if not isinstance(value, str):
+        try:
+            return [parse_phone(value, country=country)], []
+        except ValueProblem:
+            return [], [str(value)]
+    parts = [p for p in _PHONE_SEPARATORS.split(value) if p.strip()]
+    if len(parts) < 2 or any(len(_DIGITS.findall(p)) < 6 for p in parts):
+        parts = [value]
+    good: dict[str, None] = {}
+    bad: list[str] = []
+    for part in parts:
+        try:
+            good[parse_phone(part, country=country)] = None
+        except ValueProblem:
+            bad.append(" ".join(part.split()))
+    return list(good), bad
+
+
 def parse_phone(value, *, country: str) -> str:
     """E.164 from national ("612 345 678") or international ("+34 612…", "0034 612…") forms."""
     if isinstance(value, str):

@@ -33,6 +33,7 @@ from .parsing import (
     parse_amount,
     parse_date,
     parse_phones,
+    split_phones,
 )
 
 
@@ -42,6 +43,8 @@ class Target:
     label: object
     required: bool = False
     aliases: tuple[str, ...] = ()
+    # Required unless this other target has a column (one amount column is enough).
+    or_else: str = ""
 
 
 PORTFOLIO_TARGETS = [
@@ -63,9 +66,11 @@ PORTFOLIO_TARGETS = [
         "telefono 2", "otro telefono", "telefono fijo", "fijo", "telefono alternativo", "telefono trabajo", "movil", "phone 2",
         "other phone", "landline", "home phone", "work phone")),
     Target("email", gettext_lazy("E-mail"), False, ("email", "e-mail", "correo", "correo electronico", "mail", "email address")),
+    Target("address", gettext_lazy("Postal address"), False, (
+        "direccion", "domicilio", "direccion postal", "address", "postal address", "street address", "domicilio postal")),
     Target("original_amount", gettext_lazy("Original amount"), True, (
         "importe", "importe original", "principal", "original amount", "amount", "deuda", "importe deuda", "importe inicial",
-        "deuda original", "importe total", "capital", "nominal", "importe impagado", "monto")),
+        "deuda original", "importe total", "capital", "nominal", "importe impagado", "monto"), or_else="balance"),
     Target("fees", gettext_lazy("Fees"), False, ("gastos", "comisiones", "intereses", "fees", "gastos gestion", "interest", "charges")),
     Target("balance", gettext_lazy("Balance"), False, (
         "saldo", "saldo pendiente", "pendiente", "balance", "outstanding", "importe pendiente", "deuda pendiente", "saldo deudor",
@@ -74,6 +79,12 @@ PORTFOLIO_TARGETS = [
     Target("due_date", gettext_lazy("Due date"), True, (
         "vencimiento", "fecha vencimiento", "due date", "fecha impago", "due", "fecha primer impago", "default date")),
     Target("placed_at", gettext_lazy("Placed on"), False, ("fecha cesion", "fecha asignacion", "placed", "placed at", "fecha alta")),
+    Target("creditor", gettext_lazy("Creditor"), False, (
+        "acreedor", "creditor", "cliente acreedor", "entidad", "cedente", "codigo acreedor", "creditor code", "original creditor",
+        # (An agency's client is the creditor; the debtor's name column, if any other, is mapped first.)
+        "cliente", "client")),
+    Target("agent", gettext_lazy("Assigned agent"), False, (
+        "gestor", "agente", "agent", "asignado a", "assigned to", "collector", "gestor asignado", "usuario", "assigned agent")),
 ]
 
 PAYMENT_TARGETS = [
@@ -221,7 +232,14 @@ def best_sheet(kind: str, sheets: list):
 
 
 def missing_required(kind: str, mapping: dict[str, str]) -> list[str]:
-    return [str(t.label) for t in TARGETS[kind] if t.required and not mapping.get(t.name)]
+    """The labels of the required fields with no column ("Original amount or Balance" when
+    neither amount column is there: either one is enough)."""
+    labels = {t.name: t.label for t in TARGETS[kind]}
+    missing = []
+    for t in TARGETS[kind]:
+        if t.required and not mapping.get(t.name) and not (t.or_else and mapping.get(t.or_else)):
+            missing.append(_("%(a)s or %(b)s") % {"a": t.label, "b": labels[t.or_else]} if t.or_else else str(t.label))
+    return missing
 
 
 VALUE_MESSAGES = {
@@ -232,6 +250,31 @@ VALUE_MESSAGES = {
     "not_date": gettext_lazy("Not a date (use day/month/year or year-month-day)."),
     "not_phone": gettext_lazy("Not a valid phone number."),
 }
+
+# Warnings: the row is imported, the value is kept but cannot be used.
+WARNING_MESSAGES = {
+    "phone": gettext_lazy("Not a valid phone number: kept on the debtor as an unusable contact detail."),
+    "email": gettext_lazy("Not a valid e-mail address: kept on the debtor as an unusable contact detail."),
+    "address": gettext_lazy("The address is longer than 300 characters: kept cut short, as an unusable contact detail."),
+    "kind": gettext_lazy("Not person or company: taken from the identity document instead."),
+    "agent": gettext_lazy("No active agent has this user name, e-mail or name: the case is assigned as the import says."),
+}
+# Why an unusable contact detail cannot be used, as the agent reads it on the debtor.
+UNUSABLE_REASONS = {
+    "phone": gettext_lazy("Not a valid phone number (as imported)"),
+    "email": gettext_lazy("Not a valid e-mail address (as imported)"),
+    "address": gettext_lazy("Address too long (cut short on import)"),
+}
+# The staged list of unusable contact details: records of (kind, value) joined by these.
+UNIT, RECORD = "\x1f", "\x1e"
+
+
+def unusable_text(items: list[tuple[str, str]]) -> str:
+    return RECORD.join(f"{kind}{UNIT}{value}" for kind, value in items)
+
+
+def unusable_items(text: str) -> list[tuple[str, str]]:
+    return [tuple(item.split(UNIT, 1)) for item in text.split(RECORD) if item]  # type: ignore[misc]
 
 
 @dataclass
@@ -244,6 +287,15 @@ class RowContext:
     currency: str
     today: dt.date
     errors: list[tuple[str, str, str]] = field(default_factory=list)
+    # Problems of a row that is imported all the same (meaningful when the row is returned).
+    warnings: list[tuple[str, str, str]] | tuple = ()
+    # The job's own creditor, and the creditors a creditor column may name (normalised code or
+    # name -> (id, currency)); with create_creditors an unknown one is created (id 0 until then).
+    creditor_id: int = 0
+    creditors: dict[str, tuple[int, str]] = field(default_factory=dict)
+    create_creditors: bool = False
+    new_creditors: dict[str, str] = field(default_factory=dict)  # key -> the name as first written
+    agents: dict[str, int] = field(default_factory=dict)  # normalised user name, e-mail or full name -> id
 
     def cell(self, cells: list, target: str):
         index = self.columns.get(target)
@@ -252,12 +304,32 @@ class RowContext:
         value = cells[index]
         return value.strip() if isinstance(value, str) else value
 
-    def fail(self, target: str, value, message) -> None:
+    def _problem(self, target: str, value, message) -> tuple[str, str, str]:
         if target in self.columns:
             header = self.headers[self.columns[target]]
         else:  # no column chosen yet (the preview): the field's name as the person sees it
             header = next((t.label for t in TARGETS[self.kind] if t.name == target), target)
-        self.errors.append((str(header)[:100], str(value)[:200], str(message)[:300]))
+        return (str(header)[:100], str(value)[:200], str(message)[:300])
+
+    def fail(self, target: str, value, message) -> None:
+        self.errors.append(self._problem(target, value, message))
+
+    def warn(self, target: str, value, message) -> None:
+        self.warnings.append(self._problem(target, value, message))  # type: ignore[union-attr]
+
+    def creditor(self, raw) -> tuple[int, str, str] | None:
+        """(creditor id or 0 for one to create, its currency, the key of one to create) named by
+        a creditor cell; the job's own creditor for a blank cell; None for an unknown one."""
+        text = " ".join(str(raw).split()) if raw not in ("", None) else ""
+        if not text:
+            return self.creditor_id, self.currency, ""
+        key = normalise_header(text)
+        if key in self.creditors:
+            return (*self.creditors[key], "")
+        if self.create_creditors and key:
+            self.new_creditors.setdefault(key, text[:200])
+            return 0, self.currency, key[:200]
+        return None
 
 
 _DOC_PATTERNS = [("dni", re.compile(r"\d{8}[A-Z]")), ("nie", re.compile(r"[XYZ]\d{7}[A-Z]")),
@@ -334,8 +406,10 @@ def _join_phones(cells: list[str]) -> str:
 
 
 def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
-    """A clean staging tuple, or None with ``ctx.errors`` filled."""
+    """A clean staging tuple (with ``ctx.warnings`` about values kept as unusable), or None with
+    ``ctx.errors`` filled."""
     ctx.errors = []
+    ctx.warnings = []
     reference = _text(ctx, cells, "reference", required=True, max_length=64)
     name = _text(ctx, cells, "name", required=True)
     number = normalise_document(_text(ctx, cells, "document_number", required=True, max_length=40))
@@ -352,32 +426,63 @@ def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
         except ValidationError as exc:
             ctx.fail("document_number", number, exc.message_dict["document_number"][0])
     kind_raw = _choice(ctx, cells, "kind")
-    kind = _KINDS.get(kind_raw) if kind_raw else ("company" if doc_type == "cif" else "person")
-    if kind is None:
-        ctx.fail("kind", kind_raw, _("Use person or company."))
+    guessed_kind = "company" if doc_type == "cif" else "person"
+    kind = _KINDS.get(kind_raw, "") if kind_raw else guessed_kind
+    if not kind:
+        ctx.warn("kind", kind_raw, WARNING_MESSAGES["kind"])
+        kind = guessed_kind
     country = (_text(ctx, cells, "country") or "ES").upper()
     if not re.fullmatch(r"[A-Z]{2}", country):
         ctx.fail("country", country, _("Use a two-letter country code (ES, MX, US…)."))
+    # A contact detail that cannot be read never costs the debt: it is kept, as unusable.
+    unusable: list[tuple[str, str]] = []
     phones = []
     for target in ("phone", "phone_other"):
         raw_phone = ctx.cell(cells, target)
         if raw_phone not in ("", None):
-            try:
-                phones.append(parse_phones(raw_phone, country=country))
-            except ValueProblem as problem:
-                ctx.fail(target, raw_phone, VALUE_MESSAGES[str(problem)])
+            good, bad = split_phones(raw_phone, country=country)
+            phones.append(" ".join(good))
+            for value in bad:
+                ctx.warn(target, value, WARNING_MESSAGES["phone"])
+                unusable.append(("phone", value[:300]))
     phone = _join_phones(phones)
-    email = _text(ctx, cells, "email", max_length=254).lower()
-    if email and not _EMAIL.fullmatch(email):
-        ctx.fail("email", email, _("Enter a valid e-mail address."))
-    original = _amount(ctx, cells, "original_amount", required=True)
+    email = " ".join(str(ctx.cell(cells, "email") or "").split()).lower()
+    if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
+        ctx.warn("email", email, WARNING_MESSAGES["email"])
+        unusable.append(("email", email[:300]))
+        email = ""
+    address = " ".join(str(ctx.cell(cells, "address") or "").split())
+    if len(address) > 300:
+        ctx.warn("address", address, WARNING_MESSAGES["address"])
+        unusable.append(("address", address[:300]))
+        address = ""
+    creditor_id, creditor_currency, creditor_new = ctx.creditor_id, ctx.currency, ""
+    if "creditor" in ctx.columns:
+        found = ctx.creditor(ctx.cell(cells, "creditor"))
+        if found is None:
+            ctx.fail("creditor", ctx.cell(cells, "creditor"), _(
+                "No creditor has this code or name. Add it in the admin area, or tick “Create missing creditors”."))
+        else:
+            creditor_id, creditor_currency, creditor_new = found
+    agent_id = 0
+    raw_agent = ctx.cell(cells, "agent")
+    if raw_agent not in ("", None) and (agent_key := normalise_header(" ".join(str(raw_agent).split()))):
+        agent_id = ctx.agents.get(agent_key, 0)
+        if not agent_id:
+            ctx.warn("agent", ctx.cell(cells, "agent"), WARNING_MESSAGES["agent"])
     fees = _amount(ctx, cells, "fees", required=False) or Decimal("0.00")
-    balance = _amount(ctx, cells, "balance", required=False)
+    if "original_amount" in ctx.columns or "balance" not in ctx.columns:
+        amount_target = "original_amount"
+        original = _amount(ctx, cells, "original_amount", required=True)
+        balance = _amount(ctx, cells, "balance", required=False)
+    else:  # one amount column, the balance: it is the original amount too
+        amount_target = "balance"
+        original = balance = _amount(ctx, cells, "balance", required=True)
     if original is not None and original == 0:
-        ctx.fail("original_amount", ctx.cell(cells, "original_amount"), _("The amount must be greater than zero."))
+        ctx.fail(amount_target, ctx.cell(cells, amount_target), _("The amount must be greater than zero."))
     if original is not None and balance is not None and balance > original + fees:
         ctx.fail("balance", ctx.cell(cells, "balance"), _("The balance is larger than the amount plus fees."))
-    currency = (_text(ctx, cells, "currency") or ctx.currency).upper()
+    currency = (_text(ctx, cells, "currency") or creditor_currency).upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         ctx.fail("currency", currency, _("Use a three-letter currency code (EUR, USD…)."))
     due_date = _date(ctx, cells, "due_date", required=True)
@@ -387,7 +492,8 @@ def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
     zone = COUNTRY_ZONE.get(country, "Europe/Madrid")
     language = "en" if country in ("US", "GB") else "es"
     return (doc_type, number, name, kind, country, zone, language, phone, email, reference,
-            original, fees, original + fees if balance is None else balance, currency, due_date, placed_at)
+            original, fees, original + fees if balance is None else balance, currency, due_date, placed_at,
+            address, unusable_text(unusable), creditor_id, creditor_new, agent_id)
 
 
 _DNI_SHAPE = re.compile(r"[0-9]{8}[A-Z]")  # ASCII digits only, as validate_document's final shape check
@@ -415,15 +521,15 @@ def compile_portfolio_row(ctx: RowContext):
     ``ctx.errors`` is meaningful only when the function returns None."""
     cols = ctx.columns
     names = ("reference", "name", "document_number", "document_type", "kind", "country", "phone", "phone_other", "email",
-             "original_amount", "fees", "balance", "currency", "due_date", "placed_at")
+             "original_amount", "fees", "balance", "currency", "due_date", "placed_at", "address", "creditor", "agent")
     (i_ref, i_name, i_doc, i_type, i_kind, i_country, i_phone, i_phone_other, i_email, i_orig, i_fees, i_bal, i_cur, i_due,
-     i_placed) = (cols.get(n) for n in names)
-    if None in (i_ref, i_name, i_doc, i_orig, i_due):
+     i_placed, i_address, i_creditor, i_agent) = (cols.get(n) for n in names)
+    if None in (i_ref, i_name, i_doc, i_due) or (i_orig is None and i_bal is None):
         return lambda cells: portfolio_row(ctx, cells)  # a required column is not mapped: every row fails anyway
+    creditors, agents, own_creditor = ctx.creditors, ctx.agents, (ctx.creditor_id, ctx.currency)
     width = max(cols.values()) + 1
     decimal_comma, day_first, today = ctx.decimal_comma, ctx.day_first, ctx.today
     amount_shape = _EU_AMOUNT.fullmatch if decimal_comma else _US_AMOUNT.fullmatch
-    default_currency = ctx.currency.upper()
     dni_shape, doc_noise, country_ok, currency_ok, email_ok = (
         _DNI_SHAPE.fullmatch, _DOC_NOISE.sub, _COUNTRY.fullmatch, _CURRENCY.fullmatch, _EMAIL.fullmatch)
     codes: dict[str, str] = {}
@@ -499,26 +605,43 @@ def compile_portfolio_row(ctx: RowContext):
                 email = text.lower()
                 if email and not email_ok(email):
                     raise _Slow
-            raw = cells[i_orig].strip()
-            if not raw:
-                raise _Slow
-            original = amount(raw)
-            if original == 0:
-                raise _Slow
+            address = ""
+            if i_address is not None:
+                address = " ".join(cells[i_address].split())
+                if len(address) > 300:
+                    raise _Slow
+            creditor_id, creditor_currency = own_creditor
+            if i_creditor is not None and (raw := cells[i_creditor].strip()):
+                creditor_id, creditor_currency = creditors[code(raw)]  # (unknown: KeyError, the slow path)
+            agent_id = 0
+            if i_agent is not None and (raw := cells[i_agent].strip()):
+                agent_id = agents[code(raw)]
             fees = _ZERO
             if i_fees is not None and (raw := cells[i_fees].strip()):
                 fees = amount(raw) or _ZERO
-            balance = original + fees
-            if i_bal is not None and (raw := cells[i_bal].strip()):
-                balance = amount(raw)
-                if balance > original + fees:
+            if i_orig is not None:
+                raw = cells[i_orig].strip()
+                if not raw:
                     raise _Slow
-            currency = default_currency
+                original = amount(raw)
+                balance = original + fees
+                if i_bal is not None and (raw := cells[i_bal].strip()):
+                    balance = amount(raw)
+                    if balance > original + fees:
+                        raise _Slow
+            else:
+                raw = cells[i_bal].strip()
+                if not raw:
+                    raise _Slow
+                original = balance = amount(raw)
+            if original == 0:
+                raise _Slow
+            currency = creditor_currency.upper()
             if i_cur is not None:
                 text = " ".join(cells[i_cur].split())
                 if len(text) > 200:
                     raise _Slow
-                currency = (text or ctx.currency).upper()
+                currency = (text or creditor_currency).upper()
             if not currency_ok(currency):
                 raise _Slow
             raw = cells[i_due].strip()
@@ -530,9 +653,10 @@ def compile_portfolio_row(ctx: RowContext):
                 placed_at = _parse_date_text(raw, day_first)
         except Exception:  # noqa: BLE001 - any doubt at all: the reference implementation decides
             return portfolio_row(ctx, cells)
+        ctx.warnings = ()
         return (doc_type, number, name, kind, country, COUNTRY_ZONE.get(country, "Europe/Madrid"),
                 "en" if country in ("US", "GB") else "es", phone, email, reference, original, fees, balance, currency,
-                due_date, placed_at)
+                due_date, placed_at, address, "", creditor_id, "", agent_id)
 
     return row
 
@@ -543,6 +667,8 @@ PORTFOLIO_STAGE_COLUMNS = [
     ("phone", "text"), ("email", "varchar(300)"), ("reference", "varchar(64)"),
     ("original_amount", "numeric(14,2)"), ("fees", "numeric(14,2)"), ("balance", "numeric(14,2)"),
     ("currency", "varchar(3)"), ("due_date", "date"), ("placed_at", "date"),
+    ("address", "varchar(300)"), ("unusable", "text"), ("creditor_id", "integer"), ("creditor_new", "varchar(200)"),
+    ("agent_id", "integer"),
 ]
 
 

@@ -19,6 +19,9 @@ def import_job_get(*, job_id: int, with_people: bool = False) -> ImportJob:
     return get_object_or_404(jobs, pk=job_id)
 
 
-def import_row_errors(*, job: ImportJob) -> QuerySet[ImportRowError]:
-    """The job's rejected rows in file order."""
-    return ImportRowError.objects.filter(job=job).order_by("line", "id")
+def import_row_errors(*, job: ImportJob, severity: str | None = None) -> QuerySet[ImportRowError]:
+    """The job's problems in file order: rejections, warnings, or (None) both, rejections first."""
+    if severity is None:
+        # ("rejected" sorts before "warning".)
+        return ImportRowError.objects.filter(job=job).order_by("severity", "line", "id")
+    return ImportRowError.objects.filter(job=job, severity=severity).order_by("line", "id")

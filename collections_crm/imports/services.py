@@ -24,7 +24,7 @@ from collections_crm.core.enqueue import enqueue_on_commit
 
 from . import loader
 from .limits import Deadline, FileRefused, limit
-from .models import ColumnMapping, ImportJob, ImportKind, ImportRowError, ImportStatus
+from .models import AssignMode, ColumnMapping, ImportJob, ImportKind, ImportRowError, ImportStatus
 from .parsing import CsvRows, XlsxRows, detect_decimal_comma, detect_dialect, holds_nul, is_blank
 from .rows import AMOUNT_FIELDS, TARGETS, best_sheet, find_header, missing_required, suggest_mapping
 
@@ -156,7 +156,8 @@ def _decimal_comma(job: ImportJob, samples: list[list]) -> bool:
 
 
 def import_job_preview(*, job: ImportJob, limit: int = 20) -> list[dict]:
-    """The first rows as the import will read them: clean values or the reasons for rejection."""
+    """The first rows as the import will read them: clean values or the reasons for rejection,
+    and the warnings about values kept as unusable."""
     from .rows import payment_row, portfolio_row
 
     row_fn = portfolio_row if job.kind == ImportKind.PORTFOLIO else payment_row
@@ -166,21 +167,24 @@ def import_job_preview(*, job: ImportJob, limit: int = 20) -> list[dict]:
         ctx = loader.row_context(job, headers, today=timezone.localdate())
         result = []
         # As the import's own check: a good row whose reference a good earlier row already has.
-        at = [name for name, _type in loader.PORTFOLIO_STAGE_COLUMNS].index("reference")
-        seen: set[str] = set()
+        names = [name for name, _type in loader.PORTFOLIO_STAGE_COLUMNS]
+        key_at = [names.index("creditor_id"), names.index("creditor_new"), names.index("reference")]
+        seen: set[tuple] = set()
         for line, cells in records:
             if problem := source.may_hold_nul and loader.nul_error(headers, cells):
-                result.append({"line": line, "cells": [_shown(c) for c in cells], "ok": False, "errors": [problem]})
+                result.append({"line": line, "cells": [_shown(c) for c in cells], "ok": False, "errors": [problem], "warnings": []})
                 continue
             row = row_fn(ctx, cells)
-            errors = list(ctx.errors)
+            errors, warnings = list(ctx.errors), list(ctx.warnings)
             if row is not None and job.kind == ImportKind.PORTFOLIO:
-                if row[at] in seen:
-                    errors.append((loader._reference_header(job), row[at], loader.duplicate_reference_message()))
+                key = tuple(row[i] for i in key_at)
+                if key in seen:
+                    errors.append((loader._reference_header(job), key[-1], loader.duplicate_reference_message()))
                     row = None
                 else:
-                    seen.add(row[at])
-            result.append({"line": line, "cells": [_shown(c) for c in cells], "ok": row is not None, "errors": errors})
+                    seen.add(key)
+            result.append({"line": line, "cells": [_shown(c) for c in cells], "ok": row is not None, "errors": errors,
+                           "warnings": warnings})
         return result
     finally:
         source.close()
@@ -193,10 +197,29 @@ def _shown(cell):
     return cell
 
 
+def assignment_check(*, assign_mode: str, assign_agent, assign_team) -> dict[str, str]:
+    """Field errors of an import's assignment option (the upload form, the command and the
+    watched folder share it)."""
+    from collections_crm.accounts.models import Role, User
+
+    errors = {}
+    if assign_mode not in AssignMode.values:
+        errors["assign_mode"] = _("Unknown way of assigning cases.")
+    elif assign_mode == AssignMode.AGENT and (assign_agent is None or assign_agent.role != Role.AGENT or not assign_agent.is_active):
+        errors["assign_agent"] = _("Choose an active agent.")
+    elif assign_mode in (AssignMode.ROUND_ROBIN, AssignMode.BALANCED):
+        if assign_team is None:
+            errors["assign_team"] = _("Choose a team.")
+        elif not User.objects.filter(team=assign_team, role=Role.AGENT, is_active=True).exists():
+            errors["assign_team"] = _("This team has no active agents.")
+    return errors
+
+
 def import_job_configure(
-    *, actor, job_id: int, mapping: dict[str, str], day_first: bool, decimal_comma: bool, all_or_nothing: bool
+    *, actor, job_id: int, mapping: dict[str, str], day_first: bool, decimal_comma: bool, all_or_nothing: bool,
+    create_missing_creditors: bool = False, assign_mode: str = "", assign_agent=None, assign_team=None,
 ) -> ImportJob:
-    """Set the column mapping (and remember it for the creditor)."""
+    """Set the column mapping (and remember it for the creditor), and how the new cases are assigned."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job_id)
         if job.status != ImportStatus.UPLOADED:
@@ -212,14 +235,21 @@ def import_job_configure(
             errors["mapping"] = _("Choose a column for: %(fields)s") % {"fields": ", ".join(missing)}
         if len(set(mapping.values())) != len(mapping):
             errors["mapping"] = _("A column can feed only one field.")
+        errors |= assignment_check(assign_mode=assign_mode, assign_agent=assign_agent, assign_team=assign_team)
         if errors:
             raise ValidationError(errors)
         job.mapping, job.day_first, job.decimal_comma, job.all_or_nothing = mapping, day_first, decimal_comma, all_or_nothing
-        job.save(update_fields=["mapping", "day_first", "decimal_comma", "all_or_nothing"])
+        job.create_missing_creditors, job.assign_mode = create_missing_creditors, assign_mode
+        job.assign_agent = assign_agent if assign_mode == AssignMode.AGENT else None
+        job.assign_team = assign_team if assign_mode in (AssignMode.ROUND_ROBIN, AssignMode.BALANCED) else None
+        job.save(update_fields=["mapping", "day_first", "decimal_comma", "all_or_nothing", "create_missing_creditors",
+                                "assign_mode", "assign_agent", "assign_team"])
         ColumnMapping.objects.update_or_create(
             creditor=job.creditor, kind=job.kind, defaults={"mapping": mapping, "day_first": day_first, "updated_by": actor}
         )
-        audit_record(actor=actor, action="import.mapped", obj=job, after={"mapping": mapping, "all_or_nothing": all_or_nothing})
+        audit_record(actor=actor, action="import.mapped", obj=job, after={
+            "mapping": mapping, "all_or_nothing": all_or_nothing, "create_missing_creditors": create_missing_creditors,
+            "assign_mode": assign_mode, "assign_agent_id": job.assign_agent_id, "assign_team_id": job.assign_team_id})
     return job
 
 
@@ -312,12 +342,12 @@ def import_job_run(*, job_id: int, strategy: str | None = None, now: dt.datetime
         if not _running(job_id, attempt).update(
             status=ImportStatus.REJECTED if rejected_all else ImportStatus.DONE, progress=100, finished_at=timezone.now(),
             rows_total=counts["total"], rows_created=counts["created"], rows_updated=counts["updated"],
-            rows_unchanged=counts["unchanged"], rows_rejected=counts["rejected"],
+            rows_unchanged=counts["unchanged"], rows_rejected=counts["rejected"], rows_warned=counts["warned"],
         ):
             raise LeaseLost(job_id)
         job.refresh_from_db()
         audit_record(actor=job.created_by, action="import.finished", obj=job, at=timezone.now(), after={
-            k: counts[k] for k in ("total", "created", "updated", "unchanged", "rejected")} | {"status": job.status, "attempt": attempt})
+            k: counts[k] for k in ("total", "created", "updated", "unchanged", "rejected", "warned")} | {"status": job.status, "attempt": attempt})
         if job.kind == ImportKind.PORTFOLIO and job.status == ImportStatus.DONE and (counts["created"] or counts["updated"]):
             from .tasks import plan_imported_cases
 

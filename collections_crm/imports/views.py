@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
@@ -14,7 +12,8 @@ from collections_crm.accounts.models import Role
 
 from . import selectors, services
 from .forms import MappingForm, UploadForm
-from .models import ImportStatus
+from .models import ImportStatus, Severity
+from .report import report_csv_lines
 from .rows import TARGETS
 
 REPORT_PREVIEW = 200
@@ -55,10 +54,7 @@ def import_detail(request, pk: int):
         form = MappingForm(request.POST or None, job=job)
         if request.method == "POST" and form.is_valid():
             try:
-                services.import_job_configure(
-                    actor=request.user, job_id=job.pk, mapping=form.mapping(), day_first=form.cleaned_data["day_first"],
-                    decimal_comma=form.cleaned_data["decimal_comma"], all_or_nothing=form.cleaned_data["all_or_nothing"],
-                )
+                services.import_job_configure(actor=request.user, job_id=job.pk, mapping=form.mapping(), **form.options())
                 if "start" in request.POST:
                     services.import_job_start(actor=request.user, job_id=job.pk)
                     messages.success(request, _("The import is running; this page follows its progress."))
@@ -71,7 +67,9 @@ def import_detail(request, pk: int):
         labels = {header: target.label for target in TARGETS[job.kind] if (header := job.mapping.get(target.name))}
         context["columns"] = [(header, labels.get(header)) for header in job.headers]
     elif job.finished:
-        context["errors"] = selectors.import_row_errors(job=job)[:REPORT_PREVIEW]
+        # Queries: each list is sliced, so a million problems cost two bounded reads.
+        context["errors"] = selectors.import_row_errors(job=job, severity=Severity.REJECTED)[:REPORT_PREVIEW]
+        context["warnings"] = selectors.import_row_errors(job=job, severity=Severity.WARNING)[:REPORT_PREVIEW]
     return render(request, "imports/import_detail.html", context)
 
 
@@ -85,24 +83,11 @@ def import_progress(request, pk: int):
     return response
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @role_required(Role.ADMIN)
 def import_report(request, pk: int):
-    """Every rejected row as CSV (line, column, value, reason), streamed."""
+    """Every rejected row, then every warning, as CSV (result, line, column, value, reason), streamed."""
     job = selectors.import_job_get(job_id=pk)
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield "\ufeff"  # so spreadsheet programs read the file as UTF-8
-        yield writer.writerow([_("Line"), _("Column"), _("Value"), _("Reason")])
-        for error in selectors.import_row_errors(job=job).iterator(chunk_size=2000):
-            yield writer.writerow([error.line, error.column, error.value, error.message])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected.csv"'
+    response = StreamingHttpResponse(report_csv_lines(job), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
     return response
 

@@ -399,6 +399,7 @@ REFUSAL_REASONS = {
     "cease_communication": _("Debtor asked us to stop"), "do_not_contact": _("Do not contact"),
     "attorney_represented": _("Represented by an attorney"), "deceased": _("Deceased"), "bankruptcy": _("Bankruptcy"),
     "point_opted_out": _("Contact point opted out"), "point_do_not_contact": _("Contact point: do not contact"),
+    "point_unusable": _("Contact point not valid"),
     "no_consent": _("No consent for automated messages"), "outside_hours": _("Outside permitted hours"),
     "weekday_not_allowed": _("Day not permitted"), "holiday": _("Public holiday"),
     "weekly_call_cap": _("Weekly call limit reached"), "conversation_pause": _("Pause after a conversation"),

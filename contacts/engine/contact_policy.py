@@ -97,7 +97,8 @@ def debtor_info(debtor: Debtor) -> policy.DebtorInfo:
 def point_info(point: ContactPoint | None) -> policy.PointInfo | None:
     if point is None:
         return None
-    return policy.PointInfo(opted_out=point.opted_out, do_not_contact=point.do_not_contact, consent=point.consent)
+    return policy.PointInfo(opted_out=point.opted_out, do_not_contact=point.do_not_contact, consent=point.consent,
+                            unusable=bool(point.unusable_reason))
 
 
 def _debtor_contacts(debtor_ids: list[int], *, since: dt.datetime):
@@ -156,11 +157,12 @@ def contact_histories(*, cases: list[tuple[int, int]], now: dt.datetime, calls_f
 
 def usable_point(points: Iterable[ContactPoint], channel: str, rules: policy.PackRules) -> tuple[ContactPoint | None, ContactPoint | None]:
     """(best usable point, first point of the right kind) for a channel: primary and verified first;
-    opted-out, do-not-contact and (where the pack needs it) unconsented points are not usable."""
+    unusable (not a valid value), opted-out, do-not-contact and (where the pack needs it) unconsented
+    points are not usable."""
     kind = CHANNEL_POINT_KIND.get(channel)
     candidates = sorted((p for p in points if p.kind == kind), key=lambda p: (not p.is_primary, not p.verified, p.pk))
     for point in candidates:
-        if point.opted_out or point.do_not_contact or (channel in rules.consent_channels and not point.consent):
+        if point.unusable_reason or point.opted_out or point.do_not_contact or (channel in rules.consent_channels and not point.consent):
             continue
         return point, candidates[0]
     return None, candidates[0] if candidates else None

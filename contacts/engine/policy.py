@@ -35,6 +35,7 @@ DECEASED = "deceased"
 BANKRUPTCY = "bankruptcy"
 POINT_OPTED_OUT = "point_opted_out"
 POINT_DO_NOT_CONTACT = "point_do_not_contact"
+POINT_UNUSABLE = "point_unusable"  # not a valid number or address (kept as written)
 NO_CONSENT = "no_consent"
 OUTSIDE_HOURS = "outside_hours"
 WEEKDAY = "weekday_not_allowed"
@@ -45,7 +46,7 @@ DAILY_CAP = "daily_cap"
 
 # Refusals that no passing of time lifts: only a change of flags or status does.
 BLOCKING = {CASE_CLOSED, CASE_PAUSED, CEASE, DO_NOT_CONTACT, ATTORNEY, DECEASED, BANKRUPTCY,
-            POINT_OPTED_OUT, POINT_DO_NOT_CONTACT, NO_CONSENT}
+            POINT_OPTED_OUT, POINT_DO_NOT_CONTACT, POINT_UNUSABLE, NO_CONSENT}
 
 WORKABLE_STATUSES = frozenset({"new", "active", "promised", "plan"})
 PAUSED_STATUSES = frozenset({"disputed", "on_hold"})
@@ -99,6 +100,7 @@ class PointInfo:
     opted_out: bool = False
     do_not_contact: bool = False
     consent: bool = False
+    unusable: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ def _blocking_reason(debtor: DebtorInfo, case_status: str, channel: str, pack: P
         if getattr(debtor, flag):
             return code
     if point is not None:
+        if point.unusable:
+            return POINT_UNUSABLE
         if point.do_not_contact:
             return POINT_DO_NOT_CONTACT
         if point.opted_out:

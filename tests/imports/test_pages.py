@@ -58,8 +58,10 @@ def test_upload_map_preview_start_and_report(client, admin_user, creditor):
         assert "This reference is already on an earlier line of the file." in page
         report = b"".join(client.get(reverse("imports:report", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="en").streaming_content).decode("utf-8-sig")
     lines = report.splitlines()
-    assert lines[0] == "Line,Column,Value,Reason"
-    assert len(lines) == 8 and lines[1].startswith("4,DNI/NIF,") and lines[-1].startswith("9,Saldo,")
+    assert lines[0] == "Result,Line,Column,Value,Reason"
+    # The rejections in file order, then the warnings (line 6's e-mail was imported as unusable).
+    assert len(lines) == 8 and lines[1].startswith("Rejected,4,DNI/NIF,") and lines[5].startswith("Rejected,9,Saldo,")
+    assert lines[6].startswith("Warning,6,Email,ana@example,") and lines[7].startswith("Warning,8,Teléfono,12,")
 
 
 def test_the_saved_mapping_is_offered_next_time(client, admin_user, creditor, upload):

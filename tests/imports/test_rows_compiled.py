@@ -13,9 +13,10 @@ from collections_crm.imports.loader import copy_line
 from collections_crm.imports.rows import RowContext, compile_portfolio_row, portfolio_row
 from debtors.validators import cif_for, dni_for
 
-HEADERS = ["ref", "doc", "tipo", "nombre", "clase", "pais", "tel", "tel2", "mail", "importe", "gastos", "saldo", "moneda", "vto", "cesion"]
+HEADERS = ["ref", "doc", "tipo", "nombre", "clase", "pais", "tel", "tel2", "mail", "importe", "gastos", "saldo", "moneda", "vto", "cesion",
+           "direccion", "acreedor", "gestor"]
 TARGETS = ["reference", "document_number", "document_type", "name", "kind", "country", "phone", "phone_other", "email",
-           "original_amount", "fees", "balance", "currency", "due_date", "placed_at"]
+           "original_amount", "fees", "balance", "currency", "due_date", "placed_at", "address", "creditor", "agent"]
 
 VALUES = {
     "reference": ["EXP-1", " EXP-2 ", "", "A" * 65, "R\tX", "Ref  con   espacios", "back\\slash"],
@@ -30,17 +31,23 @@ VALUES = {
     "email": ["", "Ana@Example.com ", "ana@example", "a b@c.com", "x@y.es"],
     "original_amount": ["1.234,56", "1,234.56", "500", "0", "-5", "abc", "", "1.000.000.000.000,00", "12,345", "€ 1 234,56", "10,5", "1,234,567.8", "(100,00)", "-"],
     "fees": ["", "10,00", "0", "-1", "x", "1.5", "-", "- €", "5,00-"],
-    "balance": ["", "100", "99999999", "0,00", "abc"],
+    "balance": ["100", "", "99999999", "0,00", "abc", "1.234,56"],
     "currency": ["", "eur", "USD", "EURO", "€"],
     "due_date": ["31/01/2025", "2025-06-30", "15.03.25", "", "31/02/2025", "1/2/2024", "2025-1-5 10:00", "soon", "05-mar-2024", "45000", "1 de dic de 2023"],
     "placed_at": ["", "01/01/2024", "bad"],
+    "address": ["", "Calle Mayor 1, 28013 Madrid", "  C/ Luna  3 ", "x" * 301],
+    "creditor": ["", "Banco Sol", "BANCO  SOL", "bsol", "Caja Norte", "Desconocido", "—", "Ñ" * 201],
+    "agent": ["", "ana", " Ana López ", "nobody", "—", "a" * 201],
 }
+CREDITORS = {"banco sol": (7, "EUR"), "bsol": (7, "EUR"), "caja norte": (9, "USD")}
+AGENTS = {"ana": 3, "ana lopez": 3}
 
 
 def contexts():
     full = {t: i for i, t in enumerate(TARGETS)}
     minimal = {t: full[t] for t in ("reference", "document_number", "name", "original_amount", "due_date")}
-    for columns in (full, minimal):
+    balance_only = {t: full[t] for t in ("reference", "document_number", "name", "balance", "fees", "due_date", "creditor")}
+    for columns in (full, minimal, balance_only):
         for decimal_comma in (True, False):
             for day_first in (True, False):
                 yield columns, decimal_comma, day_first
@@ -52,7 +59,8 @@ def test_compiled_validator_matches_portfolio_row(columns, decimal_comma, day_fi
 
     def ctx():
         return RowContext(kind="portfolio", columns=columns, headers=HEADERS, decimal_comma=decimal_comma, day_first=day_first,
-                          currency="EUR", today=dt.date(2025, 3, 1))
+                          currency="EUR", today=dt.date(2025, 3, 1), creditor_id=1, creditors=CREDITORS, agents=AGENTS,
+                          create_creditors=day_first)
 
     fast_ctx, slow_ctx = ctx(), ctx()
     fast = compile_portfolio_row(fast_ctx)
@@ -69,6 +77,7 @@ def test_compiled_validator_matches_portfolio_row(columns, decimal_comma, day_fi
             if expected is None:
                 assert fast_ctx.errors == slow_ctx.errors, cells
             else:
+                assert list(fast_ctx.warnings) == slow_ctx.warnings, cells
                 accepted += 1
     assert accepted > 100  # the comparison covered the accepting path, not only the rejections
 
