@@ -208,6 +208,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "print-batches": {"task": "contacts.render_print_batches", "schedule": 3600.0},
     # Imports whose worker died (no heartbeat within the lease): queued again, or failed.
     "imports-sweep": {"task": "imports.sweep", "schedule": env.float("CRM_IMPORT_SWEEP_SECONDS", default=60.0)},
+    "imports-watch-folders": {"task": "imports.watch_folders", "schedule": env.float("CRM_IMPORT_FOLDER_POLL_SECONDS", default=60.0)},
     # GDPR: anonymise the debtors whose retention period has passed (a bounded batch per run).
     "debtors-anonymise-expired": {"task": "debtors.anonymise_expired",
                                   "schedule": env.float("CRM_ANONYMISE_SWEEP_SECONDS", default=3600.0)},
@@ -470,6 +471,9 @@ CRM_IMPORT_MAX_ROWS = env.int("CRM_IMPORT_MAX_ROWS", default=2_000_000)
 # CRM_IMPORT_MAX_ATTEMPTS runs in all, then marks it failed.
 CRM_IMPORT_LEASE_SECONDS = env.int("CRM_IMPORT_LEASE_SECONDS", default=120)
 CRM_IMPORT_MAX_ATTEMPTS = env.int("CRM_IMPORT_MAX_ATTEMPTS", default=3)
+# A file dropped in a watched folder is taken once it has not changed for this long (an SFTP
+# upload still being written is left alone).
+CRM_IMPORT_FOLDER_SETTLE_SECONDS = env.int("CRM_IMPORT_FOLDER_SETTLE_SECONDS", default=30)
 # Follow-up engine: a claimed follow-up or message is handed out again after this lease; it must
 # exceed CELERY_TASK_TIME_LIMIT so a slow task is never run twice at once.
 CRM_CLAIM_LEASE_SECONDS = env.int("CRM_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)

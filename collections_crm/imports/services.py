@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -253,8 +254,9 @@ def import_job_configure(
     return job
 
 
-def import_job_start(*, actor, job_id: int, now: dt.datetime | None = None) -> ImportJob:
-    """Queue the import; the worker picks it up after this transaction commits."""
+def import_job_start(*, actor, job_id: int, now: dt.datetime | None = None, enqueue: bool = True) -> ImportJob:
+    """Queue the import; the worker picks it up after this transaction commits (``enqueue=False``:
+    the caller runs it itself, as the import_file command does)."""
     from .tasks import run_import
 
     now = now or timezone.now()
@@ -269,7 +271,8 @@ def import_job_start(*, actor, job_id: int, now: dt.datetime | None = None) -> I
         job.language = translation.get_language() or settings.LANGUAGE_CODE
         job.save(update_fields=["status", "language"])
         audit_record(actor=actor, action="import.started", obj=job, after={"status": job.status}, at=now)
-        enqueue_on_commit(run_import, job.pk)
+        if enqueue:
+            enqueue_on_commit(run_import, job.pk)
     return job
 
 
@@ -320,7 +323,8 @@ class _Heartbeat:
             self.thread.join()
 
 
-def import_job_run(*, job_id: int, strategy: str | None = None, now: dt.datetime | None = None) -> ImportJob | None:
+def import_job_run(*, job_id: int, strategy: str | None = None, now: dt.datetime | None = None,
+                   on_progress: Callable[[float], None] | None = None) -> ImportJob | None:
     """Run a queued import. Safe to call twice: only the caller that moves it from queued to
     running does the work, and it writes its outcome only while it still holds the job (see
     import_jobs_sweep). ``strategy`` is "copy" (PostgreSQL) or "batch" (any database)."""
@@ -355,7 +359,12 @@ def import_job_run(*, job_id: int, strategy: str | None = None, now: dt.datetime
 
     try:
         with translation.override(job.language), _Heartbeat(job_id, attempt):
-            run(job, now=now, strategy=strategy, on_progress=lambda f: _set_progress(job_id, attempt, f), finish=finish)
+            def progress(fraction: float) -> None:
+                _set_progress(job_id, attempt, fraction)
+                if on_progress is not None:
+                    on_progress(fraction)
+
+            run(job, now=now, strategy=strategy, on_progress=progress, finish=finish)
     except LeaseLost:
         log.warning("Import %s: attempt %s lost its lease; its work was undone", job_id, attempt)
         return None
@@ -443,3 +452,38 @@ def import_job_plan_cases(*, job_id: int, batch: int = 5000) -> int:
         planned += len(ids)
         last = ids[-1]
     return planned
+
+
+def import_file_prepare(
+    *, actor, path: Path, creditor: Creditor, kind: str, mapping: dict[str, str] | None = None, day_first: bool | None = None,
+    decimal_comma: bool | None = None, all_or_nothing: bool = False, create_missing_creditors: bool = False,
+    assign_mode: str = "", assign_agent=None, assign_team=None, source: str = "command", folder=None,
+) -> ImportJob:
+    """An import of a file on the server's disk (the import_file command, a watched folder),
+    through the same steps as an upload: stored, inspected, mapped (``mapping``, else the
+    creditor's saved mapping when its columns are all there, else the suggested one) and
+    configured. A mapping that misses a required field is the ``mapping`` field's error."""
+    from django.core.files import File
+
+    with open(path, "rb") as handle:
+        upload = File(handle, name=path.name)
+        upload.size = path.stat().st_size
+        job = import_job_create(actor=actor, creditor=creditor, kind=kind, upload=upload, all_or_nothing=all_or_nothing)
+    ImportJob.objects.filter(pk=job.pk).update(source=source, folder=folder)
+    chosen = job.mapping if mapping is None else mapping
+    return import_job_configure(
+        actor=actor, job_id=job.pk, mapping=chosen, day_first=job.day_first if day_first is None else day_first,
+        decimal_comma=job.decimal_comma if decimal_comma is None else decimal_comma, all_or_nothing=all_or_nothing,
+        create_missing_creditors=create_missing_creditors, assign_mode=assign_mode, assign_agent=assign_agent,
+        assign_team=assign_team,
+    )
+
+
+def import_job_fail(*, job_id: int, reason: str, now: dt.datetime | None = None) -> None:
+    """Mark a job that never started as failed (a watched folder's file whose columns cannot be
+    mapped), with its reason; nothing was imported."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        if ImportJob.objects.filter(pk=job_id, status=ImportStatus.UPLOADED).update(
+                status=ImportStatus.FAILED, failure=reason[:500], finished_at=now):
+            audit_record(actor=None, action="import.failed", obj=ImportJob.objects.get(pk=job_id), after={"failure": reason[:500]}, at=now)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .folders import folders_poll
 from .services import import_job_plan_cases, import_job_run, import_jobs_sweep
 
 
@@ -19,3 +20,8 @@ def plan_imported_cases(job_id: int) -> None:
 @shared_task(name="imports.sweep", time_limit=300, soft_time_limit=270)
 def sweep_imports() -> None:
     import_jobs_sweep()
+
+
+@shared_task(name="imports.watch_folders", time_limit=600, soft_time_limit=570)
+def watch_folders() -> None:
+    folders_poll()

@@ -36,3 +36,14 @@ def run_job(admin_user):
         return import_job_run(job_id=job.pk, strategy=strategy)
 
     return _run
+
+
+@pytest.fixture
+def run_import_inline(monkeypatch):
+    """Imports the app queues run here, at once, as the worker would run them (the worker path
+    itself is test_worker.py's)."""
+    from collections_crm.imports import tasks
+    from collections_crm.imports.services import import_job_plan_cases
+
+    monkeypatch.setattr(tasks.run_import, "delay", lambda job_id: import_job_run(job_id=job_id))
+    monkeypatch.setattr(tasks.plan_imported_cases, "delay", lambda job_id: import_job_plan_cases(job_id=job_id))
