@@ -14,8 +14,8 @@ from rest_framework import serializers
 from cases.choices import CaseStatus, Channel, Direction, Objective, Outcome, PaymentMethod, StatementKind
 from cases.models import MONEY, Case, Creditor, Instalment, Payment, PaymentPlan, PromiseToPay
 from cases.reasons import reason_text, result_text
-from collections_crm.accounts.models import Role, User
-from collections_crm.imports.models import ImportJob, ImportKind, ImportRowError
+from collections_crm.accounts.models import Role, Team, User
+from collections_crm.imports.models import AssignMode, ImportJob, ImportKind, ImportRowError
 from contacts.models import ContactAttempt, ExcuseCategory, FollowUp, MessageTemplate, OutboundMessage, Technique
 from contacts.selectors import excuse_name
 from debtors.models import ContactPoint, ContactPointKind, Debtor, DebtorKind, DocumentType
@@ -311,14 +311,27 @@ class ImportJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportJob
         fields = ["id", "creditor", "kind", "original_name", "size", "file_format", "encoding", "delimiter", "decimal_comma",
-                  "day_first", "headers", "mapping", "all_or_nothing", "status", "progress", "rows_total", "rows_created",
-                  "rows_updated", "rows_unchanged", "rows_rejected", "failure", "created_at", "started_at", "finished_at"]
+                  "day_first", "headers", "mapping", "all_or_nothing", "create_missing_creditors", "assign_mode", "assign_agent",
+                  "assign_team", "source", "status", "progress", "rows_total", "rows_created", "rows_updated", "rows_unchanged",
+                  "rows_rejected", "rows_warned", "failure", "created_at", "started_at", "finished_at"]
 
 
 class ImportRowErrorSerializer(serializers.ModelSerializer):
     class Meta:
         model = ImportRowError
-        fields = ["line", "column", "value", "message"]
+        fields = ["severity", "line", "column", "value", "message"]
+
+
+class _ImportOptions(serializers.Serializer):
+    """How an import treats creditors it does not know and whom it gives the new cases."""
+
+    create_missing_creditors = serializers.BooleanField(
+        required=False, help_text=_("With a creditor column: create a creditor no code or name matches (else its rows are rejected)."))
+    assign_mode = serializers.ChoiceField(choices=AssignMode.choices, required=False, allow_blank=True,
+                                          help_text=_("An agent column in the file wins over this, row by row."))
+    assign_agent = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(role=Role.AGENT, is_active=True), required=False,
+                                                      allow_null=True)
+    assign_team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
 
 
 class _ColumnMapping(serializers.JSONField):
@@ -331,7 +344,7 @@ class _ColumnMapping(serializers.JSONField):
         return value
 
 
-class ImportStartIn(serializers.Serializer):
+class ImportStartIn(_ImportOptions):
     mapping = _ColumnMapping(required=False, help_text=_("{target field: column header}; the job's current mapping if left out."))
     day_first = serializers.BooleanField(required=False)
     decimal_comma = serializers.BooleanField(required=False)
@@ -349,6 +362,7 @@ class ImportPreviewRow(serializers.Serializer):
     ok = serializers.BooleanField()
     cells = serializers.ListField(child=serializers.CharField(allow_blank=True))
     errors = ImportPreviewProblem(many=True)
+    warnings = ImportPreviewProblem(many=True, help_text=_("Values the row is imported without (kept as unusable)."))
 
 
 class ImportPreviewSerializer(serializers.Serializer):
@@ -357,7 +371,7 @@ class ImportPreviewSerializer(serializers.Serializer):
     rows = ImportPreviewRow(many=True)
 
 
-class ImportJobIn(serializers.Serializer):
+class ImportJobIn(_ImportOptions):
     creditor = _ScopedPk(_creditors)
     kind = serializers.ChoiceField(choices=ImportKind.choices)
     file = serializers.FileField()

@@ -484,6 +484,14 @@ class OutboundMessageViewSet(ApiViewSet):
 
 IMPORT_UPLOAD_DESCRIPTION = "Upload a portfolio or payments file; it runs in the background. Admins only."
 
+IMPORT_OPTIONS = ("create_missing_creditors", "assign_mode", "assign_agent", "assign_team")
+
+
+def _import_options(data: dict, job) -> dict:
+    """The assignment and creditor options given, else the job's own."""
+    return {name: data[name] if name in data else getattr(job, name) for name in IMPORT_OPTIONS}
+
+
 
 @extend_schema_view(
     list=extend_schema(description=IMPORT_UPLOAD_DESCRIPTION),
@@ -518,9 +526,10 @@ class ImportJobViewSet(ApiViewSet):
             actor=request.user, creditor=data["creditor"], kind=data["kind"], upload=data["file"],
             all_or_nothing=data["all_or_nothing"], day_first=data["day_first"],
         )
-        if "mapping" in data:
-            import_services.import_job_configure(actor=request.user, job_id=job.pk, mapping=data["mapping"], day_first=data["day_first"],
-                                                 decimal_comma=job.decimal_comma, all_or_nothing=data["all_or_nothing"])
+        if "mapping" in data or any(name in data for name in IMPORT_OPTIONS):
+            import_services.import_job_configure(actor=request.user, job_id=job.pk, mapping=data.get("mapping", job.mapping),
+                                                 day_first=data["day_first"], decimal_comma=job.decimal_comma,
+                                                 all_or_nothing=data["all_or_nothing"], **_import_options(data, job))
         if data["start"]:
             job = import_services.import_job_start(actor=request.user, job_id=job.pk)
         job.refresh_from_db()
@@ -545,7 +554,7 @@ class ImportJobStart(ApiMixin, generics.GenericAPIView):
             import_services.import_job_configure(
                 actor=request.user, job_id=job.pk, mapping=data.get("mapping", job.mapping),
                 day_first=data.get("day_first", job.day_first), decimal_comma=data.get("decimal_comma", job.decimal_comma),
-                all_or_nothing=data.get("all_or_nothing", job.all_or_nothing),
+                all_or_nothing=data.get("all_or_nothing", job.all_or_nothing), **_import_options(data, job),
             )
         job = import_services.import_job_start(actor=request.user, job_id=job.pk)
         job.refresh_from_db()
@@ -568,14 +577,16 @@ class ImportJobPreview(ApiMixin, generics.GenericAPIView):
         job = self.get_object()
         rows = [
             {"line": row["line"], "ok": row["ok"], "cells": ["" if c is None else str(c) for c in row["cells"]],
-             "errors": [{"column": c, "value": v, "message": m} for c, v, m in row["errors"]]}
+             "errors": [{"column": c, "value": v, "message": m} for c, v, m in row["errors"]],
+             "warnings": [{"column": c, "value": v, "message": m} for c, v, m in row["warnings"]]}
             for row in import_services.import_job_preview(job=job)
         ]
         return Response(s.ImportPreviewSerializer({"headers": job.headers, "mapping": job.mapping, "rows": rows}).data)
 
 
 class ImportJobErrors(ApiMixin, generics.ListAPIView):
-    """The rejected rows of an import, in file order."""
+    """The report of an import: the rejected rows in file order, then the warnings (rows imported
+    with a value kept as unusable); ``severity`` says which."""
 
     serializer_class = s.ImportRowErrorSerializer
     read_roles = (Role.ADMIN,)

@@ -162,9 +162,11 @@ def test_imports_through_the_api_are_admin_only_and_creditor_scoped(api, admin_u
     assert response.status_code == 202 and response.json()["status"] == "queued"
     job_id = response.json()["id"]
     import_job_run(job_id=job_id)
-    assert client.get(f"/api/v1/imports/{job_id}/").json()["rows_created"] == 3
+    assert client.get(f"/api/v1/imports/{job_id}/").json()["rows_created"] == 4
     errors = client.get(f"/api/v1/imports/{job_id}/errors/").json()
+    # The rejections in file order, then the warnings (values imported as unusable).
     assert errors["count"] == 7 and errors["results"][0]["line"] == 4
+    assert [e["severity"] for e in errors["results"]] == ["rejected"] * 5 + ["warning"] * 2
     other = ImportJob.objects.get(pk=job_id)
     other.pk = None
     other.creditor = creditor_b
