@@ -16,6 +16,7 @@ from collections_crm.accounts.models import Role, User
 from collections_crm.audit.models import AuditLog
 from collections_crm.audit.services import audit_record, audited_save, snapshot
 from collections_crm.core.dates import add_months
+from collections_crm.core.money import format_money
 
 from . import hooks, reasons
 from .choices import (
@@ -29,6 +30,7 @@ from .choices import (
 )
 from .guardrails import Limits, plan_needs_approval
 from .models import ZERO, Barrier, Case, Creditor, Instalment, Payment, PaymentPlan, PlanGuardrails, PromiseToPay
+from .selectors import user_may_approve_plans
 
 
 class StaleVersionError(ValidationError):
@@ -563,11 +565,13 @@ def plan_agree(*, actor: User | None, plan_id: int, expected_version: int | None
             raise ValidationError(_("Only a proposed plan can be agreed; this one is %(status)s.") % {"status": plan.get_status_display()})
         if not case.is_open:
             raise ValidationError(_("This case is closed."))
+        # Checked now, under the case lock: a payment may have arrived since the proposal.
+        _check_plan_fits_balance(case, plan)
         instalments = list(plan.instalments.order_by("number").values_list("due_date", "amount"))
         # The audit trail reads the same whoever approved: the reasons in the installation's language.
         with translation.override(settings.LANGUAGE_CODE):
             beyond = _plan_beyond_guardrails(case, plan.total_amount, plan.frequency, instalments, timezone.localdate(now))
-        if beyond and getattr(actor, "role", None) == Role.AGENT:
+        if beyond and not user_may_approve_plans(user=actor):
             # Refused: the agent reads why in their own language.
             reasons = _plan_beyond_guardrails(case, plan.total_amount, plan.frequency, instalments, timezone.localdate(now))
             raise ValidationError([_("This plan needs a supervisor's approval."), *reasons])
@@ -579,6 +583,51 @@ def plan_agree(*, actor: User | None, plan_id: int, expected_version: int | None
         to_plan = case.status in (CaseStatus.NEW, CaseStatus.ACTIVE, CaseStatus.PROMISED)
         case_change(case, actor=actor, action="case.plan_recorded", now=now, status=CaseStatus.PLAN if to_plan else None)
         case_replan(case=case, actor=actor, now=now)
+    return plan
+
+
+def _check_plan_fits_balance(case: Case, plan: PaymentPlan) -> None:
+    """A proposal larger than what the debtor owes now cannot go live: it is adjusted to the
+    balance (plan_adjust_to_balance) or rejected."""
+    if plan.total_amount > case.balance:
+        raise ValidationError({"total_amount": ValidationError(
+            _("The plan's total (%(total)s) is larger than the case's balance now (%(balance)s) by %(excess)s: a payment "
+              "arrived after it was proposed. Adjust the plan to the balance or reject it.") % {
+                "total": format_money(plan.total_amount, case.currency), "balance": format_money(case.balance, case.currency),
+                "excess": format_money(plan.total_amount - case.balance, case.currency)},
+            code="plan_exceeds_balance",
+        )})
+
+
+def plan_adjust_to_balance(*, actor: User | None, plan_id: int, expected_version: int | None = None,
+                           now: dt.datetime | None = None) -> PaymentPlan:
+    """Shrink a proposed plan that no longer fits the case's balance (a payment arrived after it
+    was proposed) to that balance: the same dates and frequency, the instalments split again
+    (plan_schedule). It stays proposed: agreeing it checks the guardrails again."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        case, plan = _lock_plan(plan_id, expected_version)
+        if plan.status != PlanStatus.PROPOSED:
+            raise ValidationError(_("Only a proposed plan can be adjusted; this one is %(status)s.") % {"status": plan.get_status_display()})
+        if not case.is_open or case.balance <= 0:
+            raise ValidationError(_("This case is closed."))
+        if plan.total_amount <= case.balance:
+            raise ValidationError({"total_amount": _("The plan already fits the balance (%(balance)s).") % {
+                "balance": format_money(case.balance, case.currency)}})
+        dates = list(plan.instalments.order_by("number").values_list("due_date", flat=True))
+        # Never an instalment of less than a cent: a tiny balance keeps as many dates as it can fill.
+        count = max(1, min(len(dates), int(case.balance * 100)))
+        rows = plan_schedule(total=case.balance, count=count, frequency=plan.frequency, first_date=dates[0])
+        before = snapshot(plan, ["total_amount", "instalment_count"])
+        plan.instalments.all().delete()
+        Instalment.objects.bulk_create(
+            Instalment(plan=plan, number=number, due_date=dates[number - 1], amount=amount) for number, _due, amount in rows
+        )
+        plan.total_amount, plan.instalment_count = case.balance, count
+        plan.save(update_fields=["total_amount", "instalment_count"])
+        audit_record(actor=actor, action="plan.adjusted", obj=plan, before=before,
+                     after=snapshot(plan, ["total_amount", "instalment_count"]), at=now)
+        case_change(case, actor=actor, action="case.plan_adjusted", now=now)
     return plan
 
 
