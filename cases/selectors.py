@@ -301,7 +301,7 @@ def plan_actions_for_user(
     reasons = tuple(plan_needs_approval(
         limits=limits or Limits.from_model(PlanGuardrails.current()), balance=case.balance, total_amount=plan.total_amount,
         discount_amount=plan.discount_amount, instalment_count=plan.instalment_count, frequency=plan.frequency,
-        first_due_date=plan.first_due_date, today=today,
+        first_due_date=plan.first_due_date, today=today, currency=case.currency,
     ))
     if not reasons:
         return PlanActions(agree=True, cancel=True)

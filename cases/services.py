@@ -16,7 +16,7 @@ from collections_crm.accounts.models import Role, User
 from collections_crm.audit.models import AuditLog
 from collections_crm.audit.services import audit_record, audited_save, snapshot
 from collections_crm.core.dates import add_months
-from collections_crm.core.money import format_money
+from collections_crm.core.money import format_amount, format_money
 
 from . import hooks, reasons
 from .choices import (
@@ -258,7 +258,8 @@ def promise_record(
         if not case.is_open:
             raise ValidationError(_("This case is closed."))
         if amount > case.balance:
-            raise ValidationError({"amount": _("The promise (%(amount)s) is larger than the balance (%(balance)s).") % {"amount": amount, "balance": case.balance}})
+            raise ValidationError({"amount": _("The promise (%(amount)s) is larger than the balance (%(balance)s).") % {
+                "amount": format_money(amount, case.currency), "balance": format_money(case.balance, case.currency)}})
         promise = PromiseToPay.objects.create(
             case=case, amount=amount, due_date=due_date, method=method, created_by=actor,
             contact_attempt=contact_attempt, created_at=now,
@@ -301,7 +302,8 @@ def payment_post(
         if case.status == CaseStatus.CLOSED:
             raise ValidationError(_("This case is closed."))
         if amount > case.balance:
-            raise ValidationError({"amount": _("The payment (%(amount)s) is larger than the balance (%(balance)s).") % {"amount": amount, "balance": case.balance}})
+            raise ValidationError({"amount": _("The payment (%(amount)s) is larger than the balance (%(balance)s).") % {
+                "amount": format_money(amount, case.currency), "balance": format_money(case.balance, case.currency)}})
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(
@@ -508,8 +510,9 @@ def plan_create(
         if any(a is None or a <= 0 for _d, a in instalments):
             errors["instalments"] = _("Every instalment must be greater than zero.")
         elif total_amount and sum(a for _d, a in instalments) != total_amount:
+            # Said before the case is read, so without its currency: the amounts alone, as money.
             errors["instalments"] = _("The instalments add up to %(sum)s, not to the plan's total of %(total)s.") % {
-                "sum": sum(a for _d, a in instalments), "total": total_amount}
+                "sum": format_amount(sum(a for _d, a in instalments)), "total": format_amount(total_amount)}
         elif dates[0] < today:
             errors["instalments"] = _("The first instalment cannot be dated in the past.")
         elif any(b <= a for a, b in zip(dates, dates[1:], strict=False)):
@@ -522,7 +525,7 @@ def plan_create(
             raise ValidationError(_("This case is closed."))
         if total_amount > case.balance:
             raise ValidationError({"total_amount": _("The plan (%(amount)s) is larger than the balance (%(balance)s).") % {
-                "amount": total_amount, "balance": case.balance}})
+                "amount": format_money(total_amount, case.currency), "balance": format_money(case.balance, case.currency)}})
         if case.plans.filter(status__in=[PlanStatus.PROPOSED, PlanStatus.ACTIVE]).exists():
             raise ValidationError(_("This case already has a live payment plan."))
         beyond_guardrails = _plan_beyond_guardrails(case, total_amount, frequency, instalments, today)
@@ -658,7 +661,7 @@ def _plan_beyond_guardrails(case: Case, total_amount: Decimal, frequency: str, i
     """Why the plan exceeds what an agent may grant alone (admin-edited guardrails). Plans made
     here forgive nothing (the balance stays owed), so only count, size and term are checked."""
     return plan_needs_approval(
-        limits=Limits.from_model(PlanGuardrails.current()), balance=case.balance, total_amount=total_amount,
+        limits=Limits.from_model(PlanGuardrails.current()), balance=case.balance, total_amount=total_amount, currency=case.currency,
         discount_amount=ZERO, instalment_count=len(instalments), frequency=frequency,
         first_due_date=instalments[0][0], today=today,
     )
