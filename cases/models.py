@@ -151,7 +151,8 @@ class Case(models.Model):
             # Portfolio by creditor and aging: WHERE creditor_id=? AND status=? AND due_date ...
             models.Index(fields=["creditor", "status", "due_date"], name="case_creditor_status_idx"),
             models.Index(fields=["debtor"], name="case_debtor_idx"),
-            # Search by reference in any case: WHERE UPPER(reference) = UPPER(?)
+            # Search by reference in any case: WHERE UPPER(reference) = UPPER(?). The search by a
+            # prefix (LIKE 'XSS-000%') has a text_pattern_ops index on PostgreSQL (migration 0011).
             models.Index(Upper("reference"), name="case_reference_upper_idx"),
         ]
 

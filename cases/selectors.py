@@ -160,8 +160,8 @@ SEARCH_DEBTOR_LIST_LIMIT = 20_000
 
 
 def case_search_q(*, term: str) -> Q:
-    """Name (contains), identity document, reference, phone or e-mail (exact after normalising).
-    The matching debtors are looked up first through their own indexes (a trigram index serves
+    """Name (contains), reference and identity document (a prefix: "XSS-000" finds XSS-000123,
+    whatever the case), phone or e-mail (exact after normalising). The matching debtors are looked up first through their own indexes (a trigram index serves
     the name substring on PostgreSQL); a selective term then becomes a short list of debtor ids,
     so any queue, up to the whole portfolio, is filtered by index instead of by scanning cases.
     An unselective term (hundreds of thousands of "García") keeps the subquery: still correct."""
@@ -175,10 +175,13 @@ def case_search_q(*, term: str) -> Q:
         values.add(normalise_phone(term))
     except ValidationError:
         pass
-    debtors = Debtor.objects.filter(Q(name__icontains=term) | Q(document_number=normalise_document(term))).values_list("pk", flat=True)
+    document = normalise_document(term)
+    by_document = Q(document_number__startswith=document) if document else Q(pk__in=[])
+    # Prefixes are served on PostgreSQL by pattern-ops indexes (cases 0011, debtors 0006).
+    debtors = Debtor.objects.filter(Q(name__icontains=term) | by_document).values_list("pk", flat=True)
     contacts = ContactPoint.objects.filter(value__in=values).values_list("debtor_id", flat=True)
     ids = set(debtors[: SEARCH_DEBTOR_LIST_LIMIT + 1]) | set(contacts[: SEARCH_DEBTOR_LIST_LIMIT + 1])
-    by_reference = Q(reference__iexact=term)
+    by_reference = Q(reference__istartswith=term)
     if len(ids) <= SEARCH_DEBTOR_LIST_LIMIT:
         return by_reference | Q(debtor_id__in=ids) if ids else by_reference
     return by_reference | Q(debtor_id__in=debtors) | Q(debtor_id__in=contacts)
