@@ -464,6 +464,7 @@ PLAN_FIELDS = ("objective", "objective_reason", "next_action_at", "next_action_n
 # --- Payment plans ----------------------------------------------------------------------------
 
 PLAN_MAX_INSTALMENTS = 60
+PLAN_REASON_MAX_LENGTH = 500  # the reject/cancel form's maxlength and the API's max_length
 
 
 def plan_schedule(*, total: Decimal, count: int, frequency: str, first_date: dt.date) -> list[tuple[int, dt.date, Decimal]]:
@@ -642,6 +643,10 @@ def plan_cancel(*, actor: User | None, plan_id: int, reason: str, expected_versi
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Say why the plan is cancelled.")})
+    if len(reason) > PLAN_REASON_MAX_LENGTH:
+        # Refused, never cut: the person sees what did not fit before anything is saved.
+        raise ValidationError({"reason": _("The reason is limited to %(n)d characters (it has %(len)d).") % {
+            "n": PLAN_REASON_MAX_LENGTH, "len": len(reason)}})
     with transaction.atomic():
         case, plan = _lock_plan(plan_id, expected_version)
         if plan.status not in (PlanStatus.PROPOSED, PlanStatus.ACTIVE):
@@ -650,7 +655,7 @@ def plan_cancel(*, actor: User | None, plan_id: int, reason: str, expected_versi
         plan.status = PlanStatus.CANCELLED
         plan.save(update_fields=["status"])
         audit_record(actor=actor, action="plan.cancelled", obj=plan, before={"status": old},
-                     after={"status": PlanStatus.CANCELLED, "reason": reason[:500]}, at=now)
+                     after={"status": PlanStatus.CANCELLED, "reason": reason}, at=now)
         case_change(case, actor=actor, action="case.plan_cancelled", now=now,
                     status=CaseStatus.ACTIVE if case.status == CaseStatus.PLAN else None)
         case_replan(case=case, actor=actor, now=now)

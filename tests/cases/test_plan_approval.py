@@ -261,3 +261,15 @@ def test_plan_actions_follow_the_services_rules(agent, supervisor, admin_user):
     case.balance = D("500")
     actions = plan_actions_for_user(user=supervisor, plan=plan, case=case, can_write=True, today=today)
     assert (actions.adjust, actions.approve, actions.agree, actions.excess) == (True, False, False, D("400"))
+
+
+def test_a_reason_longer_than_the_limit_is_refused_not_cut(agent):
+    """#19: the reason was cut to 500 characters without a word; now it is a field error."""
+    plan = propose(agent, make_case(agent), count=3)
+    audits = AuditLog.objects.count()
+    with pytest.raises(ValidationError) as exc:
+        plan_cancel(actor=agent, plan_id=plan.pk, reason="x" * 501)
+    assert "500" in exc.value.message_dict["reason"][0] and "501" in exc.value.message_dict["reason"][0]
+    assert PaymentPlan.objects.get(pk=plan.pk).status == "proposed" and AuditLog.objects.count() == audits
+    plan_cancel(actor=agent, plan_id=plan.pk, reason="y" * 500)
+    assert AuditLog.objects.get(action="plan.cancelled").after["reason"] == "y" * 500
