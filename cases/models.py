@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
+from collections_crm.core.constraints import ConstraintFieldsMixin
 from debtors.retention import DEFAULT_RETENTION_DAYS
 
 from .choices import (
@@ -151,7 +152,8 @@ class Case(models.Model):
             # Portfolio by creditor and aging: WHERE creditor_id=? AND status=? AND due_date ...
             models.Index(fields=["creditor", "status", "due_date"], name="case_creditor_status_idx"),
             models.Index(fields=["debtor"], name="case_debtor_idx"),
-            # Search by reference in any case: WHERE UPPER(reference) = UPPER(?)
+            # Search by reference in any case: WHERE UPPER(reference) = UPPER(?). The search by a
+            # prefix (LIKE 'XSS-000%') has a text_pattern_ops index on PostgreSQL (migration 0011).
             models.Index(Upper("reference"), name="case_reference_upper_idx"),
         ]
 
@@ -326,7 +328,7 @@ class Barrier(models.Model):
         return self.get_kind_display()
 
 
-class PlanGuardrails(models.Model):
+class PlanGuardrails(ConstraintFieldsMixin, models.Model):
     """What an agent may agree alone. A plan outside these limits needs a supervisor's approval
     (see cases.guardrails.plan_needs_approval). A single row, pk=1."""
 
@@ -346,13 +348,34 @@ class PlanGuardrails(models.Model):
         db_table = "adminarea_planguardrails"
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="guardrails_single_row"),
-            models.CheckConstraint(condition=Q(min_instalment__gt=0), name="guardrails_min_instalment_positive"),
-            models.CheckConstraint(condition=Q(max_instalments__gte=1), name="guardrails_max_instalments_positive"),
-            models.CheckConstraint(condition=Q(max_term_months__gte=1), name="guardrails_term_positive"),
             models.CheckConstraint(
-                condition=Q(max_discount_percent__gte=0, max_discount_percent__lte=100), name="guardrails_discount_range"
+                condition=Q(min_instalment__gt=0), name="guardrails_min_instalment_positive",
+                violation_error_code="guardrails_min_instalment_positive",
+                violation_error_message=_("The minimum instalment must be greater than zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(max_instalments__gte=1), name="guardrails_max_instalments_positive",
+                violation_error_code="guardrails_max_instalments_positive",
+                violation_error_message=_("A plan must be allowed at least one instalment."),
+            ),
+            models.CheckConstraint(
+                condition=Q(max_term_months__gte=1), name="guardrails_term_positive",
+                violation_error_code="guardrails_term_positive",
+                violation_error_message=_("The maximum term must be at least one month."),
+            ),
+            models.CheckConstraint(
+                condition=Q(max_discount_percent__gte=0, max_discount_percent__lte=100), name="guardrails_discount_range",
+                violation_error_code="guardrails_discount_range",
+                violation_error_message=_("The discount must be between 0 and 100."),
             ),
         ]
+
+    constraint_fields = {
+        "guardrails_min_instalment_positive": "min_instalment",
+        "guardrails_max_instalments_positive": "max_instalments",
+        "guardrails_term_positive": "max_term_months",
+        "guardrails_discount_range": "max_discount_percent",
+    }
 
     def __str__(self) -> str:
         return str(_("Payment-plan guardrails"))

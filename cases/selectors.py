@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import cast
 
 from django.core.cache import cache
@@ -158,8 +160,8 @@ SEARCH_DEBTOR_LIST_LIMIT = 20_000
 
 
 def case_search_q(*, term: str) -> Q:
-    """Name (contains), identity document, reference, phone or e-mail (exact after normalising).
-    The matching debtors are looked up first through their own indexes (a trigram index serves
+    """Name (contains), reference and identity document (a prefix: "XSS-000" finds XSS-000123,
+    whatever the case), phone or e-mail (exact after normalising). The matching debtors are looked up first through their own indexes (a trigram index serves
     the name substring on PostgreSQL); a selective term then becomes a short list of debtor ids,
     so any queue, up to the whole portfolio, is filtered by index instead of by scanning cases.
     An unselective term (hundreds of thousands of "García") keeps the subquery: still correct."""
@@ -173,10 +175,13 @@ def case_search_q(*, term: str) -> Q:
         values.add(normalise_phone(term))
     except ValidationError:
         pass
-    debtors = Debtor.objects.filter(Q(name__icontains=term) | Q(document_number=normalise_document(term))).values_list("pk", flat=True)
+    document = normalise_document(term)
+    by_document = Q(document_number__startswith=document) if document else Q(pk__in=[])
+    # Prefixes are served on PostgreSQL by pattern-ops indexes (cases 0011, debtors 0006).
+    debtors = Debtor.objects.filter(Q(name__icontains=term) | by_document).values_list("pk", flat=True)
     contacts = ContactPoint.objects.filter(value__in=values).values_list("debtor_id", flat=True)
     ids = set(debtors[: SEARCH_DEBTOR_LIST_LIMIT + 1]) | set(contacts[: SEARCH_DEBTOR_LIST_LIMIT + 1])
-    by_reference = Q(reference__iexact=term)
+    by_reference = Q(reference__istartswith=term)
     if len(ids) <= SEARCH_DEBTOR_LIST_LIMIT:
         return by_reference | Q(debtor_id__in=ids) if ids else by_reference
     return by_reference | Q(debtor_id__in=debtors) | Q(debtor_id__in=contacts)
@@ -231,7 +236,8 @@ def case_queue_page(*, user: User, now: dt.datetime, filters: dict | None = None
 
 def plan_inbox_for_user(*, user: User, today: dt.date, page: int | str = 1, per_page: int = 25):
     """Proposed payment plans on cases ``user`` may act on, oldest first, each with the reasons
-    it exceeds the admins' guardrails (empty: the agent may agree it once the debtor accepts)."""
+    it exceeds the admins' guardrails (empty: the agent may agree it once the debtor accepts)
+    and what ``user`` may do with it (``actions``, see plan_actions_for_user)."""
     plans = (
         PaymentPlan.objects.filter(status=PlanStatus.PROPOSED,
                                    case__in=Case.objects.filter(case_visibility_q(user=user, for_write=True)).values("pk"))
@@ -240,13 +246,70 @@ def plan_inbox_for_user(*, user: User, today: dt.date, page: int | str = 1, per_
     )
     page_obj = Paginator(plans, per_page).get_page(page)
     limits = Limits.from_model(PlanGuardrails.current())
-    rows = [
-        {"plan": plan, "reasons": plan_needs_approval(
-            limits=limits, balance=plan.case.balance, total_amount=plan.total_amount, discount_amount=plan.discount_amount,
-            instalment_count=plan.instalment_count, frequency=plan.frequency, first_due_date=plan.first_due_date, today=today)}
-        for plan in page_obj
-    ]
+    rows = []
+    for plan in page_obj:
+        actions = plan_actions_for_user(user=user, plan=plan, case=plan.case, can_write=True, today=today, limits=limits)
+        rows.append({"plan": plan, "reasons": list(actions.reasons), "actions": actions})
     return page_obj, rows
+
+
+# --- What a user may do with a payment plan ---------------------------------------------------
+
+
+def user_may_approve_plans(*, user: User | None) -> bool:
+    """Whether ``user`` may make a plan beyond the admins' guardrails live: supervisors and
+    admins (and the system itself, ``None``), never an agent."""
+    return getattr(user, "role", None) != Role.AGENT
+
+
+@dataclass(frozen=True)
+class PlanActions:
+    """What one user may do with one payment plan now. Templates read it and decide nothing;
+    the services (cases.services.plan_agree, plan_adjust_to_balance, plan_cancel) apply the
+    same rules when the action is taken."""
+
+    agree: bool = False  # "Debtor agreed": a proposal within the guardrails goes live
+    approve: bool = False  # "Approve": a proposal beyond the guardrails, by a supervisor or admin
+    awaiting_approval: bool = False  # beyond the guardrails and the user is an agent: only a supervisor may
+    adjust: bool = False  # the proposal is larger than the balance now: rescale it to the balance
+    cancel: bool = False  # reject a proposal or cancel a live plan
+    reasons: tuple[str, ...] = ()  # why the proposal exceeds the guardrails
+    balance: Decimal | None = None  # the case's balance, when the proposal no longer fits it
+    excess: Decimal | None = None  # by how much the proposal exceeds the balance
+
+    @property
+    def any(self) -> bool:
+        return self.agree or self.approve or self.adjust or self.cancel
+
+
+NO_PLAN_ACTIONS = PlanActions()
+
+
+def plan_actions_for_user(
+    *, user: User, plan: PaymentPlan | None, case: Case, can_write: bool, today: dt.date, limits: Limits | None = None,
+) -> PlanActions:
+    """Which of agree, approve, adjust and cancel ``user`` may take on ``plan`` (of ``case``)
+    now. ``can_write``: the user may act on the case at all (cases.selectors.user_can_write_case).
+    A proposal larger than the case's balance (a payment arrived after it was proposed) can only
+    be adjusted to the balance or rejected; one beyond the guardrails is approved by a
+    supervisor or admin; one within them goes live when the debtor agrees."""
+    if plan is None or not can_write or plan.status not in (PlanStatus.PROPOSED, PlanStatus.ACTIVE):
+        return NO_PLAN_ACTIONS
+    if plan.status == PlanStatus.ACTIVE:
+        return PlanActions(cancel=True)
+    if not case.is_open:
+        return PlanActions(cancel=True)
+    if plan.total_amount > case.balance:
+        return PlanActions(adjust=case.balance > 0, cancel=True, balance=case.balance, excess=plan.total_amount - case.balance)
+    reasons = tuple(plan_needs_approval(
+        limits=limits or Limits.from_model(PlanGuardrails.current()), balance=case.balance, total_amount=plan.total_amount,
+        discount_amount=plan.discount_amount, instalment_count=plan.instalment_count, frequency=plan.frequency,
+        first_due_date=plan.first_due_date, today=today, currency=case.currency,
+    ))
+    if not reasons:
+        return PlanActions(agree=True, cancel=True)
+    may_approve = user_may_approve_plans(user=user)
+    return PlanActions(approve=may_approve, awaiting_approval=not may_approve, cancel=True, reasons=reasons)
 
 
 def open_case_count_for_agent(*, user: User) -> int:

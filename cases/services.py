@@ -16,6 +16,7 @@ from collections_crm.accounts.models import Role, User
 from collections_crm.audit.models import AuditLog
 from collections_crm.audit.services import audit_record, audited_save, snapshot
 from collections_crm.core.dates import add_months
+from collections_crm.core.money import format_amount, format_money
 
 from . import hooks, reasons
 from .choices import (
@@ -29,6 +30,7 @@ from .choices import (
 )
 from .guardrails import Limits, plan_needs_approval
 from .models import ZERO, Barrier, Case, Creditor, Instalment, Payment, PaymentPlan, PlanGuardrails, PromiseToPay
+from .selectors import user_may_approve_plans
 
 
 class StaleVersionError(ValidationError):
@@ -256,7 +258,8 @@ def promise_record(
         if not case.is_open:
             raise ValidationError(_("This case is closed."))
         if amount > case.balance:
-            raise ValidationError({"amount": _("The promise (%(amount)s) is larger than the balance (%(balance)s).") % {"amount": amount, "balance": case.balance}})
+            raise ValidationError({"amount": _("The promise (%(amount)s) is larger than the balance (%(balance)s).") % {
+                "amount": format_money(amount, case.currency), "balance": format_money(case.balance, case.currency)}})
         promise = PromiseToPay.objects.create(
             case=case, amount=amount, due_date=due_date, method=method, created_by=actor,
             contact_attempt=contact_attempt, created_at=now,
@@ -299,7 +302,8 @@ def payment_post(
         if case.status == CaseStatus.CLOSED:
             raise ValidationError(_("This case is closed."))
         if amount > case.balance:
-            raise ValidationError({"amount": _("The payment (%(amount)s) is larger than the balance (%(balance)s).") % {"amount": amount, "balance": case.balance}})
+            raise ValidationError({"amount": _("The payment (%(amount)s) is larger than the balance (%(balance)s).") % {
+                "amount": format_money(amount, case.currency), "balance": format_money(case.balance, case.currency)}})
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(
@@ -460,6 +464,7 @@ PLAN_FIELDS = ("objective", "objective_reason", "next_action_at", "next_action_n
 # --- Payment plans ----------------------------------------------------------------------------
 
 PLAN_MAX_INSTALMENTS = 60
+PLAN_REASON_MAX_LENGTH = 500  # the reject/cancel form's maxlength and the API's max_length
 
 
 def plan_schedule(*, total: Decimal, count: int, frequency: str, first_date: dt.date) -> list[tuple[int, dt.date, Decimal]]:
@@ -506,8 +511,9 @@ def plan_create(
         if any(a is None or a <= 0 for _d, a in instalments):
             errors["instalments"] = _("Every instalment must be greater than zero.")
         elif total_amount and sum(a for _d, a in instalments) != total_amount:
+            # Said before the case is read, so without its currency: the amounts alone, as money.
             errors["instalments"] = _("The instalments add up to %(sum)s, not to the plan's total of %(total)s.") % {
-                "sum": sum(a for _d, a in instalments), "total": total_amount}
+                "sum": format_amount(sum(a for _d, a in instalments)), "total": format_amount(total_amount)}
         elif dates[0] < today:
             errors["instalments"] = _("The first instalment cannot be dated in the past.")
         elif any(b <= a for a, b in zip(dates, dates[1:], strict=False)):
@@ -520,7 +526,7 @@ def plan_create(
             raise ValidationError(_("This case is closed."))
         if total_amount > case.balance:
             raise ValidationError({"total_amount": _("The plan (%(amount)s) is larger than the balance (%(balance)s).") % {
-                "amount": total_amount, "balance": case.balance}})
+                "amount": format_money(total_amount, case.currency), "balance": format_money(case.balance, case.currency)}})
         if case.plans.filter(status__in=[PlanStatus.PROPOSED, PlanStatus.ACTIVE]).exists():
             raise ValidationError(_("This case already has a live payment plan."))
         beyond_guardrails = _plan_beyond_guardrails(case, total_amount, frequency, instalments, today)
@@ -563,11 +569,13 @@ def plan_agree(*, actor: User | None, plan_id: int, expected_version: int | None
             raise ValidationError(_("Only a proposed plan can be agreed; this one is %(status)s.") % {"status": plan.get_status_display()})
         if not case.is_open:
             raise ValidationError(_("This case is closed."))
+        # Checked now, under the case lock: a payment may have arrived since the proposal.
+        _check_plan_fits_balance(case, plan)
         instalments = list(plan.instalments.order_by("number").values_list("due_date", "amount"))
         # The audit trail reads the same whoever approved: the reasons in the installation's language.
         with translation.override(settings.LANGUAGE_CODE):
             beyond = _plan_beyond_guardrails(case, plan.total_amount, plan.frequency, instalments, timezone.localdate(now))
-        if beyond and getattr(actor, "role", None) == Role.AGENT:
+        if beyond and not user_may_approve_plans(user=actor):
             # Refused: the agent reads why in their own language.
             reasons = _plan_beyond_guardrails(case, plan.total_amount, plan.frequency, instalments, timezone.localdate(now))
             raise ValidationError([_("This plan needs a supervisor's approval."), *reasons])
@@ -582,6 +590,51 @@ def plan_agree(*, actor: User | None, plan_id: int, expected_version: int | None
     return plan
 
 
+def _check_plan_fits_balance(case: Case, plan: PaymentPlan) -> None:
+    """A proposal larger than what the debtor owes now cannot go live: it is adjusted to the
+    balance (plan_adjust_to_balance) or rejected."""
+    if plan.total_amount > case.balance:
+        raise ValidationError({"total_amount": ValidationError(
+            _("The plan's total (%(total)s) is larger than the case's balance now (%(balance)s) by %(excess)s: a payment "
+              "arrived after it was proposed. Adjust the plan to the balance or reject it.") % {
+                "total": format_money(plan.total_amount, case.currency), "balance": format_money(case.balance, case.currency),
+                "excess": format_money(plan.total_amount - case.balance, case.currency)},
+            code="plan_exceeds_balance",
+        )})
+
+
+def plan_adjust_to_balance(*, actor: User | None, plan_id: int, expected_version: int | None = None,
+                           now: dt.datetime | None = None) -> PaymentPlan:
+    """Shrink a proposed plan that no longer fits the case's balance (a payment arrived after it
+    was proposed) to that balance: the same dates and frequency, the instalments split again
+    (plan_schedule). It stays proposed: agreeing it checks the guardrails again."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        case, plan = _lock_plan(plan_id, expected_version)
+        if plan.status != PlanStatus.PROPOSED:
+            raise ValidationError(_("Only a proposed plan can be adjusted; this one is %(status)s.") % {"status": plan.get_status_display()})
+        if not case.is_open or case.balance <= 0:
+            raise ValidationError(_("This case is closed."))
+        if plan.total_amount <= case.balance:
+            raise ValidationError({"total_amount": _("The plan already fits the balance (%(balance)s).") % {
+                "balance": format_money(case.balance, case.currency)}})
+        dates = list(plan.instalments.order_by("number").values_list("due_date", flat=True))
+        # Never an instalment of less than a cent: a tiny balance keeps as many dates as it can fill.
+        count = max(1, min(len(dates), int(case.balance * 100)))
+        rows = plan_schedule(total=case.balance, count=count, frequency=plan.frequency, first_date=dates[0])
+        before = snapshot(plan, ["total_amount", "instalment_count"])
+        plan.instalments.all().delete()
+        Instalment.objects.bulk_create(
+            Instalment(plan=plan, number=number, due_date=dates[number - 1], amount=amount) for number, _due, amount in rows
+        )
+        plan.total_amount, plan.instalment_count = case.balance, count
+        plan.save(update_fields=["total_amount", "instalment_count"])
+        audit_record(actor=actor, action="plan.adjusted", obj=plan, before=before,
+                     after=snapshot(plan, ["total_amount", "instalment_count"]), at=now)
+        case_change(case, actor=actor, action="case.plan_adjusted", now=now)
+    return plan
+
+
 def plan_cancel(*, actor: User | None, plan_id: int, reason: str, expected_version: int | None = None,
                 now: dt.datetime | None = None) -> PaymentPlan:
     """Withdraw a proposed plan (rejected by the supervisor or the debtor) or cancel a live one.
@@ -590,6 +643,10 @@ def plan_cancel(*, actor: User | None, plan_id: int, reason: str, expected_versi
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Say why the plan is cancelled.")})
+    if len(reason) > PLAN_REASON_MAX_LENGTH:
+        # Refused, never cut: the person sees what did not fit before anything is saved.
+        raise ValidationError({"reason": _("The reason is limited to %(n)d characters (it has %(len)d).") % {
+            "n": PLAN_REASON_MAX_LENGTH, "len": len(reason)}})
     with transaction.atomic():
         case, plan = _lock_plan(plan_id, expected_version)
         if plan.status not in (PlanStatus.PROPOSED, PlanStatus.ACTIVE):
@@ -598,7 +655,7 @@ def plan_cancel(*, actor: User | None, plan_id: int, reason: str, expected_versi
         plan.status = PlanStatus.CANCELLED
         plan.save(update_fields=["status"])
         audit_record(actor=actor, action="plan.cancelled", obj=plan, before={"status": old},
-                     after={"status": PlanStatus.CANCELLED, "reason": reason[:500]}, at=now)
+                     after={"status": PlanStatus.CANCELLED, "reason": reason}, at=now)
         case_change(case, actor=actor, action="case.plan_cancelled", now=now,
                     status=CaseStatus.ACTIVE if case.status == CaseStatus.PLAN else None)
         case_replan(case=case, actor=actor, now=now)
@@ -609,7 +666,7 @@ def _plan_beyond_guardrails(case: Case, total_amount: Decimal, frequency: str, i
     """Why the plan exceeds what an agent may grant alone (admin-edited guardrails). Plans made
     here forgive nothing (the balance stays owed), so only count, size and term are checked."""
     return plan_needs_approval(
-        limits=Limits.from_model(PlanGuardrails.current()), balance=case.balance, total_amount=total_amount,
+        limits=Limits.from_model(PlanGuardrails.current()), balance=case.balance, total_amount=total_amount, currency=case.currency,
         discount_amount=ZERO, instalment_count=len(instalments), frequency=frequency,
         first_due_date=instalments[0][0], today=today,
     )

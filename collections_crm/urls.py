@@ -11,6 +11,7 @@ from collections_crm.shell import views as shell_views
 
 urlpatterns = [
     path("", shell_views.home, name="home"),
+    path("favicon.ico", shell_views.favicon, name="favicon"),
     path("healthz", core_views.healthz_live, name="healthz"),
     path("healthz/live", core_views.healthz_live, name="healthz_live"),
     path("healthz/ready", core_views.healthz_ready, name="healthz_ready"),

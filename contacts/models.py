@@ -9,6 +9,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import BarrierKind, Channel, Direction, Objective, Outcome, StatementKind
+from collections_crm.core.constraints import ConstraintFieldsMixin
 from debtors.models import DebtorKind
 
 
@@ -226,7 +227,7 @@ class StrategyRule(models.Model):
         return f"{self.position}. {self.name}"
 
 
-class Cadence(models.Model):
+class Cadence(ConstraintFieldsMixin, models.Model):
     """The sequence of steps that pursues one objective. After the last step the last step is
     repeated every ``repeat_every_days`` so that no case is ever forgotten (seed 002)."""
 
@@ -241,8 +242,13 @@ class Cadence(models.Model):
         verbose_name_plural = _("cadences")
         constraints = [
             models.CheckConstraint(condition=Q(objective__in=Objective.values), name="cadence_objective_valid"),
-            models.CheckConstraint(condition=Q(repeat_every_days__gte=1), name="cadence_repeat_positive"),
+            models.CheckConstraint(
+                condition=Q(repeat_every_days__gte=1), name="cadence_repeat_positive", violation_error_code="cadence_repeat_positive",
+                violation_error_message=_("The last step must repeat at least every day."),
+            ),
         ]
+
+    constraint_fields = {"cadence_repeat_positive": "repeat_every_days"}
 
     def __str__(self) -> str:
         return self.name
@@ -288,7 +294,7 @@ class PausedCommitments(models.TextChoices):
     EVALUATE = "evaluate", _("They are evaluated as they stand when the pause lifts")
 
 
-class FollowUpSettings(models.Model):
+class FollowUpSettings(ConstraintFieldsMixin, models.Model):
     """Engine-wide settings: a single row (pk=1), created by the data migration."""
 
     promise_grace_days = models.PositiveSmallIntegerField(
@@ -313,8 +319,14 @@ class FollowUpSettings(models.Model):
         verbose_name = _("follow-up settings")
         verbose_name_plural = _("follow-up settings")
         constraints = [
-            models.CheckConstraint(condition=Q(missed_instalments_to_default__gte=1), name="settings_default_after_positive"),
+            models.CheckConstraint(
+                condition=Q(missed_instalments_to_default__gte=1), name="settings_default_after_positive",
+                violation_error_code="settings_default_after_positive",
+                violation_error_message=_("At least one missed instalment must default a plan."),
+            ),
         ]
+
+    constraint_fields = {"settings_default_after_positive": "missed_instalments_to_default"}
 
     def __str__(self) -> str:
         return str(_("Follow-up settings"))
@@ -487,7 +499,7 @@ class OutboundMessage(models.Model):
         return f"{self.get_channel_display()} {self.idempotency_key}"
 
 
-class JurisdictionPack(models.Model):
+class JurisdictionPack(ConstraintFieldsMixin, models.Model):
     """Contact rules of one jurisdiction, applied to debtors whose ``country`` is listed in
     ``countries`` (comma-separated ISO codes; the pack marked ``is_default`` covers the rest).
     Hours and weekdays are in the DEBTOR's local time. Empty limits mean "no limit"."""
@@ -522,9 +534,17 @@ class JurisdictionPack(models.Model):
         verbose_name = _("jurisdiction pack")
         verbose_name_plural = _("jurisdiction packs")
         constraints = [
-            models.CheckConstraint(condition=Q(start_time__lt=models.F("end_time")), name="pack_hours_ordered"),
-            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="pack_one_default"),
+            models.CheckConstraint(
+                condition=Q(start_time__lt=models.F("end_time")), name="pack_hours_ordered", violation_error_code="pack_hours_ordered",
+                violation_error_message=_("Contact must end after it starts: make “until” later than “from”."),
+            ),
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="pack_one_default", violation_error_code="pack_one_default",
+                violation_error_message=_("Another contact policy is already the default: only one can be."),
+            ),
         ]
+
+    constraint_fields = {"pack_hours_ordered": "end_time", "pack_one_default": "is_default"}
 
     def __str__(self) -> str:
         return self.name
@@ -572,7 +592,7 @@ class ContactRefusal(models.Model):
 LANGUAGES = [("es", "Español"), ("en", "English")]
 
 
-class Playbook(models.Model):
+class Playbook(ConstraintFieldsMixin, models.Model):
     """Talking points for one objective, optionally narrowed to one excuse category, so that
     similar cases get similar negotiations (seed 004)."""
 
@@ -598,12 +618,17 @@ class Playbook(models.Model):
             # NULL never equals NULL in a unique index, so the generic playbook needs its own.
             models.UniqueConstraint(
                 fields=["objective", "excuse_category", "language"], condition=Q(excuse_category__isnull=False),
-                name="playbook_unique_per_excuse",
+                name="playbook_unique_per_excuse", violation_error_code="playbook_unique_per_excuse",
+                violation_error_message=_("This excuse already has a playbook for this objective in this language."),
             ),
             models.UniqueConstraint(
-                fields=["objective", "language"], condition=Q(excuse_category__isnull=True), name="playbook_unique_generic"
+                fields=["objective", "language"], condition=Q(excuse_category__isnull=True), name="playbook_unique_generic",
+                violation_error_code="playbook_unique_generic",
+                violation_error_message=_("This objective already has a general playbook in this language: choose an excuse or edit that one."),
             ),
         ]
+
+    constraint_fields = {"playbook_unique_per_excuse": "excuse_category", "playbook_unique_generic": "excuse_category"}
 
     def __str__(self) -> str:
         return self.title

@@ -106,6 +106,8 @@ class Debtor(models.Model):
         ]
         # On PostgreSQL, migration 0002 adds debtor_name_trgm_idx: a trigram GIN index on
         # UPPER(name) that serves the substring search WHERE UPPER(name) LIKE UPPER('%…%').
+        # Migration 0006 adds debtor_document_prefix_idx (varchar_pattern_ops) for the search by a
+        # document's prefix, WHERE document_number LIKE '1234%'.
 
     def __str__(self) -> str:
         return self.name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -33,7 +34,7 @@ def talking_points(
         last = broken_promises[0]
         points.append(
             _("The promise of %(amount)s for %(date)s was broken: ask when it will be paid, not whether.")
-            % {"amount": format_money(last.amount, currency), "date": last.due_date.strftime("%d/%m/%Y")}
+            % {"amount": format_money(last.amount, currency), "date": date_format(last.due_date, "SHORT_DATE_FORMAT")}
         )
     if pending_promise is not None:
         days = (pending_promise.due_date - today).days

@@ -34,6 +34,7 @@ ACTIONS = {
     "plan.proposed": (_("Payment plan proposed"), "calendar-range", "plan"),
     "plan.agreed": (_("Proposed plan agreed by the debtor"), "calendar-check", "plan"),
     "plan.approved": (_("Proposed plan approved beyond the guardrails"), "calendar-check", "plan"),
+    "plan.adjusted": (_("Proposed plan adjusted to the balance"), "calendar-range", "plan"),
     "plan.cancelled": (_("Payment plan cancelled"), "calendar-x", "danger"),
     "plan.completed": (_("Payment plan completed"), "calendar-check", "payment"),
     "plan.defaulted": (_("Payment plan defaulted"), "calendar-x", "danger"),

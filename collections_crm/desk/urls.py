@@ -18,6 +18,7 @@ urlpatterns = [
     path("<int:case_id>/plan/", views.case_plan, name="plan"),
     path("<int:case_id>/plans/<int:plan_id>/agree/", views.case_plan_agree, name="plan_agree"),
     path("<int:case_id>/plans/<int:plan_id>/cancel/", views.case_plan_cancel, name="plan_cancel"),
+    path("<int:case_id>/plans/<int:plan_id>/adjust/", views.case_plan_adjust, name="plan_adjust"),
     path("<int:case_id>/barrier/", views.case_barrier, name="barrier"),
     path("<int:case_id>/barrier/<int:barrier_id>/remove/", views.case_barrier_remove, name="barrier_remove"),
     path("<int:case_id>/followup/", views.case_followup, name="followup"),

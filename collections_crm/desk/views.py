@@ -20,6 +20,7 @@ from cases.selectors import (
     case_get_for_user,
     case_has_plan,
     case_queue_page,
+    plan_actions_for_user,
     plan_inbox_for_user,
     user_can_write_case,
 )
@@ -33,6 +34,7 @@ from cases.services import (
     case_set_status,
     case_take_next,
     payment_post,
+    plan_adjust_to_balance,
     plan_agree,
     plan_cancel,
     plan_create,
@@ -129,6 +131,7 @@ def _workspace_context(request, case, *, active: str = "interaction", bound=None
     can_write = user_can_write_case(user=user, case=case)
     kind = request.GET.get("kind", "")
     timeline_page, timeline = case_timeline(case=case, kind=kind, page=request.GET.get("page", 1))
+    prep = case_preparation(case=case, today=timezone.localdate(now), language=(request.LANGUAGE_CODE or "es")[:2])
     return {
         "case": case,
         "now": now,
@@ -137,7 +140,9 @@ def _workspace_context(request, case, *, active: str = "interaction", bound=None
         "points": case_contact_points(case=case),
         "debtor_zones": debtor_zones(debtor=case.debtor, now=now),
         "zones_form": (zones_form or forms.DebtorTimezoneForm(debtor=case.debtor)) if can_write else None,
-        "prep": case_preparation(case=case, today=timezone.localdate(now), language=(request.LANGUAGE_CODE or "es")[:2]),
+        "prep": prep,
+        "plan_actions": plan_actions_for_user(user=user, plan=prep["plan"], case=case, can_write=can_write,
+                                              today=timezone.localdate(now)),
         "timeline_page": timeline_page,
         "timeline": timeline,
         "timeline_kinds": [(code, label) for code, (label, _q) in TIMELINE_KINDS.items()],
@@ -405,3 +410,10 @@ def case_plan_cancel(request, case_id: int, plan_id: int):
     return _plan_action(request, case_id, plan_id,
                         lambda: plan_cancel(actor=request.user, plan_id=plan_id, reason=request.POST.get("reason", "")),
                         _("Plan %(ref)s cancelled."))
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_plan_adjust(request, case_id: int, plan_id: int):
+    return _plan_action(request, case_id, plan_id, lambda: plan_adjust_to_balance(actor=request.user, plan_id=plan_id),
+                        _("Plan %(ref)s adjusted to the balance: it is still proposed."))

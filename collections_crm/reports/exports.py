@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.encoding import force_str
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from cases.choices import Objective, PromiseStatus
 
@@ -19,31 +20,54 @@ from .tables import Table
 MAX_EXPORT_ROWS = 100_000
 
 
-def _flatten(table: Table) -> tuple[list[str], list[list]]:
-    """Header and rows as plain values: an interval becomes two columns, labels become text."""
+# Money with its two decimals, ratios (0.2857 = 28.57 %) to four decimals: the same values in
+# CSV and XLSX. An XLSX keeps them as numbers, shown with these formats.
+CENT = Decimal("0.01")
+RATIO = Decimal("0.0001")
+XLSX_FORMATS = {"money": "#,##0.00", "pct": "0.0%", "int": "#,##0"}
+
+
+def _number(value, kind: str):
+    """A figure as the export writes it: money rounded to the cent, a ratio to four decimals
+    (half up, as people round), counts as they are. None stays empty."""
+    if value is None or isinstance(value, bool) or not isinstance(value, Decimal | int | float):
+        return value
+    if kind == "money":
+        return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
+    if kind in ("pct", "interval"):
+        return Decimal(str(value)).quantize(RATIO, ROUND_HALF_UP)
+    return value
+
+
+def _flatten(table: Table) -> tuple[list[str], list[str], list[list]]:
+    """Header, the kind of each output column and the rows as plain values: an interval becomes
+    two ratio columns, labels become text, figures are rounded (_number)."""
     header: list[str] = []
+    kinds: list[str] = []
     for column in table.columns:
         if column.kind == "interval":
             header += [f"{force_str(column.label)} ({_('low')})", f"{force_str(column.label)} ({_('high')})"]
+            kinds += ["pct", "pct"]
         else:
             header.append(force_str(column.label))
+            kinds.append(column.kind)
     rows = []
     for row in table.rows:
         values: list = []
         for column in table.columns:
             value = row.get(column.key)
             if column.kind == "interval":
-                values += list(value) if value else [None, None]
+                values += [_number(v, "pct") for v in value] if value else [None, None]
             elif isinstance(value, Decimal | int | float) or value is None:
-                values.append(value)
+                values.append(_number(value, column.kind))
             else:
                 values.append(force_str(value))
         rows.append([neutralise_cell(v) for v in values])
-    return [neutralise_cell(h) for h in header], rows
+    return [neutralise_cell(h) for h in header], kinds, rows
 
 
 def render_table(table: Table, fmt: str) -> tuple[bytes, str]:
-    header, rows = _flatten(table)
+    header, kinds, rows = _flatten(table)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -54,11 +78,22 @@ def render_table(table: Table, fmt: str) -> tuple[bytes, str]:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=force_str(table.name)[:31])
     sheet.append(header)
+    formats = [XLSX_FORMATS.get(kind) for kind in kinds]
     for row in rows:
-        sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        sheet.append([_xlsx_cell(sheet, value, number_format) for value, number_format in zip(row, formats, strict=True)])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx_cell(sheet, value, number_format: str | None):
+    """A number stays a number cell (never text), with the column's number format."""
+    if not isinstance(value, Decimal | int | float) or isinstance(value, bool):
+        return value
+    cell = WriteOnlyCell(sheet, value=float(value) if isinstance(value, Decimal) else value)
+    if number_format:
+        cell.number_format = number_format
+    return cell
 
 
 def drill_title(data: dict) -> str:

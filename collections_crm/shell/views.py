@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from django.shortcuts import render
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 
 from cases.selectors import case_summary_for_user, cases_due_for_user
 from collections_crm.accounts.access import ALL_ROLES, role_required
@@ -24,3 +27,13 @@ def home(request):
         context["user_counts"] = user_counts_by_role()
         context["heartbeat"] = heartbeat_get(name="worker")
     return render(request, "shell/home.html", context)
+
+
+@login_not_required
+@require_safe
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says: send them to the static icon (its
+    hashed name in production, so a temporary redirect, cached for a day)."""
+    response = redirect(static("favicon.ico"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

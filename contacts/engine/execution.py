@@ -75,8 +75,14 @@ def followups_execute(*, followup_ids: list[int], now: dt.datetime) -> dict[int,
     return outcomes
 
 
+FOLLOWUP_RESULT_MAX_LENGTH = 200  # FollowUp.result's max_length
+
+
 def followup_complete(*, followup_id: int, actor, now: dt.datetime, result: str = "") -> FollowUp:
     """An agent marks a task done without logging a contact (e.g. the consequence was applied)."""
+    if len(result) > FOLLOWUP_RESULT_MAX_LENGTH:
+        raise ValidationError({"result": _("The result is limited to %(n)d characters (it has %(len)d).") % {
+            "n": FOLLOWUP_RESULT_MAX_LENGTH, "len": len(result)}})
     case_id = FollowUp.objects.filter(pk=followup_id).values_list("case_id", flat=True).first()
     if case_id is None:
         raise ValidationError(_("This follow-up does not exist."))
@@ -85,7 +91,7 @@ def followup_complete(*, followup_id: int, actor, now: dt.datetime, result: str 
         fu = FollowUp.objects.select_for_update().get(pk=followup_id)
         if fu.status != FollowUpStatus.PENDING or fu.kind != StepKind.AGENT_TASK:
             raise ValidationError(_("Only a scheduled agent task can be marked done."))
-        fu.status, fu.completed_at, fu.completed_by, fu.result = FollowUpStatus.DONE, now, actor, result[:200]
+        fu.status, fu.completed_at, fu.completed_by, fu.result = FollowUpStatus.DONE, now, actor, result
         fu.save(update_fields=["status", "completed_at", "completed_by", "result"])
         audit_record(actor=actor, action="followup.completed", obj=fu, after={"status": fu.status, "result": fu.result}, at=now)
         followups_plan(case_ids=[case.pk], now=now, actor=actor)

@@ -129,3 +129,58 @@ def test_status_transitions_are_guarded(agent):
     case_set_status(actor=agent, case_id=case.pk, status=CaseStatus.CLOSED)
     with pytest.raises(ValidationError):
         case_set_status(actor=agent, case_id=case.pk, status=CaseStatus.ACTIVE)  # closed is final
+
+
+# --- Amounts in messages read as money in the reader's language (#19) --------------------------
+
+
+@pytest.mark.parametrize(("language", "payment", "promise", "plan"), [
+    ("es", "El pago (99\xa0999\xa0999,00 €) supera el saldo (48\xa0464,01 €).",
+     "La promesa (50\xa0000,00 €) supera el saldo (48\xa0464,01 €).",
+     "El plan (1\xa0048\xa0464,01 €) supera el saldo (48\xa0464,01 €)."),
+    ("en", "The payment (99,999,999.00 €) is larger than the balance (48,464.01 €).",
+     "The promise (50,000.00 €) is larger than the balance (48,464.01 €).",
+     "The plan (1,048,464.01 €) is larger than the balance (48,464.01 €)."),
+])
+def test_amounts_in_messages_are_money_in_the_active_language(agent, language, payment, promise, plan):
+    from django.utils import translation
+
+    from cases.services import plan_create
+
+    case = CaseFactory(assigned_agent=agent, original_amount=Decimal("48464.01"))
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    with translation.override(language):
+        with pytest.raises(ValidationError) as exc:
+            payment_post(actor=agent, case_id=case.pk, amount=Decimal("99999999"), received_on=timezone.localdate())
+        assert exc.value.message_dict["amount"] == [payment]
+        with pytest.raises(ValidationError) as exc:
+            promise_record(actor=agent, case_id=case.pk, amount=Decimal("50000"), due_date=tomorrow)
+        assert exc.value.message_dict["amount"] == [promise]
+        with pytest.raises(ValidationError) as exc:
+            plan_create(actor=agent, case_id=case.pk, total_amount=Decimal("1048464.01"), frequency="monthly",
+                        instalments=[(tomorrow, Decimal("1048464.01"))])
+        assert exc.value.message_dict["total_amount"] == [plan]
+        with pytest.raises(ValidationError) as exc:
+            plan_create(actor=agent, case_id=case.pk, total_amount=Decimal("2000"), frequency="monthly",
+                        instalments=[(tomorrow, Decimal("1000")), (tomorrow + dt.timedelta(days=30), Decimal("999.5"))])
+        expected = {"es": ("1\xa0999,50", "2\xa0000,00"), "en": ("1,999.50", "2,000.00")}[language]
+        assert all(figure in exc.value.message_dict["instalments"][0] for figure in expected)
+
+
+def test_guardrail_reasons_and_talking_points_format_money_and_dates(agent):
+    from django.utils import translation
+
+    from cases.guardrails import Limits, plan_needs_approval
+    from collections_crm.desk.preparation import talking_points
+
+    limits = Limits(Decimal("1500"), 12, 12, Decimal("10"))
+    promise = PromiseFactory.build(amount=Decimal("1234.5"), due_date=dt.date(2026, 1, 12))
+    for language, money, day in (("es", "1\xa0500,00 €", "12/01/2026"), ("en", "1,500.00 €", "01/12/2026")):
+        with translation.override(language):
+            reasons = plan_needs_approval(limits=limits, balance=Decimal("5000"), total_amount=Decimal("5000"),
+                                          discount_amount=Decimal("0"), instalment_count=4, frequency="monthly",
+                                          first_due_date=dt.date(2026, 1, 12), today=dt.date(2026, 1, 1))
+            assert any(money in r for r in reasons), reasons
+            points = talking_points(objective="remind", broken_promises=[promise], pending_promise=None, open_barriers=[],
+                                    last_statement=None, plan=None, today=dt.date(2026, 2, 1))
+            assert any(day in p for p in points), points

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from cases.models import Case, Instalment, PaymentPlan, PromiseToPay
@@ -698,3 +699,10 @@ def test_a_call_step_is_scheduled_after_the_pause_that_follows_a_conversation(cl
     # Moved (first by the hours, when planned outside them) to no sooner than the pause's end.
     assert task.policy_reason in ("conversation_pause", "outside_hours")
     assert task.due_at >= talked + dt.timedelta(days=7)
+
+
+def test_a_task_result_longer_than_the_limit_is_refused_not_cut(db):
+    """#19: the result was cut to 200 characters silently; now it is a field error."""
+    with pytest.raises(ValidationError) as exc:
+        engine.followup_complete(followup_id=0, actor=None, now=WEDNESDAY, result="x" * 201)
+    assert "result" in exc.value.message_dict

@@ -539,3 +539,53 @@ def test_an_unknown_zone_is_refused_and_nothing_is_written(login, agent, case):
     assert response.status_code == 400 and response.context["zones_form"].errors["timezone"]
     assert not Debtor.objects.get(pk=case.debtor_id).timezone_confirmed
     assert not AuditLog.objects.filter(action="debtor.timezone_confirmed").exists()
+
+
+@pytest.mark.django_db
+def test_queue_search_finds_by_a_prefix_of_the_reference_or_the_document(login, agent):
+    """A partial reference ("XSS-000", any case) or the start of a document finds the case (#19)."""
+    first = CaseFactory(assigned_agent=agent, reference="XSS-000123", debtor__document_number="12345678Z")
+    second = CaseFactory(assigned_agent=agent, reference="xss-000456")
+    other = CaseFactory(assigned_agent=agent, reference="ABC-XSS-000")
+    client = login(agent)
+
+    def found(term):
+        return {case.pk for case, _c in client.get(reverse("desk:queue"), {"q": term}).context["rows"]}
+
+    assert found("XSS-000") == {first.pk, second.pk}
+    assert found("xss-0001") == {first.pk}
+    assert found("XSS-000123") == {first.pk}  # the whole reference still works
+    assert found("1234 5678") == {first.pk}  # a document's start, spaces as typed
+    assert found("12345678z") == {first.pk}
+    assert other.pk not in found("XSS") and found("ABC-") == {other.pk}
+    assert found("XSS_000%") == set()  # LIKE wildcards are literal characters
+
+
+@pytest.mark.django_db
+def test_prefix_searches_are_served_by_an_index_on_postgresql(agent):
+    """EXPLAIN on a few thousand rows: the reference and document prefixes use their
+    pattern-ops indexes (cases 0011, debtors 0006), not a scan of every case."""
+    if connection.vendor != "postgresql":
+        pytest.skip("pattern-ops indexes are PostgreSQL's")
+    from cases.selectors import case_search_q
+    from tests.factories import CreditorFactory, DebtorFactory
+
+    creditor, debtor = CreditorFactory(), DebtorFactory()
+    today = timezone.localdate()
+    Case.objects.bulk_create(
+        Case(creditor=creditor, debtor=debtor, reference=f"R{n:06d}", original_amount=Decimal("100"), balance=Decimal("100"),
+             due_date=today, placed_at=today, status="active")
+        for n in range(5000)
+    )
+    Debtor.objects.bulk_create(
+        Debtor(name=f"Deudor {n}", document_type="nie", document_number=f"X{n:07d}L", timezone="Europe/Madrid")
+        for n in range(5000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE cases_case")
+        cursor.execute("ANALYZE debtors_debtor")
+    plan = Case.objects.filter(reference__istartswith="R0012").explain()
+    assert "case_reference_prefix_idx" in plan, plan
+    plan = Debtor.objects.filter(document_number__startswith="X00012").explain()
+    assert "debtor_document_prefix_idx" in plan, plan
+    assert Case.objects.filter(case_search_q(term="r00123")).count() == 10

@@ -451,7 +451,7 @@ def test_payments_file_matches_by_reference_and_reimport_posts_nothing(upload, r
         job = run_job(job)
         assert errors_of(job) == [
             (4, "Concepto", "No case of this creditor has this reference."),
-            (5, "Importe", "The payment (9999.00) is larger than the balance (500.00)."),
+            (5, "Importe", "The payment (9,999.00 €) is larger than the balance (500.00 €)."),
             (6, "Fecha valor", "A payment cannot be received in the future."),
         ]
     assert (job.rows_total, job.rows_created, job.rows_unchanged, job.rows_rejected) == (5, 2, 0, 3)
