@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('debtors', '0005_candidate_timezones'),
+        ('debtors', '0006_document_prefix_index'),
     ]
 
     operations = [
