@@ -526,7 +526,8 @@ class ImportJobViewSet(ApiViewSet):
             actor=request.user, creditor=data["creditor"], kind=data["kind"], upload=data["file"],
             all_or_nothing=data["all_or_nothing"], day_first=data["day_first"],
         )
-        if "mapping" in data or any(name in data for name in IMPORT_OPTIONS):
+        # (A form post sends an absent check box as false: only options actually set count.)
+        if "mapping" in data or any(data.get(name) for name in IMPORT_OPTIONS):
             import_services.import_job_configure(actor=request.user, job_id=job.pk, mapping=data.get("mapping", job.mapping),
                                                  day_first=data["day_first"], decimal_comma=job.decimal_comma,
                                                  all_or_nothing=data["all_or_nothing"], **_import_options(data, job))
