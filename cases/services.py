@@ -730,10 +730,15 @@ def case_restrict_contact(
     return case
 
 
-def case_take_next(*, agent: User, now: dt.datetime | None = None) -> Case | None:
+def case_take_next(*, agent: User, now: dt.datetime | None = None, candidates: int = 5) -> Case | None:
     """Hand ``agent`` the next case to work: their own most urgent due case, else one unassigned
-    workable case from the pool, claimed for them. Rows another transaction holds are skipped
-    (SKIP LOCKED), so agents clicking "Next case" at the same moment never get the same case."""
+    workable case from the pool, claimed for them. Agents clicking "Next case" at the same moment
+    never get the same pooled case, on either database: the claim is conditional — the case is
+    assigned only if, under its lock, it is still unassigned and its version is still the one
+    read with it (any change of the case bumps it), else the next candidate is tried. On
+    PostgreSQL rows another transaction holds are skipped (SKIP LOCKED), so takes rarely collide;
+    SQLite cannot lock rows, but its IMMEDIATE transactions (settings) run the takes one after the
+    other, and the check under the lock holds even if a take ever read before another committed."""
     from .selectors import queue_order
 
     now = now or timezone.now()
@@ -746,15 +751,20 @@ def case_take_next(*, agent: User, now: dt.datetime | None = None) -> Case | Non
         )
         if own is not None:
             return own
-        pooled = (
-            Case.objects.filter(assigned_agent__isnull=True, status__in=CaseStatus.workable_values())
-            .order_by(*queue_order(now=now))
-            .select_for_update(skip_locked=True, of=("self",))
-            .first()
-        )
-        if pooled is None:
-            return None
-        return case_assign(actor=agent, case_id=pooled.pk, agent=agent, now=now)
+        pool = Case.objects.filter(assigned_agent__isnull=True, status__in=CaseStatus.workable_values()).order_by(*queue_order(now=now))
+        tried: list[int] = []
+        for _attempt in range(candidates):
+            # One row at a time: locking several would make the others' takes skip them all.
+            row = pool.exclude(pk__in=tried).select_for_update(skip_locked=True, of=("self",)).values_list("pk", "version").first()
+            if row is None:
+                return None
+            case_id, version = row
+            tried.append(case_id)
+            case = case_lock(case_id=case_id)
+            if case.version != version or case.assigned_agent_id is not None or case.status not in CaseStatus.workable_values():
+                continue  # taken (or changed) since it was read: the next one
+            return case_assign(actor=agent, case_id=case_id, agent=agent, expected_version=version, now=now)
+    return None
 
 
 def debtor_open_cases_replan(*, debtor_id: int, now: dt.datetime, actor=None) -> int:

@@ -6,21 +6,39 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections import defaultdict
+from functools import reduce
+from operator import or_
+from typing import Any
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import BarrierStatus, PlanStatus, PromiseStatus
-from cases.models import Barrier, Case, PaymentPlan, PromiseToPay
+from cases.models import Barrier, Case, Payment, PaymentPlan, PromiseToPay
 from collections_crm.accounts.models import User
 from collections_crm.audit.models import AuditLog
-from contacts.models import ContactAttempt
+from contacts.models import ContactAttempt, OutboundMessage
 from contacts.selectors import contact_status_for_cases, playbook_for
 from debtors.models import ContactPoint, Debtor
 
 from .preparation import talking_points
-from .timeline import describe_entries
+from .timeline import (
+    ATTEMPT,
+    AUDIT,
+    BARRIER,
+    BARRIER_REMOVED,
+    FOLDED,
+    MESSAGE,
+    PAYMENT,
+    PLAN,
+    PROMISE,
+    PROMISE_OUTCOME,
+    ROW_ACTIONS,
+    TOLD_BY_ROWS,
+    timeline_entries,
+)
 
 # The contact-policy engine's reason codes (contacts.engine.policy), as the agent reads them.
 POLICY_REASONS = {
@@ -148,38 +166,122 @@ def case_preparation(*, case: Case, today: dt.date, language: str = "es", recent
     }
 
 
-# Timeline kinds: what the filter offers, each a condition on the audit rows of the case.
-TIMELINE_KINDS: dict[str, tuple] = {
-    "contact": (_("Contacts"), Q(object_type="contacts.contactattempt")),
-    "message": (_("Messages"), Q(action__startswith="message.") | Q(object_type__in=["contacts.outboundmessage", "contacts.message"])),
-    "promise": (_("Promises"), Q(object_type="cases.promisetopay")),
-    "payment": (_("Payments"), Q(object_type__in=["cases.payment", "cases.instalment"])),
-    "plan": (_("Plans"), Q(object_type="cases.paymentplan")),
-    "barrier": (_("Barriers"), Q(object_type="cases.barrier")),
-    "status": (_("Status and objective"), Q(object_type="cases.case") & (Q(after__has_key="status") | Q(after__has_key="objective"))),
-    "assignment": (_("Assignments"), Q(object_type="cases.case", after__has_key="assigned_agent_id")),
-    "followup": (_("Follow-ups"), Q(action="case.followup_scheduled") | Q(action__startswith="followup.")),
+# --- The timeline -----------------------------------------------------------------------------
+#
+# A case's history lives in its domain tables (contact attempts, the outbox, promises, payments,
+# plans, barriers) however the rows were written: by a service, by the importer or by the demo's
+# bulk inserts, which write no audit rows. The audit log adds what has no row of its own
+# (assignments, objective changes, pauses, edits, imports, follow-ups, a plan agreed or
+# cancelled). The timeline merges both, one line per event: an audit row that tells an event a
+# domain row already tells (timeline.TOLD_BY_ROWS) is left out, and the case rows a service
+# writes beside its entity (timeline.FOLDED) are shown as that entry's changes.
+#
+# A page is a fixed number of queries whatever the history: the count and the page of a UNION ALL
+# of (source, id, at) across the sources (each branch served by an index on (case_id, at)), then
+# one query per source present on the page, one for the audit rows that belong to the page's
+# entries and one for the agents named by assignments.
+
+RESOLVED_PROMISE = (PromiseStatus.KEPT, PromiseStatus.PARTIAL, PromiseStatus.BROKEN)
+
+# What the filter offers: its label, the domain sources it shows and the audit rows it shows.
+TIMELINE_KINDS: dict[str, tuple[Any, frozenset[int], Q | None]] = {
+    "contact": (_("Contacts"), frozenset({ATTEMPT}), None),
+    "message": (_("Messages"), frozenset({MESSAGE}), Q(action__startswith="message.")),
+    "promise": (_("Promises"), frozenset({PROMISE, PROMISE_OUTCOME}), Q(object_type="cases.promisetopay")),
+    "payment": (_("Payments"), frozenset({PAYMENT}), Q(object_type__in=["cases.payment", "cases.instalment"])),
+    "plan": (_("Plans"), frozenset({PLAN}), Q(object_type="cases.paymentplan")),
+    "barrier": (_("Barriers"), frozenset({BARRIER, BARRIER_REMOVED}), Q(object_type="cases.barrier")),
+    "status": (_("Status and objective"), frozenset(),
+               Q(object_type="cases.case") & (Q(after__has_key="status") | Q(after__has_key="objective"))),
+    "assignment": (_("Assignments"), frozenset(), Q(object_type="cases.case", after__has_key="assigned_agent_id")),
+    "pause": (_("Pauses and restrictions"), frozenset(), Q(action__in=["case.paused", "case.resumed", "case.contact_restricted"])),
+    "followup": (_("Follow-ups"), frozenset(), Q(action="case.followup_scheduled") | Q(action__startswith="followup.")),
+    "record": (_("Case record"), frozenset(), Q(action__in=["case.created", "case.updated"])),
 }
 
 
+def timeline_kind_choices() -> list[tuple[str, Any]]:
+    """The timeline filter's choices: (code, label)."""
+    return [(code, label) for code, (label, _sources, _audit) in TIMELINE_KINDS.items()]
+
+
+def _timeline_sources(case_id: int) -> dict[int, tuple[QuerySet, str]]:
+    """Each source's rows of the case and the column that dates them."""
+    sent_as = OutboundMessage.objects.filter(contact_attempt_id=OuterRef("pk"))
+    return {
+        # A sent message is logged as a contact attempt too: its message entry tells it.
+        ATTEMPT: (ContactAttempt.objects.filter(case_id=case_id).filter(~Exists(sent_as)), "occurred_at"),
+        MESSAGE: (OutboundMessage.objects.filter(case_id=case_id), "created_at"),
+        PROMISE: (PromiseToPay.objects.filter(case_id=case_id), "created_at"),
+        PAYMENT: (Payment.objects.filter(case_id=case_id), "created_at"),
+        PROMISE_OUTCOME: (PromiseToPay.objects.filter(case_id=case_id, status__in=RESOLVED_PROMISE, resolved_at__isnull=False), "resolved_at"),
+        PLAN: (PaymentPlan.objects.filter(case_id=case_id), "created_at"),
+        BARRIER: (Barrier.objects.filter(case_id=case_id), "opened_at"),
+        BARRIER_REMOVED: (Barrier.objects.filter(case_id=case_id, removed_at__isnull=False), "removed_at"),
+        AUDIT: (AuditLog.objects.filter(case_id=case_id).exclude(action__in=[*TOLD_BY_ROWS, *FOLDED]), "at"),
+    }
+
+
+def case_timeline_rows(*, case_id: int, kind: str = "") -> QuerySet:
+    """The (source, id, at) of every event of the case, newest first; rows of the same instant in
+    source order (the event before what it caused, e.g. the payment before the promise it kept)."""
+    _label, wanted, audit_q = TIMELINE_KINDS.get(kind, (None, frozenset(range(ATTEMPT, AUDIT)), Q()))
+    parts = []
+    for src, (qs, at_field) in _timeline_sources(case_id).items():
+        if src == AUDIT:
+            if audit_q is None:
+                continue
+            qs = qs.filter(audit_q)
+        elif src not in wanted:
+            continue
+        parts.append(qs.order_by().annotate(src=Value(src), oid=F("pk"), at_=F(at_field)).values_list("src", "oid", "at_"))
+    first, *rest = parts
+    return (first.union(*rest, all=True) if rest else first).order_by("-at_", "src", "-oid")
+
+
 def case_timeline(*, case: Case, kind: str = "", page: int | str = 1, per_page: int = 15):
-    """Everything that happened to the case, newest first, from its audit trail (one indexed
-    query per page whatever the history size), with the contact attempts on the page loaded in
-    one more query for their details."""
-    rows = AuditLog.objects.filter(case_id=case.pk).select_related("actor").order_by("-at", "-id")
-    if kind in TIMELINE_KINDS:
-        rows = rows.filter(TIMELINE_KINDS[kind][1])
-    page_obj = Paginator(rows, per_page).get_page(page)
-    entries = list(page_obj.object_list)
-    attempt_ids = [int(e.object_id) for e in entries if e.object_type == "contacts.contactattempt"]
-    attempts = {}
-    if attempt_ids:
-        attempts = ContactAttempt.objects.select_related("excuse_category", "contact_point", "agent").prefetch_related("techniques").in_bulk(attempt_ids)
-    for entry in entries:
-        entry.attempt = attempts.get(int(entry.object_id)) if entry.object_type == "contacts.contactattempt" else None
+    """Everything that happened to the case, newest first, paginated (see above): the page and its
+    entries (collections_crm.desk.timeline.Entry)."""
+    page_obj = Paginator(case_timeline_rows(case_id=case.pk, kind=kind), per_page).get_page(page)
+    rows = list(page_obj.object_list)
+    ids: dict[int, list[int]] = defaultdict(list)
+    for src, oid, _at in rows:
+        ids[src].append(oid)
+    objects: dict[int, dict[int, Any]] = {}
+    if ids[ATTEMPT]:
+        objects[ATTEMPT] = (ContactAttempt.objects.select_related("excuse_category", "contact_point", "agent")
+                            .prefetch_related("techniques").in_bulk(ids[ATTEMPT]))
+    if ids[MESSAGE]:
+        objects[MESSAGE] = OutboundMessage.objects.in_bulk(ids[MESSAGE])
+    if ids[PROMISE] or ids[PROMISE_OUTCOME]:
+        objects[PROMISE] = objects[PROMISE_OUTCOME] = PromiseToPay.objects.select_related("created_by").in_bulk(
+            ids[PROMISE] + ids[PROMISE_OUTCOME])
+    if ids[PAYMENT]:
+        objects[PAYMENT] = Payment.objects.select_related("posted_by").in_bulk(ids[PAYMENT])
+    if ids[PLAN]:
+        objects[PLAN] = PaymentPlan.objects.select_related("created_by").in_bulk(ids[PLAN])
+    if ids[BARRIER] or ids[BARRIER_REMOVED]:
+        objects[BARRIER] = objects[BARRIER_REMOVED] = Barrier.objects.select_related("opened_by", "removed_by").in_bulk(
+            ids[BARRIER] + ids[BARRIER_REMOVED])
+    if ids[AUDIT]:
+        objects[AUDIT] = AuditLog.objects.select_related("actor").in_bulk(ids[AUDIT])
+    related = _timeline_audit_of_rows(case_id=case.pk, ids=ids)
     user_ids = {
-        value for e in entries if e.object_type == "cases.case"
-        for value in ((e.before or {}).get("assigned_agent_id"), (e.after or {}).get("assigned_agent_id")) if value
+        value for row in [*objects.get(AUDIT, {}).values(), *related] if row.object_type == "cases.case"
+        for value in ((row.before or {}).get("assigned_agent_id"), (row.after or {}).get("assigned_agent_id")) if value
     }
     users = User.objects.in_bulk(user_ids) if user_ids else {}
-    return page_obj, describe_entries(entries, users)
+    return page_obj, timeline_entries(rows, objects, related, users)
+
+
+def _timeline_audit_of_rows(*, case_id: int, ids: dict[int, list[int]]) -> list[AuditLog]:
+    """In one query: the audit rows that tell the events of the page's domain rows (their actor,
+    their time as written) and the rows folded into the page's entries (written at the same time)."""
+    of_rows = [Q(object_type=object_type, object_id__in=[str(pk) for pk in ids[src]], action__in=actions)
+               for src, (object_type, actions) in ROW_ACTIONS.items() if ids[src]]
+    anchors = of_rows + ([Q(pk__in=ids[AUDIT])] if ids[AUDIT] else [])
+    if not anchors:
+        return []
+    at = AuditLog.objects.filter(case_id=case_id).filter(reduce(or_, anchors)).values("at")
+    wanted = reduce(or_, of_rows, Q(action__in=list(FOLDED), at__in=at))
+    return list(AuditLog.objects.filter(case_id=case_id).filter(wanted).select_related("actor").order_by("at", "id"))

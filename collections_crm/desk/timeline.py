@@ -1,11 +1,17 @@
-"""How a case's audit rows read on its timeline: one entry per business event (the case row a
-service writes beside its entity row is folded into that entry as "changes"). Formatting only;
-the rows and the users they name are loaded by cases.selectors.case_timeline."""
+"""How a case's history reads on its timeline: one entry per business event, from a domain row
+(a contact attempt, a message, a promise and its outcome, a payment, a plan, a barrier opened or
+removed) or from an audit row that no domain row tells (an assignment, an objective change, a
+pause…); the case rows a service writes beside its event are folded into that entry as
+"changes". Formatting only; the rows and the users they name are loaded by
+collections_crm.desk.selectors.case_timeline, which also uses the sources' vocabulary below."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from decimal import Decimal, InvalidOperation
-from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
@@ -13,12 +19,43 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext_lazy as _
 
-from cases.choices import BarrierKind, CaseStatus, Channel, Objective, PaymentMethod, PlanFrequency
+from cases.choices import BarrierKind, CaseStatus, Channel, Objective, PaymentMethod, PlanFrequency, PlanStatus
 from cases.reasons import WHY, reason_text, result_text
 from contacts.selectors import excuse_name
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+# The timeline's sources, in the order rows of the same instant are listed.
+ATTEMPT, MESSAGE, PROMISE, PAYMENT, PROMISE_OUTCOME, PLAN, BARRIER, BARRIER_REMOVED, AUDIT = range(1, 10)
+
+# Audit actions a domain row already tells (the row's own time says when): never listed twice.
+TOLD_BY_ROWS = frozenset({
+    "contact_attempt.logged", "message.queued", "message.sent", "promise.recorded", "promise.kept", "promise.partial",
+    "promise.broken", "payment.posted", "plan.created", "plan.proposed", "barrier.opened", "barrier.removed",
+})
+# Rows a service writes in the same transaction as its event, shown inside that event's entry:
+# action → the actions of the entries they belong to (same time, same actor).
+FOLDED: dict[str, frozenset[str]] = {
+    "case.contacted": frozenset({"contact_attempt.logged", "message.sent"}),
+    "case.promise_recorded": frozenset({"promise.recorded"}),
+    "case.payment_posted": frozenset({"payment.posted"}),
+    "instalment.paid": frozenset({"payment.posted"}),
+    "promise.part_paid": frozenset({"payment.posted"}),
+    "case.plan_recorded": frozenset({"plan.created", "plan.proposed", "plan.agreed", "plan.approved"}),
+    "case.plan_cancelled": frozenset({"plan.cancelled"}),
+}
+# Per domain source: the audit rows that tell its rows' events (for the actor and the folded rows).
+ROW_ACTIONS: dict[int, tuple[str, tuple[str, ...]]] = {
+    ATTEMPT: ("contacts.contactattempt", ("contact_attempt.logged",)),
+    MESSAGE: ("contacts.outboundmessage", ("message.queued", "message.sent")),
+    PROMISE: ("cases.promisetopay", ("promise.recorded",)),
+    PROMISE_OUTCOME: ("cases.promisetopay", ("promise.kept", "promise.partial", "promise.broken")),
+    PAYMENT: ("cases.payment", ("payment.posted",)),
+    PLAN: ("cases.paymentplan", ("plan.created", "plan.proposed")),
+    BARRIER: ("cases.barrier", ("barrier.opened",)),
+    BARRIER_REMOVED: ("cases.barrier", ("barrier.removed",)),
+}
 
 # action → (title, icon, kind used for the colour of the dot)
 ACTIONS = {
@@ -26,6 +63,9 @@ ACTIONS = {
     "promise.recorded": (_("Promise to pay recorded"), "hand-thumbs-up", "promise"),
     "promise.kept": (_("Promise kept"), "check2-circle", "payment"),
     "promise.part_paid": (_("Promise partly paid"), "hourglass-split", "promise"),
+    "promise.partial": (_("Promise partly kept"), "hourglass-bottom", "danger"),
+    "promisetopay.postponed_by_pause": (_("Promise moved by the pause"), "calendar-plus", "muted"),
+    "instalment.postponed_by_pause": (_("Instalment moved by the pause"), "calendar-plus", "muted"),
     "promise.broken": (_("Promise broken"), "x-octagon", "danger"),
     "promise.cancelled": (_("Promise cancelled"), "x-circle", "muted"),
     "payment.posted": (_("Payment received"), "cash-coin", "payment"),
@@ -41,6 +81,7 @@ ACTIONS = {
     "barrier.opened": (_("Barrier opened"), "cone-striped", "barrier"),
     "barrier.removed": (_("Barrier removed"), "check2-square", "barrier"),
     "case.created": (_("Case created"), "folder-plus", "muted"),
+    "case.updated": (_("Case edited"), "pencil", "muted"),
     "case.assigned": (_("Case assigned"), "person-badge", "muted"),
     "case.status_changed": (_("Status changed"), "flag", "status"),
     "case.objective_changed": (_("Objective changed"), "bullseye", "status"),
@@ -51,6 +92,8 @@ ACTIONS = {
     "instalment.missed": (_("Instalment missed"), "calendar-x", "danger"),
     "message.queued": (_("Message queued"), "envelope", "contact"),
     "message.sent": (_("Message sent"), "envelope-check", "contact"),
+    "message.failed": (_("Message not sent"), "envelope-x", "danger"),
+    "message.cancelled": (_("Message cancelled"), "envelope-slash", "muted"),
     "followup.completed": (_("Follow-up done"), "check2-circle", "followup"),
     # The engine's own follow-ups (sent, skipped, moved by the policy …)
     "followup.*": (_("Automatic follow-up"), "robot", "followup"),
@@ -132,6 +175,8 @@ def _summary(action: str, after: dict) -> str:
         return str(WHY.get(after.get("why"), after.get("why") or ""))
     if action == "case.created" and after.get("import_job"):
         return _("Created by import #%(job)s, line %(line)s") % {"job": after["import_job"], "line": after.get("line", "—")}
+    if action.endswith(".postponed_by_pause"):
+        return _("Now due on %(date)s") % {"date": _fmt(after.get("due_date"))}
     if action == "case.contact_restricted":
         return ", ".join(str(label) for key, label in RESTRICTIONS.items() if key in after)
     return ""
@@ -151,18 +196,88 @@ def _changes(row, users: dict) -> list[tuple[str, str, str]]:
     return out
 
 
-def describe_entries(rows: list, users: dict) -> list:
-    """Group the rows one transaction wrote (same time, same actor) into one entry."""
-    entries = []
-    for _key, grouped in groupby(rows, key=lambda r: (r.at, r.actor_id)):
-        group = list(grouped)
-        primary = next((r for r in group if r.object_type != "cases.case"), group[0])
-        title, icon, kind = ACTIONS.get(primary.action) or ACTIONS.get(primary.action.split(".")[0] + ".*", (primary.action, "dot", "muted"))
-        primary.title, primary.icon, primary.kind = title, icon, kind
-        primary.summary = _summary(primary.action, primary.after)
-        primary.changes = [change for row in group for change in _changes(row, users)]
-        primary.extra = [r for r in group if r is not primary and r.object_type != "cases.case"]
-        for extra in primary.extra:
-            extra.title = ACTIONS.get(extra.action, (extra.action,))[0]
-        entries.append(primary)
+@dataclass(eq=False)
+class Entry:
+    """One line of the timeline."""
+
+    action: str
+    at: dt.datetime
+    actor: Any = None
+    title: Any = ""
+    icon: str = "dot"
+    kind: str = "muted"
+    summary: str = ""
+    attempt: Any = None  # a contact attempt, shown with its details
+    message: Any = None  # an outbound message
+    changes: list[tuple[str, str, str]] = dc_field(default_factory=list)
+    extra: list[str] = dc_field(default_factory=list)
+
+
+def _entry(action: str, at: dt.datetime, actor, summary: str = "", **kwargs) -> Entry:
+    title, icon, kind = ACTIONS.get(action) or ACTIONS.get(action.split(".")[0] + ".*", (action, "dot", "muted"))
+    return Entry(action=action, at=at, actor=actor, title=title, icon=icon, kind=kind, summary=summary, **kwargs)
+
+
+def _promise_summary(promise) -> str:
+    return _summary("promise.recorded", {"amount": str(promise.amount), "due_date": promise.due_date.isoformat(), "method": promise.method})
+
+
+def _row_entry(src: int, obj, told: list) -> Entry:
+    """The entry of a domain row; ``told``: its audit rows, if a service wrote it."""
+    by = told[0].actor if told else None
+    if src == ATTEMPT:
+        return _entry("contact_attempt.logged", obj.occurred_at, obj.agent or by, attempt=obj)
+    if src == MESSAGE:
+        state = obj.status if obj.status in ("sent", "failed", "cancelled") else "queued"
+        return _entry(f"message.{state}", obj.created_at, None, obj.subject, message=obj)
+    if src == PROMISE:
+        return _entry("promise.recorded", obj.created_at, obj.created_by or by, _promise_summary(obj))
+    if src == PROMISE_OUTCOME:
+        return _entry(f"promise.{obj.status}", obj.resolved_at, by, _promise_summary(obj))
+    if src == PAYMENT:
+        return _entry("payment.posted", obj.created_at, obj.posted_by or by, _summary("payment.posted", {
+            "amount": str(obj.amount), "received_on": obj.received_on.isoformat(), "method": obj.method}))
+    if src == PLAN:
+        # Proposed or agreed at once: the audit row says; a plan written in bulk tells it by its status.
+        action = told[0].action if told else ("plan.proposed" if obj.status == PlanStatus.PROPOSED else "plan.created")
+        return _entry(action, obj.created_at, obj.created_by or by, _summary(action, {
+            "total_amount": str(obj.total_amount), "instalment_count": obj.instalment_count, "frequency": obj.frequency,
+            "first_due_date": obj.first_due_date.isoformat()}))
+    if src == BARRIER:
+        return _entry("barrier.opened", obj.opened_at, obj.opened_by or by, _summary("barrier.opened", {
+            "kind": obj.kind, "description": obj.description}))
+    return _entry("barrier.removed", obj.removed_at, obj.removed_by or by, str(BARRIER_KIND_LABELS.get(obj.kind, obj.kind)))
+
+
+def timeline_entries(rows: list[tuple[int, int, Any]], objects: dict[int, dict[int, Any]], related: list, users: dict) -> list[Entry]:
+    """The page's entries, in the order of ``rows`` ((source, id, at), newest first): ``objects``
+    holds each source's rows by id, ``related`` the audit rows that tell the page's domain rows
+    and those folded into its entries."""
+    told = defaultdict(list)
+    for row in related:
+        told[(row.object_type, row.object_id)].append(row)
+    entries: list[Entry] = []
+    owners: dict[tuple, Entry] = {}  # (at, actor, action) of an entry's own audit rows → the entry
+    for src, oid, _at in rows:
+        obj = objects.get(src, {}).get(oid)
+        if obj is None:
+            continue
+        if src == AUDIT:
+            own = [obj]
+            entry = _entry(obj.action, obj.at, obj.actor, _summary(obj.action, obj.after), changes=_changes(obj, users))
+        else:
+            object_type, actions = ROW_ACTIONS[src]
+            own = [r for r in told[(object_type, str(oid))] if r.action in actions]
+            entry = _row_entry(src, obj, own)
+        for row in own:
+            owners.setdefault((row.at, row.actor_id, row.action), entry)
+        entries.append(entry)
+    for row in related:
+        owner = next((owners[key] for key in ((row.at, row.actor_id, a) for a in FOLDED.get(row.action, ())) if key in owners), None)
+        if owner is None:
+            continue
+        if row.object_type == "cases.case":
+            owner.changes += _changes(row, users)
+        else:
+            owner.extra.append(str(ACTIONS.get(row.action, (row.action,))[0]))
     return entries

@@ -48,12 +48,12 @@ from debtors.services import debtor_confirm_timezone
 
 from . import forms
 from .selectors import (
-    TIMELINE_KINDS,
     case_contact_points,
     case_contact_statuses,
     case_preparation,
     case_timeline,
     debtor_zones,
+    timeline_kind_choices,
 )
 
 # --- Queue --------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def _workspace_context(request, case, *, active: str = "interaction", bound=None
                                               today=timezone.localdate(now)),
         "timeline_page": timeline_page,
         "timeline": timeline,
-        "timeline_kinds": [(code, label) for code, (label, _q) in TIMELINE_KINDS.items()],
+        "timeline_kinds": timeline_kind_choices(),
         "timeline_kind": kind,
         "can_write": can_write,
         "can_reassign": can_write and not user.is_agent,
@@ -179,7 +179,7 @@ def case_timeline_fragment(request, case_id: int):
         "case": case,
         "timeline_page": timeline_page,
         "timeline": timeline,
-        "timeline_kinds": [(code, label) for code, (label, _q) in TIMELINE_KINDS.items()],
+        "timeline_kinds": timeline_kind_choices(),
         "timeline_kind": request.GET.get("kind", ""),
     }
     return render(request, "desk/_timeline.html", context)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from django.utils import timezone, translation
 
 from cases.models import Case, Instalment, PaymentPlan
@@ -139,19 +140,59 @@ def test_take_next_prefers_my_due_cases_then_claims_from_the_pool(agent, teammat
     assert case_take_next(agent=agent, now=now) is None
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="SKIP LOCKED needs PostgreSQL (SQLite locks the whole file)")
+@pytest.mark.django_db
+def test_a_case_taken_between_the_read_and_the_claim_is_not_taken_twice(agent, teammate, monkeypatch):
+    """The claim is conditional on the version read with the candidate, whatever the database:
+    here the teammate's take runs after the agent read the pool and before the agent's claim (the
+    interleaving row locks prevent on PostgreSQL and SQLite cannot prevent without them)."""
+    from cases import services
+
+    now = timezone.now()
+    first = CaseFactory(assigned_agent=None, next_action_at=now - dt.timedelta(days=2))
+    second = CaseFactory(assigned_agent=None, next_action_at=now - dt.timedelta(days=1))
+    real_lock, taken = services.case_lock, {}
+
+    def lock_after_the_teammate(**kwargs):
+        if not taken:  # the agent's first claim: the teammate's whole take runs first
+            taken[teammate] = None
+            taken[teammate] = case_take_next(agent=teammate, now=now)
+        return real_lock(**kwargs)
+
+    monkeypatch.setattr(services, "case_lock", lock_after_the_teammate)
+    taken[agent] = case_take_next(agent=agent, now=now)
+    assert (taken[teammate].pk, taken[agent].pk) == (first.pk, second.pk)
+    assert dict(Case.objects.filter(pk__in=[first.pk, second.pk]).values_list("pk", "assigned_agent_id")) == {
+        first.pk: teammate.pk, second.pk: agent.pk}
+    assert AuditLog.objects.filter(action="case.assigned", case_id=first.pk).count() == 1
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_agents_clicking_next_at_once_get_different_cases():
+    """Real concurrency on the suite's database: on PostgreSQL the takes skip each other's locked
+    rows; on SQLite they run one after the other (IMMEDIATE transactions)."""
     now = timezone.now()
     agents = [UserFactory(role=Role.AGENT) for _ in range(4)]
     pool = {CaseFactory(assigned_agent=None, next_action_at=now - dt.timedelta(hours=i)).pk for i in range(4)}
     barrier = threading.Barrier(len(agents))
     taken, errors = [], []
 
+    def take(agent):
+        # The test database on SQLite is in memory with a shared cache, which answers "table is
+        # locked" at once where the file database of the embedded default waits (busy timeout,
+        # settings): wait here the same way.
+        for _attempt in range(200):
+            try:
+                return case_take_next(agent=agent, now=now)
+            except OperationalError as exc:
+                if connection.vendor != "sqlite" or "locked" not in str(exc):
+                    raise
+                time.sleep(0.01)
+        raise AssertionError("the database stayed locked")
+
     def work(agent):
         try:
             barrier.wait()
-            case = case_take_next(agent=agent, now=now)
+            case = take(agent)
             taken.append(case.pk if case else None)
         except Exception as exc:  # surfaced below
             errors.append(exc)

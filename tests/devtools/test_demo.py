@@ -36,3 +36,36 @@ def test_demo_command_creates_every_role_and_is_idempotent():
         case.full_clean()
         paid = sum(p.amount for p in case.payments.all())
         assert case.balance == case.original_amount + case.fees - paid
+
+
+@pytest.mark.django_db
+def test_the_logins_printed_at_start_up_name_every_demo_user_and_role_and_write_nothing():
+    import io
+
+    from django.core.management import call_command
+
+    from collections_crm.accounts.models import User
+    from collections_crm.devtools.demo import DEMO_PASSWORD, DEMO_USERS
+
+    out = io.StringIO()
+    call_command("seed_demo", logins=True, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert DEMO_PASSWORD in lines[0]
+    assert [line.split()[:2] for line in lines[1:]] == [[u[0], str(u[3])] for u in DEMO_USERS]
+    assert "leads Equipo Norte" in lines[2] and "sees everything" in lines[1]
+    assert not User.objects.filter(username="admin").exists()
+
+
+@pytest.mark.django_db
+def test_a_demo_case_has_its_history_on_the_timeline():
+    """The demo writes its history in bulk, without audit rows: the timeline shows it all the same."""
+    from django.core.management import call_command
+    from django.db.models import Count
+
+    from cases.models import Case
+    from collections_crm.desk.selectors import case_timeline
+
+    call_command("seed_demo", cases=40, quiet=True)
+    case = Case.objects.annotate(n=Count("attempts")).order_by("-n").first()
+    page, entries = case_timeline(case=case)
+    assert page.paginator.count >= case.n and "contact_attempt.logged" in {e.action for e in entries}

@@ -10,7 +10,7 @@ from cases.models import Case, PaymentPlan
 from cases.services import plan_create, plan_schedule
 from collections_crm.accounts.models import Role, User
 from collections_crm.devtools.datagen import generate_portfolio
-from collections_crm.devtools.demo import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
+from collections_crm.devtools.demo import DEMO_PASSWORD, DEMO_USERS, TEAMS, ensure_demo_users
 from contacts.engine import followups_plan_portfolio
 
 
@@ -21,8 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--cases", type=int, default=300, help="Number of demo cases (default 300).")
         parser.add_argument("--attempts-per-case", type=float, default=3.0)
         parser.add_argument("--quiet", action="store_true", help="Do not print the demo logins.")
+        parser.add_argument("--logins", action="store_true", help="Only print the demo logins (./run.sh prints them last).")
 
     def handle(self, *args, **opts):
+        if opts["logins"]:
+            self._print_logins()
+            return
         ensure_demo_users()
         agents = list(User.objects.filter(role=Role.AGENT, username__in=[u[0] for u in DEMO_USERS]).order_by("username").values_list("id", flat=True))
         result = generate_portfolio(cases=opts["cases"], agents=agents, attempts_per_case=opts["attempts_per_case"], prefix="DEMO")
@@ -38,9 +42,16 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Demo data already present.")
         if not opts["quiet"]:
-            self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-            for username, first, last, role, team, _lang in DEMO_USERS:
-                self.stdout.write(f"  {username:<12} {Role(role).label:<14} {first} {last}{' — ' + team if team else ''}")
+            self._print_logins()
+
+    def _print_logins(self) -> None:
+        """Who to log in as, by role (the README's "First ten minutes" says what each may try)."""
+        led = {supervisor: team for team, supervisor in TEAMS.items()}
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for username, first, last, role, team, lang in DEMO_USERS:
+            where = f"leads {led[username]}" if username in led else (f"in {team}" if team else "sees everything")
+            name = f"{first} {last}"
+            self.stdout.write(f"  {username:<12} {role:<11} {name:<20} {where}{', pages in English' if lang == 'en' else ''}")
 
 
 def _propose_demo_plan() -> None:
