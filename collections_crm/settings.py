@@ -474,6 +474,9 @@ CRM_IMPORT_MAX_ATTEMPTS = env.int("CRM_IMPORT_MAX_ATTEMPTS", default=3)
 # A file dropped in a watched folder is taken once it has not changed for this long (an SFTP
 # upload still being written is left alone).
 CRM_IMPORT_FOLDER_SETTLE_SECONDS = env.int("CRM_IMPORT_FOLDER_SETTLE_SECONDS", default=30)
+# Watched folders must lie inside this folder (the SFTP server's drop area): an admin cannot
+# point the workers at any other part of the server's disk.
+CRM_IMPORT_FOLDER_ROOT = Path(env.str("CRM_IMPORT_FOLDER_ROOT", default=str(VAR_DIR / "dropbox")))
 # Follow-up engine: a claimed follow-up or message is handed out again after this lease; it must
 # exceed CELERY_TASK_TIME_LIMIT so a slow task is never run twice at once.
 CRM_CLAIM_LEASE_SECONDS = env.int("CRM_CLAIM_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)

@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from collections_crm.audit.services import audit_record
+from collections_crm.audit.services import audit_record, snapshot
 
 from .models import ImportJob, ImportSource, ImportStatus, WatchedFolder
 from .report import report_write
@@ -148,3 +148,55 @@ def _file_away(job: ImportJob, root: Path) -> None:
     if job.failure:
         target.with_name(target.name + ".note.txt").write_text(job.failure + "\n", encoding="utf-8")
     ImportJob.objects.filter(pk=job.pk).update(folder_file="")
+
+
+FOLDER_FIELDS = ["path", "creditor_id", "kind", "all_or_nothing", "active", "create_missing_creditors", "assign_mode",
+                 "assign_agent_id", "assign_team_id"]
+
+
+def folder_path_check(path: str) -> str:
+    """The folder's absolute path, created if missing, or a ValidationError on ``path``: it must lie
+    inside CRM_IMPORT_FOLDER_ROOT."""
+    root = Path(settings.CRM_IMPORT_FOLDER_ROOT).resolve()
+    candidate = Path(path).expanduser()
+    resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise ValidationError({"path": _("The folder must be inside %(root)s.") % {"root": root}})
+    try:
+        resolved.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError({"path": _("The folder cannot be created: %(why)s") % {"why": exc.strerror or exc}}) from exc
+    return str(resolved)
+
+
+def watched_folder_save(*, actor, folder: WatchedFolder | None = None, **fields) -> WatchedFolder:
+    """Create or change a watched folder (audited); its path and assignment are checked."""
+    from django.db import transaction
+
+    from .services import assignment_check
+
+    fields["path"] = folder_path_check(fields["path"])
+    if errors := assignment_check(assign_mode=fields.get("assign_mode", ""), assign_agent=fields.get("assign_agent"),
+                                  assign_team=fields.get("assign_team")):
+        raise ValidationError(errors)
+    creating = folder is None
+    folder = folder or WatchedFolder(owner=actor)
+    before = {} if creating else snapshot(folder, FOLDER_FIELDS)
+    for name, value in fields.items():
+        setattr(folder, name, value)
+    with transaction.atomic():
+        if WatchedFolder.objects.exclude(pk=folder.pk).filter(path=folder.path).exists():
+            raise ValidationError({"path": _("This folder is already watched.")})
+        folder.save()
+        audit_record(actor=actor, action="import.folder_created" if creating else "import.folder_changed", obj=folder,
+                     before=before or None, after=snapshot(folder, FOLDER_FIELDS))
+    return folder
+
+
+def watched_folder_delete(*, actor, folder: WatchedFolder) -> None:
+    """Stop watching a folder (its files and the imports it started stay)."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        audit_record(actor=actor, action="import.folder_deleted", obj=folder, before=snapshot(folder, FOLDER_FIELDS))
+        folder.delete()

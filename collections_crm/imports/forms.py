@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from cases.models import Creditor
 from collections_crm.accounts.models import Role, Team, User
 
-from .models import AssignMode, ImportKind
+from .models import AssignMode, ImportKind, WatchedFolder
 from .rows import TARGETS
 
 
@@ -66,3 +66,20 @@ class MappingForm(forms.Form):
 
     def mapping(self) -> dict[str, str]:
         return {name.removeprefix("map_"): value for name, value in self.cleaned_data.items() if name.startswith("map_") and value}
+
+
+class WatchedFolderForm(forms.ModelForm):
+    class Meta:
+        model = WatchedFolder
+        fields = ["path", "creditor", "kind", "all_or_nothing", "create_missing_creditors", "assign_mode", "assign_agent",
+                  "assign_team", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["creditor"].queryset = Creditor.objects.filter(active=True)
+        self.fields["assign_agent"].queryset = User.objects.filter(role=Role.AGENT, is_active=True).order_by("username")
+        self.fields["path"].help_text = _("Inside %(root)s (a name alone is made there). The files are imported with the "
+                                          "creditor's saved column mapping.") % {"root": settings.CRM_IMPORT_FOLDER_ROOT}
+
+    def validate_unique(self):
+        """(The service checks the path once it is made absolute.)"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import ImportJob, ImportRowError
+from .models import ImportJob, ImportRowError, WatchedFolder
 
 
 def import_job_list(*, limit: int = 50) -> QuerySet[ImportJob]:
@@ -25,3 +25,12 @@ def import_row_errors(*, job: ImportJob, severity: str | None = None) -> QuerySe
         # ("rejected" sorts before "warning".)
         return ImportRowError.objects.filter(job=job).order_by("severity", "line", "id")
     return ImportRowError.objects.filter(job=job, severity=severity).order_by("line", "id")
+
+
+def watched_folders() -> QuerySet[WatchedFolder]:
+    """Every watched folder with its creditor (one query)."""
+    return WatchedFolder.objects.select_related("creditor")
+
+
+def watched_folder_get(*, folder_id: int) -> WatchedFolder:
+    return get_object_or_404(WatchedFolder, pk=folder_id)

@@ -443,8 +443,9 @@ def import_job_plan_cases(*, job_id: int, batch: int = 5000) -> int:
         return 0
     # The import's audit rows all carry its start time (indexed), which finds its cases.
     case_ids = (
-        AuditLog.objects.filter(at=job.started_at, object_type="cases.case", action__in=["case.created", "case.balance_imported"])
-        .order_by("case_id").values_list("case_id", flat=True)
+        AuditLog.objects.filter(at=job.started_at, object_type="cases.case",
+                                action__in=["case.created", "case.balance_imported", "case.assigned"])
+        .order_by("case_id").values_list("case_id", flat=True).distinct()
     )
     planned, last = 0, 0
     while ids := list(case_ids.filter(case_id__gt=last)[:batch]):

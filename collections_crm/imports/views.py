@@ -10,8 +10,8 @@ from django.views.decorators.http import require_http_methods
 from collections_crm.accounts.access import role_required
 from collections_crm.accounts.models import Role
 
-from . import selectors, services
-from .forms import MappingForm, UploadForm
+from . import folders, selectors, services
+from .forms import MappingForm, UploadForm, WatchedFolderForm
 from .models import ImportStatus, Severity
 from .report import report_csv_lines
 from .rows import TARGETS
@@ -41,8 +41,40 @@ def import_list(request):
             _form_errors(form, exc)
         else:
             return redirect("imports:detail", pk=job.pk)
-    # Queries: session, user, jobs with creditor (one join), creditors for the form's select.
-    return render(request, "imports/import_list.html", {"form": form, "jobs": selectors.import_job_list(limit=50)})
+    return _list_page(request, form=form)
+
+
+def _list_page(request, *, form=None, folder_form=None, status=200):
+    # Queries: session, user, jobs with creditor (one join), folders (one join), the forms' selects.
+    return render(request, "imports/import_list.html", {
+        "form": form or UploadForm(), "jobs": selectors.import_job_list(limit=50),
+        "folders": selectors.watched_folders(), "folder_form": folder_form or WatchedFolderForm(prefix="folder"),
+    }, status=status)
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["POST"])
+def folder_save(request, pk: int | None = None):
+    """Add a watched folder (or change one: pk)."""
+    folder = selectors.watched_folder_get(folder_id=pk) if pk else None
+    form = WatchedFolderForm(request.POST, prefix="folder", instance=folder)
+    if form.is_valid():
+        try:
+            folders.watched_folder_save(actor=request.user, folder=folder, **form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("The folder is watched: files dropped there are imported within a minute."))
+            return redirect("imports:list")
+    return _list_page(request, folder_form=form, status=400)
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["POST"])
+def folder_delete(request, pk: int):
+    folders.watched_folder_delete(actor=request.user, folder=selectors.watched_folder_get(folder_id=pk))
+    messages.success(request, _("The folder is no longer watched; its files stay where they are."))
+    return redirect("imports:list")
 
 
 @role_required(Role.ADMIN)

@@ -340,3 +340,26 @@ def test_a_missing_folder_is_reported_on_the_folder(folder):
     folders_poll()
     folder.refresh_from_db()
     assert folder.last_polled_at is not None and "FileNotFoundError" in folder.last_problem
+
+
+def test_an_admin_sets_a_watched_folder_inside_the_drop_area_only(client, admin_user, creditor, settings, tmp_path):
+    from django.urls import reverse
+
+    settings.CRM_IMPORT_FOLDER_ROOT = tmp_path / "dropbox"
+    client.force_login(admin_user)
+    with translation.override("en"):
+        refused = client.post(reverse("imports:folder_add"), {"folder-path": "/etc", "folder-creditor": creditor.pk,
+                                                              "folder-kind": "portfolio", "folder-active": "on"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.status_code == 400 and "The folder must be inside" in refused.content.decode()
+    assert not WatchedFolder.objects.exists()
+    response = client.post(reverse("imports:folder_add"), {"folder-path": "banco", "folder-creditor": creditor.pk,
+                                                           "folder-kind": "portfolio", "folder-active": "on"})
+    assert response.status_code == 302
+    folder = WatchedFolder.objects.get()
+    assert folder.path == str((tmp_path / "dropbox" / "banco").resolve()) and folder.owner == admin_user
+    assert (tmp_path / "dropbox" / "banco").is_dir()
+    assert AuditLog.objects.filter(action="import.folder_created", object_id=str(folder.pk)).exists()
+    page = client.get(reverse("imports:list")).content.decode()
+    assert folder.path in page
+    client.post(reverse("imports:folder_delete", args=[folder.pk]))
+    assert not WatchedFolder.objects.exists() and AuditLog.objects.filter(action="import.folder_deleted").exists()

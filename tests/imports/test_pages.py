@@ -86,6 +86,7 @@ def test_list_page_query_budget(client, admin_user, upload, django_assert_max_nu
     for _ in range(5):
         upload(MESSY)
     client.force_login(admin_user)
-    # session, user, jobs with their creditors, creditors for the form, session renewal (3)
-    with django_assert_max_num_queries(7):
+    # session, user, jobs with their creditors, creditors for the form, session renewal (3), watched
+    # folders with their creditors, the folder form's creditors, agents and teams
+    with django_assert_max_num_queries(11):
         assert client.get(reverse("imports:list")).status_code == 200
