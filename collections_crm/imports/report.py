@@ -7,6 +7,7 @@ import csv
 from collections.abc import Iterator
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from .models import ImportJob, Severity
 from .selectors import import_row_errors
@@ -22,7 +23,7 @@ def report_csv_lines(job: ImportJob, *, bom: bool = True) -> Iterator[str]:
     if bom:
         yield "\ufeff"  # so spreadsheet programs read the file as UTF-8
     yield writer.writerow([_("Result"), _("Line"), _("Column"), _("Value"), _("Reason")])
-    labels = {Severity.REJECTED: _("Rejected"), Severity.WARNING: _("Warning")}
+    labels = {Severity.REJECTED: pgettext("import row", "Rejected"), Severity.WARNING: pgettext("import row", "Warning")}
     for problem in import_row_errors(job=job).iterator(chunk_size=2000):
         yield writer.writerow([labels.get(problem.severity, problem.severity), problem.line, problem.column, problem.value,
                                problem.message])
