@@ -44,8 +44,11 @@ class MappingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.job = job
         choices = [("", _("— not in the file —"))] + [(h, h) for h in job.headers if h]
+        labels = {t.name: t.label for t in TARGETS[job.kind]}
         for target in TARGETS[job.kind]:
             label = f"{target.label} *" if target.required else str(target.label)
+            if target.or_else:  # either amount column is enough
+                label = _("%(field)s * (or %(other)s)") % {"field": target.label, "other": labels[target.or_else]}
             self.fields[f"map_{target.name}"] = forms.ChoiceField(label=label, choices=choices, required=False,
                                                                   initial=job.mapping.get(target.name, ""))
         self.fields["day_first"].initial = job.day_first
@@ -57,6 +60,8 @@ class MappingForm(forms.Form):
         if job.kind != ImportKind.PORTFOLIO:
             for name in ("create_missing_creditors", "assign_mode", "assign_agent", "assign_team"):
                 del self.fields[name]
+        # The columns first, then how to read and what to do with the rows.
+        self.order_fields([name for name in self.fields if name.startswith("map_")])
 
     def options(self) -> dict:
         """The keyword arguments of import_job_configure besides the mapping."""

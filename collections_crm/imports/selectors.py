@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import ImportJob, ImportRowError, WatchedFolder
+from .models import ImportJob, ImportRowError, Severity, WatchedFolder
 
 
 def import_job_list(*, limit: int = 50) -> QuerySet[ImportJob]:
@@ -25,6 +25,12 @@ def import_row_errors(*, job: ImportJob, severity: str | None = None) -> QuerySe
         # ("rejected" sorts before "warning".)
         return ImportRowError.objects.filter(job=job).order_by("severity", "line", "id")
     return ImportRowError.objects.filter(job=job, severity=severity).order_by("line", "id")
+
+
+def import_row_warnings_imported(*, job: ImportJob) -> QuerySet[ImportRowError]:
+    """The warnings of the lines that were imported (a rejected line's warnings are in the CSV)."""
+    rejected = ImportRowError.objects.filter(job=job, severity=Severity.REJECTED).values("line")
+    return import_row_errors(job=job, severity=Severity.WARNING).exclude(line__in=rejected)
 
 
 def watched_folders() -> QuerySet[WatchedFolder]:

@@ -101,7 +101,7 @@ def import_detail(request, pk: int):
     elif job.finished:
         # Queries: each list is sliced, so a million problems cost two bounded reads.
         context["errors"] = selectors.import_row_errors(job=job, severity=Severity.REJECTED)[:REPORT_PREVIEW]
-        context["warnings"] = selectors.import_row_errors(job=job, severity=Severity.WARNING)[:REPORT_PREVIEW]
+        context["warnings"] = selectors.import_row_warnings_imported(job=job)[:REPORT_PREVIEW]
     return render(request, "imports/import_detail.html", context)
 
 
