@@ -282,6 +282,8 @@ def test_the_command_takes_a_mapping_file_and_refuses_clearly(tmp_path, admin_us
 def folder(tmp_path, admin_user, creditor):
     drop = tmp_path / "sftp" / "banco"
     drop.mkdir(parents=True)
+    admin_user.language = "en"  # the folder's notes and reports are in its owner's language
+    admin_user.save()
     return WatchedFolder.objects.create(path=str(drop), creditor=creditor, owner=admin_user)
 
 
