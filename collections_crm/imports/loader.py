@@ -358,11 +358,12 @@ def check_portfolio(job: ImportJob, stage: Stage) -> None:
     """Phase 2: reject lines that clash with an earlier line or with the database."""
     t = stage.table
     ref = _reference_header(job)
+    # (Without a creditor column every line is the job's creditor's: the reference alone says it.)
+    same_creditor = " AND o.creditor_id = s.creditor_id AND o.creditor_new = s.creditor_new" if "creditor" in job.mapping else ""
     checks = [
         # (A reference is unique per creditor; a creditor to be created has id 0 and its name's key.)
         (f"""SELECT s.line, s.reference FROM {t} s
-             WHERE EXISTS (SELECT 1 FROM {t} o WHERE o.reference = s.reference AND o.line < s.line
-                           AND o.creditor_id = s.creditor_id AND o.creditor_new = s.creditor_new)""",
+             WHERE EXISTS (SELECT 1 FROM {t} o WHERE o.reference = s.reference AND o.line < s.line{same_creditor})""",
          duplicate_reference_message()),
         (f"""SELECT s.line, s.reference FROM {t} s
              JOIN cases_case c ON c.creditor_id = s.creditor_id AND c.reference = s.reference
@@ -554,7 +555,7 @@ def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> d
             params,
         )
         created["debtors"] = cursor.fetchone()
-        insert_points = f"""INSERT INTO debtors_contactpoint (debtor_id, kind, value, label, person_name, is_primary, verified,
+        insert_points = """INSERT INTO debtors_contactpoint (debtor_id, kind, value, label, person_name, is_primary, verified,
                         consent, opted_out, do_not_contact, unusable_reason, created_at)
                     SELECT debtor_id, kind, value, '', '', false, false, false, false, false, reason, %(now)s FROM src
                     ON CONFLICT (debtor_id, kind, value) DO NOTHING
@@ -573,25 +574,11 @@ def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> d
             params,
         )
         points_count, points_runs = cursor.fetchone()
+        more_count, more_runs = 0, []
         # Addresses, and the values that could not be read (kept as unusable with their kind's
-        # reason): a statement of their own, over the few lines that have any.
-        cursor.execute(
-            f"""WITH src AS (
-                    SELECT DISTINCT d.id AS debtor_id, v.kind, v.value, v.reason FROM {t} s
-                    JOIN debtors_debtor d ON d.document_type = s.document_type AND d.document_number = s.document_number
-                    CROSS JOIN LATERAL (
-                        SELECT 'address', s.address, '' WHERE s.address <> ''
-                        UNION ALL SELECT split_part(u, %(unit)s, 1), split_part(u, %(unit)s, 2),
-                            CASE split_part(u, %(unit)s, 1) WHEN 'phone' THEN %(unusable_phone)s
-                                WHEN 'email' THEN %(unusable_email)s ELSE %(unusable_address)s END
-                        FROM unnest(string_to_array(NULLIF(s.unusable, ''), %(record)s)) AS u
-                    ) AS v(kind, value, reason)
-                    WHERE (s.address <> '' OR s.unusable <> '') AND v.value <> ''
-                    ORDER BY 1, 2, 3
-                ), ins AS ({insert_points}) {_ID_RUNS}""",
-            params,
-        )
-        more_count, more_runs = cursor.fetchone()
+        # reason, each reported as a warning): a statement of their own, when the file has any.
+        if "address" in job.mapping or ImportRowError.objects.filter(job=job, severity=Severity.WARNING).exists():
+            more_count, more_runs = _insert_more_points(cursor, t, insert_points, params)
         as_list = [json.loads(r) if isinstance(r, str) else r for r in (points_runs, more_runs)]
         created["contact_points"] = (int(points_count) + int(more_count), as_list[0] + as_list[1])
         cursor.execute(
@@ -644,6 +631,27 @@ def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> d
     debtor_zones_refresh(debtor_ids=uncovered)
     _audit_created(job, now=now, created=created)
     return {"created": created["cases"][0], "updated": updated, "unchanged": staged - created["cases"][0] - updated}
+
+
+def _insert_more_points(cursor, t: str, insert_points: str, params: dict) -> tuple[int, list]:
+    """Addresses and unusable values of the staged lines as contact points: (count, id runs)."""
+    cursor.execute(
+        f"""WITH src AS (
+                SELECT DISTINCT d.id AS debtor_id, v.kind, v.value, v.reason FROM {t} s
+                JOIN debtors_debtor d ON d.document_type = s.document_type AND d.document_number = s.document_number
+                CROSS JOIN LATERAL (
+                    SELECT 'address', s.address, '' WHERE s.address <> ''
+                    UNION ALL SELECT split_part(u, %(unit)s, 1), split_part(u, %(unit)s, 2),
+                        CASE split_part(u, %(unit)s, 1) WHEN 'phone' THEN %(unusable_phone)s
+                            WHEN 'email' THEN %(unusable_email)s ELSE %(unusable_address)s END
+                    FROM unnest(string_to_array(NULLIF(s.unusable, ''), %(record)s)) AS u
+                ) AS v(kind, value, reason)
+                WHERE (s.address <> '' OR s.unusable <> '') AND v.value <> ''
+                ORDER BY 1, 2, 3
+            ), ins AS ({insert_points}) {_ID_RUNS}""",
+        params,
+    )
+    return cursor.fetchone()
 
 
 def _id_runs(ids: list[int]) -> list[list[int]]:
