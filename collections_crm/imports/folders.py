@@ -93,19 +93,19 @@ def folder_poll(*, folder: WatchedFolder, now: dt.datetime) -> dict[str, int]:
             os.rename(path, claimed)
         except FileNotFoundError:  # another tick took it
             continue
-        outcome = _import(folder, claimed, now=now)
+        outcome = _import(folder, root, claimed, now=now)
         result[outcome] += 1
     return result
 
 
-def _import(folder: WatchedFolder, path: Path, *, now: dt.datetime) -> str:
+def _import(folder: WatchedFolder, root: Path, path: Path, *, now: dt.datetime) -> str:
     from . import services
 
     sha = _sha256(path)
     earlier = (ImportJob.objects.filter(creditor=folder.creditor, kind=folder.kind, sha256=sha)
                .exclude(status=ImportStatus.FAILED).order_by("pk").first())
     if earlier is not None:
-        target = _unique(path.parents[1] / "done" / path.name)
+        target = _unique(root / "done" / path.name)
         os.rename(path, target)
         target.with_name(target.name + ".note.txt").write_text(_(
             "This file was already imported as import #%(job)d (%(name)s, %(when)s): nothing was done.\n") % {
@@ -115,25 +115,27 @@ def _import(folder: WatchedFolder, path: Path, *, now: dt.datetime) -> str:
                      after={"folder_id": folder.pk, "file": path.name[:200]})
         return "duplicates"
     try:
-        job = services.import_file_prepare(
-            actor=folder.owner, path=path, creditor=folder.creditor, kind=folder.kind, all_or_nothing=folder.all_or_nothing,
-            create_missing_creditors=folder.create_missing_creditors, assign_mode=folder.assign_mode,
-            assign_agent=folder.assign_agent, assign_team=folder.assign_team, source=ImportSource.FOLDER, folder=folder,
-        )
-    except ValidationError as exc:
-        job = ImportJob.objects.filter(folder=folder, status=ImportStatus.UPLOADED, sha256=sha).order_by("-pk").first()
-        reason = " ".join(exc.messages) + " " + _(
-            "Import one file of this creditor from the Imports page and map its columns: the mapping is saved for the next files.")
-        if job is None:  # refused before a job existed (not a CSV or XLSX file, too large, empty…)
-            target = _unique(path.parents[1] / "failed" / path.name)
-            os.rename(path, target)
-            target.with_name(target.name + ".note.txt").write_text(" ".join(exc.messages) + "\n", encoding="utf-8")
-            return "failed"
-        services.import_job_fail(job_id=job.pk, reason=reason, now=now)
-        ImportJob.objects.filter(pk=job.pk).update(folder_file=str(path))
-        _file_away(ImportJob.objects.get(pk=job.pk), path.parents[1])
+        job = services.import_job_create_from_path(actor=folder.owner, path=path, creditor=folder.creditor, kind=folder.kind,
+                                                   all_or_nothing=folder.all_or_nothing, source=ImportSource.FOLDER, folder=folder)
+    except ValidationError as exc:  # not a CSV or XLSX file, too large, empty…: no job
+        target = _unique(root / "failed" / path.name)
+        os.rename(path, target)
+        target.with_name(target.name + ".note.txt").write_text(" ".join(exc.messages) + "\n", encoding="utf-8")
         return "failed"
     ImportJob.objects.filter(pk=job.pk).update(folder_file=str(path))
+    try:
+        # The creditor's saved mapping when the file has its columns, else the suggested one.
+        services.import_job_configure(
+            actor=folder.owner, job_id=job.pk, mapping=job.mapping, day_first=job.day_first, decimal_comma=job.decimal_comma,
+            all_or_nothing=folder.all_or_nothing, create_missing_creditors=folder.create_missing_creditors,
+            assign_mode=folder.assign_mode, assign_agent=folder.assign_agent, assign_team=folder.assign_team,
+        )
+    except ValidationError as exc:
+        services.import_job_fail(job_id=job.pk, reason=" ".join(exc.messages) + " " + _(
+            "Import one file of this creditor from the Imports page and map its columns: the mapping is saved for the next files."),
+            now=now)
+        _file_away(ImportJob.objects.get(pk=job.pk), root)
+        return "failed"
     services.import_job_start(actor=folder.owner, job_id=job.pk, now=now)
     return "started"
 

@@ -49,7 +49,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases import reasons
+from cases.choices import CaseStatus
 from cases.models import Case, Creditor
+from collections_crm.accounts.models import Role, User
 from collections_crm.audit.models import AuditLog
 from collections_crm.core import bulk
 from debtors.models import ContactPoint, ContactPointKind, Debtor
@@ -181,8 +183,6 @@ def creditor_keys() -> dict[str, tuple[int, str]]:
 
 def agent_keys() -> dict[str, int]:
     """Normalised user name, e-mail or full name of the active agents -> their id."""
-    from collections_crm.accounts.models import Role, User
-
     agents = list(User.objects.filter(role=Role.AGENT, is_active=True).values_list("pk", "username", "email", "first_name", "last_name"))
     names = _unambiguous(
         pair for pk, _u, email, first, last in agents
@@ -437,16 +437,11 @@ def creditors_create(job: ImportJob, stage: Stage, *, names: dict[str, str], now
     return created
 
 
-WORKABLE = ("new", "active", "promised", "plan")
-
-
 def assignment_blocks(job: ImportJob, count: int) -> tuple[str, list[tuple[int, int]]]:
     """How the import's option hands out ``count`` unassigned cases, in file order: ("cycle",
     [(agent, 1), ...]) takes the agents in turn; ("blocks", [(agent, n), ...]) gives each agent
     its n cases in a row. Balanced fills up the agents with the fewest open cases first, so that
     the team ends as level as the count allows."""
-    from collections_crm.accounts.models import Role, User
-
     if job.assign_mode == "agent":
         agent = job.assign_agent
         ok = agent is not None and agent.is_active and agent.role == Role.AGENT
@@ -460,7 +455,7 @@ def assignment_blocks(job: ImportJob, count: int) -> tuple[str, list[tuple[int, 
         return "cycle", [(pk, 1) for pk in agents]
     from django.db.models import Count
 
-    loads = dict(Case.objects.filter(assigned_agent_id__in=agents, status__in=WORKABLE).values("assigned_agent_id")
+    loads = dict(Case.objects.filter(assigned_agent_id__in=agents, status__in=CaseStatus.workable_values()).values("assigned_agent_id")
                  .annotate(n=Count("pk")).values_list("assigned_agent_id", "n"))
     return "blocks", level_quotas([(loads.get(pk, 0), pk) for pk in agents], count)
 
@@ -488,10 +483,11 @@ def assign_imported(job: ImportJob, stage: Stage, *, now: dt.datetime) -> int:
     if not job.assign_mode and "agent" not in job.mapping:
         return 0  # (a million staged lines are not read to give nobody anything)
     t = stage.table
+    workable = CaseStatus.workable_values()
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT c.id, s.agent_id FROM {t} s JOIN cases_case c ON c.creditor_id = s.creditor_id AND c.reference = s.reference
-                WHERE c.assigned_agent_id IS NULL AND c.status IN {WORKABLE!r} ORDER BY s.line""")
+                WHERE c.assigned_agent_id IS NULL AND c.status IN ({", ".join(["%s"] * len(workable))}) ORDER BY s.line""", workable)
         todo = cursor.fetchall()
     by_agent: dict[int, list[int]] = {}
     rest = [case_id for case_id, agent_id in todo if not agent_id]

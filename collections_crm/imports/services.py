@@ -20,12 +20,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cases.models import Creditor
+from collections_crm.accounts.models import Role, User
 from collections_crm.audit.services import audit_record
 from collections_crm.core.enqueue import enqueue_on_commit
 
 from . import loader
 from .limits import Deadline, FileRefused, limit
-from .models import AssignMode, ColumnMapping, ImportJob, ImportKind, ImportRowError, ImportStatus
+from .models import AssignMode, ColumnMapping, ImportJob, ImportKind, ImportRowError, ImportSource, ImportStatus
 from .parsing import CsvRows, XlsxRows, detect_decimal_comma, detect_dialect, holds_nul, is_blank
 from .rows import AMOUNT_FIELDS, TARGETS, best_sheet, find_header, missing_required, suggest_mapping
 
@@ -40,7 +41,7 @@ def _limit_mb() -> float:
 
 def import_job_create(
     *, actor, creditor: Creditor, kind: str, upload, all_or_nothing: bool = False, day_first: bool = True,
-    now: dt.datetime | None = None,
+    source: str = ImportSource.UPLOAD, folder=None, now: dt.datetime | None = None,
 ) -> ImportJob:
     """Store the uploaded file, detect its format, encoding and delimiter, read its header and
     propose a column mapping (the creditor's saved one when its columns are all there)."""
@@ -66,6 +67,7 @@ def import_job_create(
     job = ImportJob(
         creditor=creditor, kind=kind, original_name=name, size=upload.size, sha256=digest.hexdigest(),
         file_format=file_format, all_or_nothing=all_or_nothing, day_first=day_first, created_by=actor, created_at=now,
+        source=source, folder=folder,
     )
     headers, samples = _inspect(job, upload)
     if not any(headers):
@@ -201,8 +203,6 @@ def _shown(cell):
 def assignment_check(*, assign_mode: str, assign_agent, assign_team) -> dict[str, str]:
     """Field errors of an import's assignment option (the upload form, the command and the
     watched folder share it)."""
-    from collections_crm.accounts.models import Role, User
-
     errors = {}
     if assign_mode not in AssignMode.values:
         errors["assign_mode"] = _("Unknown way of assigning cases.")
@@ -455,29 +455,17 @@ def import_job_plan_cases(*, job_id: int, batch: int = 5000) -> int:
     return planned
 
 
-def import_file_prepare(
-    *, actor, path: Path, creditor: Creditor, kind: str, mapping: dict[str, str] | None = None, day_first: bool | None = None,
-    decimal_comma: bool | None = None, all_or_nothing: bool = False, create_missing_creditors: bool = False,
-    assign_mode: str = "", assign_agent=None, assign_team=None, source: str = "command", folder=None,
-) -> ImportJob:
+def import_job_create_from_path(*, actor, path: Path, creditor: Creditor, kind: str, all_or_nothing: bool = False,
+                                source: str, folder=None) -> ImportJob:
     """An import of a file on the server's disk (the import_file command, a watched folder),
-    through the same steps as an upload: stored, inspected, mapped (``mapping``, else the
-    creditor's saved mapping when its columns are all there, else the suggested one) and
-    configured. A mapping that misses a required field is the ``mapping`` field's error."""
+    stored and inspected as an upload is; the caller then configures it (import_job_configure)."""
     from django.core.files import File
 
     with open(path, "rb") as handle:
         upload = File(handle, name=path.name)
         upload.size = path.stat().st_size
-        job = import_job_create(actor=actor, creditor=creditor, kind=kind, upload=upload, all_or_nothing=all_or_nothing)
-    ImportJob.objects.filter(pk=job.pk).update(source=source, folder=folder)
-    chosen = job.mapping if mapping is None else mapping
-    return import_job_configure(
-        actor=actor, job_id=job.pk, mapping=chosen, day_first=job.day_first if day_first is None else day_first,
-        decimal_comma=job.decimal_comma if decimal_comma is None else decimal_comma, all_or_nothing=all_or_nothing,
-        create_missing_creditors=create_missing_creditors, assign_mode=assign_mode, assign_agent=assign_agent,
-        assign_team=assign_team,
-    )
+        return import_job_create(actor=actor, creditor=creditor, kind=kind, upload=upload, all_or_nothing=all_or_nothing,
+                                 source=source, folder=folder)
 
 
 def import_job_fail(*, job_id: int, reason: str, now: dt.datetime | None = None) -> None:

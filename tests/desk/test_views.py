@@ -564,11 +564,10 @@ def test_queue_search_finds_by_a_prefix_of_the_reference_or_the_document(login, 
 
 
 @pytest.mark.django_db
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="pattern-ops indexes are PostgreSQL's")
 def test_prefix_searches_are_served_by_an_index_on_postgresql(agent):
     """EXPLAIN on a few thousand rows: the reference and document prefixes use their
     pattern-ops indexes (cases 0011, debtors 0006), not a scan of every case."""
-    if connection.vendor != "postgresql":
-        pytest.skip("pattern-ops indexes are PostgreSQL's")
     from cases.selectors import case_search_q
     from tests.factories import CreditorFactory, DebtorFactory
 

@@ -83,11 +83,15 @@ class Command(BaseCommand):
 
     def _run(self, path, creditor, actor, options, mapping, day_first, decimal_comma, assign_agent, assign_team):
         try:
-            job = services.import_file_prepare(
-                actor=actor, path=path, creditor=creditor, kind=options["kind"], mapping=mapping, day_first=day_first,
-                decimal_comma=decimal_comma, all_or_nothing=options["all_or_nothing"],
-                create_missing_creditors=options["create_missing_creditors"], assign_mode=options["assign_mode"],
-                assign_agent=assign_agent, assign_team=assign_team, source=ImportSource.COMMAND,
+            job = services.import_job_create_from_path(actor=actor, path=path, creditor=creditor, kind=options["kind"],
+                                                       all_or_nothing=options["all_or_nothing"], source=ImportSource.COMMAND)
+            # The given mapping, else the creditor's saved one or the suggested one (the job's).
+            services.import_job_configure(
+                actor=actor, job_id=job.pk, mapping=job.mapping if mapping is None else mapping,
+                day_first=job.day_first if day_first is None else day_first,
+                decimal_comma=job.decimal_comma if decimal_comma is None else decimal_comma,
+                all_or_nothing=options["all_or_nothing"], create_missing_creditors=options["create_missing_creditors"],
+                assign_mode=options["assign_mode"], assign_agent=assign_agent, assign_team=assign_team,
             )
             services.import_job_start(actor=actor, job_id=job.pk, enqueue=False)
         except ValidationError as exc:
