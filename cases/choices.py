@@ -62,6 +62,14 @@ class Channel(models.TextChoices):
     LETTER = "letter", _("Letter")
     VISIT = "visit", _("Visit")
     WHATSAPP = "whatsapp", _("WhatsApp")
+    # The debtor acting on their own in the self-service portal (collections_crm.portal): an
+    # inbound channel only, never planned, sent or logged by hand.
+    PORTAL = "portal", _("Self-service portal")
+
+    @classmethod
+    def outreach_choices(cls) -> list[tuple[str, str]]:
+        """The channels an agent, a cadence or a template can use: every one but the portal."""
+        return [(value, label) for value, label in cls.choices if value != cls.PORTAL]
 
 
 class Direction(models.TextChoices):

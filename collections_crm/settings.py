@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "contacts",
     "collections_crm.desk",
     "collections_crm.privacy",
+    "collections_crm.selfservice",
+    "collections_crm.portal",
     "collections_crm.reports",
     "collections_crm.adminarea",
     "collections_crm.api",
@@ -483,4 +485,22 @@ CRM_CLAIM_LEASE_SECONDS = env.int("CRM_CLAIM_LEASE_SECONDS", default=CELERY_TASK
 CRM_SMS_BACKEND = env.str("CRM_SMS_BACKEND", default="contacts.messaging.sms.FileSMSBackend")
 CRM_SMS_FILE_PATH = env.str("CRM_SMS_FILE_PATH", default=str(VAR_DIR / "sms"))
 CRM_COMPANY_NAME = env.str("CRM_COMPANY_NAME", default="CobroCRM")
-CRM_PAYMENT_LINK_BASE = env.str("CRM_PAYMENT_LINK_BASE", default="https://pagos.example.com/")
+# Self-service portal (collections_crm.portal). The address debtors reach it at, written into
+# every personal link a message or letter carries.
+CRM_PORTAL_BASE_URL = env.str("CRM_PORTAL_BASE_URL", default="http://localhost:8000").rstrip("/")
+# Files debtors upload (disputes, documents): outside the web root, served only to staff.
+CRM_PRIVATE_MEDIA_ROOT = Path(env.str("CRM_PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
+# The online payment provider: "sandbox" (a local checkout page, the default, for the demo and
+# tests), "stripe" or "redsys". Each confirms a payment only by its signed callback.
+CRM_PAYMENT_PROVIDER = env.str("CRM_PAYMENT_PROVIDER", default="sandbox")
+# The sandbox signs its callbacks as a real provider would, with this secret (derived from
+# SECRET_KEY unless set).
+CRM_SANDBOX_SECRET = env.str("CRM_SANDBOX_SECRET", default="")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Redsys (TPV Virtual): merchant code (FUC), terminal, the SHA-256 secret key, and the test or
+# live environment.
+REDSYS_MERCHANT_CODE = env.str("REDSYS_MERCHANT_CODE", default="")
+REDSYS_TERMINAL = env.str("REDSYS_TERMINAL", default="1")
+REDSYS_SECRET_KEY = env.str("REDSYS_SECRET_KEY", default="")
+REDSYS_ENVIRONMENT = env.str("REDSYS_ENVIRONMENT", default="test")

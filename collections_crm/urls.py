@@ -7,6 +7,7 @@ from django.views.i18n import set_language
 from collections_crm.accounts import views as account_views
 from collections_crm.core import views as core_views
 from collections_crm.observability import views as observability_views
+from collections_crm.portal import webhooks as portal_webhooks
 from collections_crm.shell import views as shell_views
 
 urlpatterns = [
@@ -37,4 +38,6 @@ urlpatterns = [
     path("manage/", include("collections_crm.adminarea.urls")),
     path("api/v1/", include("collections_crm.api.urls")),
     path("imports/", include("collections_crm.imports.urls")),
+    path("p/", include("collections_crm.portal.urls")),
+    path("webhooks/payments/<str:provider>/", portal_webhooks.payment_callback, name="payment_callback"),
 ]

@@ -119,7 +119,7 @@ class MessageTemplate(models.Model):
 
     name = models.CharField(_("name"), max_length=120)
     objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices)
-    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.outreach_choices())
     language = models.CharField(_("language"), max_length=8, choices=[("es", "Español"), ("en", "English")])
     active = models.BooleanField(_("active"), default=True)
     current_version = models.ForeignKey(
@@ -267,7 +267,7 @@ class CadenceStep(models.Model):
     # A time, not "10:00": a form compares its initial value with the posted time, and a string never
     # equals one, so an untouched empty row of the cadence editor counted as changed (and invalid).
     send_time = models.TimeField(_("time of day (debtor's time)"), default=dt.time(10))
-    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.outreach_choices())
     kind = models.CharField(_("kind"), max_length=12, choices=StepKind.choices)
     template = models.ForeignKey(
         MessageTemplate, verbose_name=_("template"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -281,7 +281,7 @@ class CadenceStep(models.Model):
         verbose_name_plural = _("cadence steps")
         constraints = [
             models.UniqueConstraint(fields=["cadence", "position"], name="cadence_step_unique_position"),
-            models.CheckConstraint(condition=Q(channel__in=Channel.values), name="cadence_step_channel_valid"),
+            models.CheckConstraint(condition=Q(channel__in=[c for c, _label in Channel.outreach_choices()]), name="cadence_step_channel_valid"),
             models.CheckConstraint(condition=Q(kind__in=StepKind.values), name="cadence_step_kind_valid"),
         ]
 
@@ -302,7 +302,7 @@ class FollowUpSettings(ConstraintFieldsMixin, models.Model):
         help_text=_("An unpaid promise or instalment is marked broken/missed this many days after its date."),
     )
     reminder_days_before = models.PositiveSmallIntegerField(_("reminder days before a promise"), default=1)
-    reminder_channel = models.CharField(_("reminder channel"), max_length=10, choices=Channel.choices, default=Channel.SMS)
+    reminder_channel = models.CharField(_("reminder channel"), max_length=10, choices=Channel.outreach_choices(), default=Channel.SMS)
     reminder_template = models.ForeignKey(
         MessageTemplate, verbose_name=_("reminder template"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -357,7 +357,7 @@ class FollowUp(models.Model):
     objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices)
     purpose = models.CharField(_("purpose"), max_length=20, choices=FollowUpPurpose.choices, default=FollowUpPurpose.CADENCE)
     step = models.PositiveSmallIntegerField(_("step"), default=0, help_text=_("Position in the cadence (0 for one-off steps)."))
-    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.outreach_choices())
     kind = models.CharField(_("kind"), max_length=12, choices=StepKind.choices)
     due_at = models.DateTimeField(_("due"))
     anchor_at = models.DateTimeField(_("objective since"))
@@ -452,7 +452,7 @@ class OutboundMessage(models.Model):
     followup = models.OneToOneField(
         FollowUp, verbose_name=_("follow-up"), on_delete=models.SET_NULL, null=True, blank=True, related_name="message"
     )
-    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.outreach_choices())
     objective = models.CharField(_("objective"), max_length=20, choices=Objective.choices)
     contact_point = models.ForeignKey(
         "debtors.ContactPoint", verbose_name=_("contact point"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -562,7 +562,7 @@ class ContactRefusal(models.Model):
 
     # Indexed by refusal_case_idx (case, at), which it leads.
     case = models.ForeignKey("cases.Case", verbose_name=_("case"), on_delete=models.CASCADE, related_name="contact_refusals", db_index=False)
-    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.outreach_choices())
     reason = models.CharField(_("reason"), max_length=32)
     stage = models.CharField(_("stage"), max_length=10, choices=RefusalStage.choices)
     at = models.DateTimeField(_("at"))

@@ -19,6 +19,9 @@ from django.utils.translation import gettext_lazy as _
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+# Placeholders whose value is a new personal link (issued only when a message uses one).
+LINK_PLACEHOLDERS = frozenset({"payment_link", "portal_code"})
+
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 # Any other brace or Django/Jinja tag syntax is an error, not literal text.
 SUSPICIOUS_RE = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
@@ -33,7 +36,8 @@ PLACEHOLDERS: dict[str, StrOrPromise] = {
     "case_reference": _("Case reference"),
     "agent_name": _("Assigned agent's name"),
     "company_name": _("Our company's name"),
-    "payment_link": _("Link where the debtor can pay"),
+    "payment_link": _("The debtor's personal link to pay, promise, plan or dispute online"),
+    "portal_code": _("The personal link's short code, to type on the portal's first page (letters)"),
     "promise_amount": _("Amount of the pending promise"),
     "promise_date": _("Date of the pending promise"),
     "opt_out_text": _("How to stop receiving these messages (required in e-mail and SMS)"),

@@ -63,6 +63,11 @@ class Debtor(models.Model):
                                            default="", db_default="", editable=False)
     language = models.CharField(_("language"), max_length=8, choices=[("es", "Español"), ("en", "English")], default="es")
     notes = models.TextField(_("notes"), blank=True, max_length=4000)
+    # What the debtor answers, with the last characters of their document, to prove who they are
+    # in the self-service portal (collections_crm.selfservice.identity). Database defaults: the
+    # import and the demo data insert debtors with SQL that names its columns.
+    postal_code = models.CharField(_("postal code"), max_length=12, blank=True, default="", db_default="")
+    birth_date = models.DateField(_("date of birth"), null=True, blank=True)
 
     # Flags that stop collection contact (the contact policy reads them).
     do_not_contact = models.BooleanField(_("do not contact"), default=False)

@@ -66,7 +66,7 @@ class TemplateTextForm(forms.Form):
 class TemplateCreateForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=120)
     objective = forms.ChoiceField(label=_("Objective"), choices=Objective.choices)
-    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.outreach_choices())
     language = forms.ChoiceField(label=_("Language"), choices=LANGUAGES)
     subject = forms.CharField(label=_("Subject"), max_length=200, required=False,
                               help_text=_("E-mails and letters only; leave empty for other channels."))

@@ -274,7 +274,7 @@ class CaseStatusIn(serializers.Serializer):
 
 class ContactAttemptIn(serializers.Serializer):
     case = _ScopedPk(_writable_cases)
-    channel = serializers.ChoiceField(choices=Channel.choices)
+    channel = serializers.ChoiceField(choices=Channel.outreach_choices())
     outcome = serializers.ChoiceField(choices=Outcome.choices)
     objective = serializers.ChoiceField(choices=Objective.choices, required=False)
     direction = serializers.ChoiceField(choices=Direction.choices, required=False)

@@ -79,7 +79,7 @@ class VersionedForm(forms.Form):
 
 
 class InteractionForm(VersionedForm):
-    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.outreach_choices(), initial=Channel.PHONE)
     direction = forms.ChoiceField(label=_("Direction"), choices=Direction.choices, initial=Direction.OUTBOUND)
     contact_point = forms.ModelChoiceField(label=_("Contact point"), queryset=None, required=False, empty_label=_("—"))
     objective = forms.ChoiceField(label=_("Objective"), choices=Objective.choices)

@@ -92,7 +92,7 @@ def debtor_anonymise(*, actor, debtor_id: int, now: dt.datetime) -> dict[str, in
         }
         Debtor.objects.filter(pk=debtor_id).update(
             name=ANONYMISED_NAME, document_type="other", document_number=f"ANON{debtor_id}", notes="",
-            legal_hold_reason="", anonymised_at=now, updated_at=now,
+            legal_hold_reason="", postal_code="", birth_date=None, anonymised_at=now, updated_at=now,
         )
         # The phones are placeholders now: only the recorded zone is left of where they were.
         debtor_zones_refresh(debtor_ids=[debtor_id])

@@ -37,7 +37,8 @@ from ..models import (
     RefusalStage,
 )
 from ..services import contact_attempt_log
-from ..templating import render_text
+from ..hooks import portal_link
+from ..templating import LINK_PLACEHOLDERS, PLACEHOLDER_RE, render_text
 from . import policy
 from .contact_policy import contact_check, contact_histories, debtor_info, point_info, refusal_record, usable_point
 from .strategy import packs_cached
@@ -72,10 +73,15 @@ def template_resolve(*, template_id: int | None, objective: str, channel: str, l
     return MessageTemplateVersion.objects.get(pk=chosen.current_version_id)
 
 
-def placeholder_values(*, case: Case, debtor: Debtor, now: dt.datetime) -> dict[str, str]:
+def placeholder_values(*, case: Case, debtor: Debtor, now: dt.datetime, link_source: str = "") -> dict[str, str]:
     """The values of every placeholder of contacts.templating.PLACEHOLDERS, built from the case,
-    formatted in the debtor's language."""
+    formatted in the debtor's language. With ``link_source`` (the channel of the message being
+    written) the personal link is a new one, issued for it; without (a preview) a sample."""
     today = timezone.localdate(now)
+    if link_source:
+        link_url, link_code = portal_link(case_id=case.pk, source=link_source, now=now)
+    else:
+        link_url, link_code = f"{settings.CRM_PORTAL_BASE_URL}/p/…", "XXXXX-XXXXX"
     promise = case.promises.filter(status=PromiseStatus.PENDING).order_by("due_date").first() or case.promises.order_by("-due_date").first()
     agent = case.assigned_agent
     with translation.override(debtor.language or "es"):
@@ -89,7 +95,8 @@ def placeholder_values(*, case: Case, debtor: Debtor, now: dt.datetime) -> dict[
             "case_reference": case.reference,
             "agent_name": (agent.get_full_name() or agent.username) if agent else settings.CRM_COMPANY_NAME,
             "company_name": settings.CRM_COMPANY_NAME,
-            "payment_link": f"{settings.CRM_PAYMENT_LINK_BASE}{case.reference}",
+            "payment_link": link_url,
+            "portal_code": link_code,
             "promise_amount": format_money(promise.amount - promise.amount_paid, case.currency) if promise else "",
             "promise_date": promise.due_date.strftime("%d/%m/%Y") if promise else "",
             "opt_out_text": str(_("To stop receiving these messages, reply STOP or write to %(email)s.") % {
@@ -134,7 +141,8 @@ def message_create(*, followup: FollowUp, case: Case, now: dt.datetime) -> str:
     if version is None:
         followup.result = gettext_noop("No active template for this objective and channel.")
         return "skipped"
-    values = placeholder_values(case=case, debtor=debtor, now=now)
+    uses_link = bool(LINK_PLACEHOLDERS & set(PLACEHOLDER_RE.findall(f"{version.subject}\n{version.body}")))
+    values = placeholder_values(case=case, debtor=debtor, now=now, link_source=followup.channel if uses_link else "")
     message = OutboundMessage.objects.create(
         case=case, followup=followup, channel=followup.channel, objective=followup.objective, contact_point=point,
         recipient=point.value, template_version=version, language=debtor.language,

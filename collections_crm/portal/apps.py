@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PortalConfig(AppConfig):
+    name = "collections_crm.portal"
+    label = "portal"
+    verbose_name = "Debtor portal"
