@@ -76,6 +76,7 @@ MESSAGES: dict[str, Any] = {
     "first_contact": gettext_lazy("New case: first contact"),
     "agreed": gettext_lazy("Follow-up agreed with the debtor"),
     "scheduled_by_agent": gettext_lazy("Follow-up scheduled by the agent"),
+    "review_dispute": gettext_lazy("The debtor disputes the debt: review it and answer them"),
     # Why the step is when it is (appended to a next action the contact policy moved)
     "moved": gettext_lazy("%(text)s — first allowed time in the debtor's zone (%(why)s)"),
 }

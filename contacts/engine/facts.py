@@ -17,6 +17,7 @@ from django.db.models import Count, Max, Q, TextField, Window
 from django.db.models.functions import Cast, RowNumber
 
 from cases.choices import (
+    Channel,
     InstalmentStatus,
     Objective,
     Outcome,
@@ -39,6 +40,9 @@ from ..models import (
 from . import planner, policy
 
 FINISHED = [FollowUpStatus.DONE, FollowUpStatus.SKIPPED]
+# Interactions a person had with the debtor: an agent's, or the debtor's own in the portal (a
+# call-back asked for there is agreed like one agreed on the phone).
+BY_PERSON = Q(agent__isnull=False) | Q(channel=Channel.PORTAL)
 # A callback agreed longer ago than this and never done falls back to the cadence.
 CALLBACK_HORIZON = dt.timedelta(days=14)
 
@@ -160,7 +164,7 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1,
         r["case_id"]: r
         for r in ContactAttempt.objects.filter(span_q("case_id", ids)).values("case_id").annotate(
             last_refusal=Max("occurred_at", filter=refusal), last_excuse=Max("occurred_at", filter=excuse),
-            last_agent=Max("occurred_at", filter=Q(agent__isnull=False)),
+            last_agent=Max("occurred_at", filter=BY_PERSON),
             acknowledged=Max("occurred_at", filter=Q(outcome=Outcome.ACKNOWLEDGED)),
             **{f"excuses_{d}": Count("id", filter=stalling & Q(occurred_at__gt=now - dt.timedelta(days=d))) for d in windows},
         )
@@ -180,7 +184,7 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1,
             payments[case_id] = (created, amount)
     callbacks: dict[int, tuple[dt.datetime, dt.datetime | None, str]] = {}
     for case_id, occurred, next_at, note in ContactAttempt.objects.filter(
-        span_q("case_id", ids), agent__isnull=False, next_step_at__gte=now - CALLBACK_HORIZON
+        BY_PERSON, span_q("case_id", ids), next_step_at__gte=now - CALLBACK_HORIZON
     ).values_list("case_id", "occurred_at", "next_step_at", "next_step"):
         if occurred == (attempt_stats.get(case_id) or {}).get("last_agent"):
             callbacks[case_id] = (occurred, next_at, note)

@@ -24,6 +24,7 @@ from collections_crm.core.enqueue import enqueue_on_commit
 from collections_crm.core.money import format_money
 from debtors.models import Debtor
 
+from ..hooks import portal_link
 from ..messaging.letters import render_letters_pdf
 from ..messaging.sms import get_sms_backend
 from ..models import (
@@ -37,7 +38,6 @@ from ..models import (
     RefusalStage,
 )
 from ..services import contact_attempt_log
-from ..hooks import portal_link
 from ..templating import LINK_PLACEHOLDERS, PLACEHOLDER_RE, render_text
 from . import policy
 from .contact_policy import contact_check, contact_histories, debtor_info, point_info, refusal_record, usable_point

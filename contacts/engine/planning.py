@@ -194,6 +194,13 @@ def followups_plan(
             reason = plan.reason
             if plan.state == "closed":
                 next_at, note = None, {}
+            if plan.state == "paused" and plan.paused_by == CaseStatus.DISPUTED:
+                # A dispute stops collection but is itself work: the agent's task to review it is
+                # due from the moment the case was paused; a time the agent chose later is kept.
+                if row["paused_at"] is None or row["next_action_at"] is None:
+                    next_at, note = now, reasons.reason("review_dispute")
+                else:
+                    next_at, note = row["next_action_at"], row["next_action_note"]
             paused_at = (row["paused_at"] or now) if plan.state == "paused" else None
             stats.paused += paused_at is not None and row["paused_at"] is None
             stats.resumed += paused_at is None and row["paused_at"] is not None

@@ -1,0 +1,132 @@
+"""The debtor's journey through the portal's pages, on the test client."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from cases.choices import CaseStatus, PlanStatus
+from cases.models import Barrier, Case, Payment
+from collections_crm.audit.models import AuditLog
+from collections_crm.selfservice.models import Checkout, CheckoutStatus, PortalUpload, ProviderEvent
+from contacts.models import ContactAttempt
+
+from .conftest import open_and_verify
+
+pytestmark = pytest.mark.django_db
+
+
+def test_case_page_shows_what_is_owed_after_identity(visit, portal_case):
+    response = visit.get(f"/p/case/{portal_case.pk}/")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert portal_case.reference in text and portal_case.creditor.name in text
+    assert AuditLog.objects.filter(case_id=portal_case.pk, action="portal.identity_confirmed").exists()
+
+
+def test_pay_part_by_sandbox_posts_once_and_replans(visit, portal_case):
+    response = visit.post(f"/p/case/{portal_case.pk}/pay/", {"amount": "250.00"})
+    assert response.status_code == 302 and "/p/sandbox/" in response.url
+    checkout = Checkout.objects.get(case=portal_case)
+    assert checkout.status == CheckoutStatus.PENDING and not Payment.objects.filter(case=portal_case).exists()
+    response = visit.post(response.url, {"action": "pay"})
+    assert response.status_code == 302
+    checkout.refresh_from_db()
+    portal_case.refresh_from_db()
+    assert checkout.status == CheckoutStatus.PAID and checkout.payment.amount == Decimal("250.00")
+    assert portal_case.balance == Decimal("750.00")
+    assert ContactAttempt.objects.filter(case=portal_case, channel="portal", direction="inbound", outcome="payment").count() == 1
+    assert ProviderEvent.objects.filter(checkout=checkout, outcome="posted").count() == 1
+    # The same page posted again (a double click): the checkout is finished, nothing more.
+    visit.post(f"/p/sandbox/{checkout.public_id}/", {"action": "pay"})
+    assert Payment.objects.filter(case=portal_case).count() == 1
+    page = visit.get(f"/p/payment/{checkout.public_id}/")
+    assert page.status_code == 200
+
+
+def test_wrong_answers_lock_the_link(client, issued, portal_case):
+    for _ in range(4):
+        response = open_and_verify(client, issued, document_end="0000")
+        assert response.status_code == 400
+        text = response.content.decode()
+        assert 'value="0000"' not in text and "do not match our records" in text
+    response = client.post("/p/verify/", {"document_end": "0000", "postal_code": "28013"})
+    assert response.status_code == 429
+    # Locked: even the right answer is refused now.
+    response = client.post("/p/verify/", {"document_end": "678Z", "postal_code": "28013"})
+    assert b"locked" in response.content
+    assert response.status_code == 429
+    assert AuditLog.objects.filter(case_id=portal_case.pk, action="portal.link_locked").count() == 1
+    assert client.get(f"/p/case/{portal_case.pk}/").status_code == 302
+
+
+def test_promise_within_limit(visit, portal_case):
+    today = timezone.localdate()
+    too_late = today + dt.timedelta(days=45)
+    response = visit.post(f"/p/case/{portal_case.pk}/promise/", {"amount": "100", "due_date": too_late.isoformat()})
+    assert response.status_code == 400 and not portal_case.promises.exists()
+    response = visit.post(f"/p/case/{portal_case.pk}/promise/", {"amount": "100", "due_date": (today + dt.timedelta(days=5)).isoformat()})
+    assert response.status_code == 302
+    portal_case.refresh_from_db()
+    assert portal_case.status == CaseStatus.PROMISED
+    promise = portal_case.promises.get()
+    assert promise.contact_attempt.channel == "portal"
+
+
+def test_plan_inside_guardrails_goes_live(visit, portal_case):
+    page = visit.get(f"/p/case/{portal_case.pk}/plan/")
+    assert page.status_code == 200 and b"3-monthly" in page.content
+    response = visit.post(f"/p/case/{portal_case.pk}/plan/", {"option": "3-monthly"})
+    assert response.status_code == 302
+    plan = portal_case.plans.get()
+    assert plan.status == PlanStatus.ACTIVE and plan.instalment_count == 3
+    portal_case.refresh_from_db()
+    assert portal_case.status == CaseStatus.PLAN
+
+
+def test_plan_outside_guardrails_is_a_proposal(visit, portal_case):
+    response = visit.post(f"/p/case/{portal_case.pk}/plan/", {"count": "30", "frequency": "monthly"})
+    assert response.status_code == 302
+    assert portal_case.plans.get().status == PlanStatus.PROPOSED
+
+
+def test_document_request_opens_a_barrier(visit, portal_case):
+    response = visit.post(f"/p/case/{portal_case.pk}/documents/", {"kind": "invoice_copy", "words": "No tengo la factura de marzo"})
+    assert response.status_code == 302
+    barrier = Barrier.objects.get(case=portal_case)
+    assert barrier.description == "No tengo la factura de marzo"
+    pdf = visit.get(f"/p/case/{portal_case.pk}/statement.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+def test_dispute_pauses_and_gives_the_agent_a_task(visit, portal_case):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("factura.pdf", b"%PDF-1.4 test", content_type="application/pdf")
+    response = visit.post(f"/p/case/{portal_case.pk}/dispute/", {"reason": "Ya pagué esta factura en marzo.", "upload": upload})
+    assert response.status_code == 302
+    case = Case.objects.get(pk=portal_case.pk)
+    assert case.status == CaseStatus.DISPUTED and case.paused_at is not None
+    assert case.next_action_at is not None and case.next_action_note["code"] == "review_dispute"
+    stored = PortalUpload.objects.get(case=case)
+    assert stored.content_type == "application/pdf" and stored.file.storage.exists(stored.file.name)
+
+
+def test_bad_upload_is_refused_and_nothing_written(visit, portal_case):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    fake = SimpleUploadedFile("factura.pdf", b"MZ\x90\x00 not a pdf", content_type="application/pdf")
+    response = visit.post(f"/p/case/{portal_case.pk}/dispute/", {"reason": "Ya pagué esta factura en marzo.", "upload": fake})
+    assert response.status_code == 400
+    assert Case.objects.get(pk=portal_case.pk).status == "active"
+    assert not PortalUpload.objects.exists() and not ContactAttempt.objects.filter(case=portal_case).exists()
+
+
+def test_preferences_opt_out_email(visit, portal_case, debtor):
+    response = visit.post(f"/p/case/{portal_case.pk}/preferences/", {"opt_out": ["email"]})
+    assert response.status_code == 302
+    assert debtor.contact_points.get(kind="email").opted_out is True
+    assert debtor.contact_points.get(kind="phone").opted_out is False
