@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from cases.models import Case, Instalment, PaymentPlan, PromiseToPay
-from cases.services import barrier_open, case_replan, payment_post, promise_record
+from cases.services import barrier_open, case_replan, case_schedule_followup, payment_post, promise_record
 from collections_crm.audit.models import AuditLog
 from contacts import engine
 from contacts.engine import outbox
@@ -270,7 +270,14 @@ def test_payment_in_full_closes_and_dispute_pauses(clock, make_case, agent):
     contact_attempt_log(actor=agent, case_id=disputed.pk, channel="phone", outcome="dispute", now=WEDNESDAY)
     disputed.refresh_from_db()
     assert disputed.status == "disputed" and live(disputed) == []
-    assert disputed.next_action_at is None and "Paused: dispute open" == said(disputed.next_action_note)
+    # Collection stops, but the dispute is the agent's task, due at once; a time they choose is kept.
+    assert disputed.paused_at == WEDNESDAY and said(disputed.objective_reason) == "Paused: dispute open"
+    assert disputed.next_action_at == WEDNESDAY and said(disputed.next_action_note).startswith("The debtor disputes the debt")
+    later = WEDNESDAY + dt.timedelta(days=3)
+    case_schedule_followup(actor=agent, case_id=disputed.pk, at=later, now=WEDNESDAY)
+    case_replan(case=disputed, actor=agent, now=WEDNESDAY + dt.timedelta(hours=1))
+    disputed.refresh_from_db()
+    assert disputed.next_action_at == later
 
 
 def test_consequence_applied_moves_to_change_terms(clock, make_case, agent):
