@@ -3,8 +3,13 @@ identifiers; labels are translated."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class Objective(models.TextChoices):
@@ -67,7 +72,7 @@ class Channel(models.TextChoices):
     PORTAL = "portal", _("Self-service portal")
 
     @classmethod
-    def outreach_choices(cls) -> list[tuple[str, str]]:
+    def outreach_choices(cls) -> list[tuple[str, StrOrPromise]]:
         """The channels an agent, a cadence or a template can use: every one but the portal."""
         return [(value, label) for value, label in cls.choices if value != cls.PORTAL]
 

@@ -378,6 +378,9 @@ SPECTACULAR_SETTINGS = {
         "CreditorKindEnum": "cases.models.CreditorKind",
         "ImportKindEnum": "collections_crm.imports.models.ImportKind",
         "LanguageEnum": [("es", "Español"), ("en", "English")],
+        "ChannelEnum": "cases.choices.Channel",
+        # What an API client may log: every channel but the portal (cases.choices.Channel.outreach_choices).
+        "OutreachChannelEnum": ["phone", "email", "sms", "letter", "visit", "whatsapp"],
     },
 }
 

@@ -40,7 +40,11 @@ def contact_attempt_log(
     agent=None,
     expected_version: int | None = None,
     now: dt.datetime | None = None,
+    replan: bool = True,
 ) -> ContactAttempt:
+    """Log one interaction and re-plan the case. ``replan=False``: the caller records what the
+    interaction brought (a payment, a promise, a plan) with a service that re-plans the case
+    itself, in the same transaction, once, on the complete facts."""
     now = now or timezone.now()
     occurred_at = occurred_at or now
     errors = {}
@@ -80,7 +84,8 @@ def contact_attempt_log(
         case_change(case, actor=actor, action="case.contacted", now=now, status=status, **changes)
         if excuse_category is not None and excuse_category.is_barrier:
             _barrier_from_excuse(case, excuse_category, actor=actor, now=now)
-        case_replan(case=case, actor=actor, now=now)
+        if replan:
+            case_replan(case=case, actor=actor, now=now)
     return attempt
 
 

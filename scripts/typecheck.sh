@@ -15,6 +15,8 @@ TARGETS=(
   cases
   contacts
   collections_crm/privacy
+  collections_crm/selfservice
+  collections_crm/portal
   collections_crm/shell
 )
 

@@ -32,7 +32,7 @@ class PortalForm(forms.Form):
 
     def full_clean(self) -> None:
         super().full_clean()
-        for name in self._errors or {}:
+        for name in self.errors:
             if name in self.fields and not isinstance(self.fields[name].widget, forms.HiddenInput):
                 attrs = self.fields[name].widget.attrs
                 attrs["aria-invalid"] = "true"
@@ -59,7 +59,7 @@ class IdentityForm(PortalForm):
                                  widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"))
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("postal_code") and not data.get("birth_date"):
             raise forms.ValidationError(_("Give your postal code or your date of birth."))
         return data

@@ -11,6 +11,7 @@ import datetime as dt
 import time
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -68,9 +69,9 @@ def start(request: HttpRequest) -> HttpResponse:
         if not allowed.allowed:
             form.add_error(None, _("Too many attempts. Please wait a few minutes and try again."))
             return render(request, "portal/start.html", {"form": form}, status=429)
-        link = link_by_code(form.cleaned_data["code"])
-        if link is not None and not link_problem(link=link, case=selectors.link_with_case(link_id=link.pk).case,
-                                                 now=timezone.now()):
+        found = link_by_code(form.cleaned_data["code"])
+        link = selectors.link_with_case(link_id=found.pk) if found is not None else None
+        if link is not None and not link_problem(link=link, case=link.case, now=timezone.now()):
             visit_start(request, link)
             link_record_open(link=link, now=timezone.now())
             return redirect("portal:verify")
@@ -188,7 +189,9 @@ def pay(request: HttpRequest, visit: Visit, case) -> HttpResponse:
 
 def _begin(request: HttpRequest, checkout, case) -> HttpResponse:
     provider = get_provider(checkout.provider)
-    base = request.build_absolute_uri("/")[:-1]
+    # The public address, not the request's host: behind a proxy the provider must be sent to
+    # the address debtors and providers reach.
+    base = settings.CRM_PORTAL_BASE_URL
     try:
         target = provider.begin(
             checkout=checkout, language=request.LANGUAGE_CODE,

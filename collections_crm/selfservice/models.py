@@ -11,7 +11,6 @@ from django.core.files.storage import FileSystemStorage
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils.functional import LazyObject
 from django.utils.translation import gettext_lazy as _
 
 from collections_crm.core.constraints import ConstraintFieldsMixin
@@ -203,15 +202,11 @@ class ProviderEvent(models.Model):
         return f"{self.provider} {self.event_id or '-'} {self.outcome}"
 
 
-class PrivateStorage(LazyObject):
+def private_storage() -> FileSystemStorage:
     """Files debtors upload, outside the web root (settings.CRM_PRIVATE_MEDIA_ROOT, never served
-    by the web server or whitenoise): staff download them through a view that checks access."""
-
-    def _setup(self) -> None:
-        self._wrapped = FileSystemStorage(location=settings.CRM_PRIVATE_MEDIA_ROOT, base_url=None)
-
-
-private_storage = PrivateStorage()
+    by the web server or whitenoise): staff download them through a view that checks access. A
+    callable, so that the setting is read when used (tests move it)."""
+    return FileSystemStorage(location=settings.CRM_PRIVATE_MEDIA_ROOT, base_url=None)
 
 
 class UploadPurpose(models.TextChoices):

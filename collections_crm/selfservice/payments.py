@@ -159,6 +159,9 @@ def _apply(event: CallbackEvent, *, provider_name: str, now: dt.datetime) -> tup
             "amount": event.amount, "currency": event.currency}, now=now)
     try:
         with transaction.atomic():
+            # The attempt first, unplanned: payment_post re-plans the case once, on all the facts.
+            contact_attempt_log(actor=None, case_id=checkout.case_id, channel=Channel.PORTAL, direction=Direction.INBOUND,
+                                outcome=Outcome.PAYMENT, now=now, replan=False)
             payment = payment_post(
                 actor=None, case_id=checkout.case_id, amount=checkout.amount, received_on=timezone.localdate(now),
                 method=PaymentMethod.CARD, reference=f"{provider_name} {checkout.order}",
@@ -172,8 +175,6 @@ def _apply(event: CallbackEvent, *, provider_name: str, now: dt.datetime) -> tup
     checkout.save(update_fields=["status", "completed_at", "payment", "provider_ref"])
     audit_record(actor=None, action="portal.checkout_paid", obj=checkout, case_id=checkout.case_id,
                  after={"order": checkout.order, "payment_id": payment.pk}, at=now)
-    contact_attempt_log(actor=None, case_id=checkout.case_id, channel=Channel.PORTAL, direction=Direction.INBOUND,
-                        outcome=Outcome.PAYMENT, now=now)
     return CallbackOutcome.POSTED, checkout.pk
 
 

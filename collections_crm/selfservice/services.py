@@ -41,16 +41,18 @@ from debtors.models import ContactPoint, ContactPointKind
 from debtors.services import contact_point_set_flags
 
 from .links import portal_settings
-from .models import PortalUpload, UploadPurpose, private_storage
+from .models import PortalUpload, UploadPurpose
 
 ZERO = Decimal("0.00")
 
 
 def _attempt(*, case_id: int, outcome: str, now: dt.datetime, notes: str = "", statement_kind: str = "",
-             next_step: str = "", next_step_at: dt.datetime | None = None) -> ContactAttempt:
+             next_step: str = "", next_step_at: dt.datetime | None = None, replan: bool = True) -> ContactAttempt:
+    """The portal contact attempt of an action. ``replan=False`` when the service called next
+    re-plans the case (planning once is half the cost of a payment)."""
     return contact_attempt_log(
         actor=None, case_id=case_id, channel=Channel.PORTAL, direction=Direction.INBOUND, outcome=outcome, notes=notes,
-        statement_kind=statement_kind, next_step=next_step, next_step_at=next_step_at, now=now,
+        statement_kind=statement_kind, next_step=next_step, next_step_at=next_step_at, now=now, replan=replan,
     )
 
 
@@ -69,7 +71,7 @@ def portal_promise(*, case_id: int, amount: Decimal, due_date: dt.date, now: dt.
             raise ValidationError(_("You already have a promise to pay pending on this debt."))
         if case.plans.filter(status__in=[PlanStatus.ACTIVE, PlanStatus.PROPOSED]).exists():
             raise ValidationError(_("This debt already has a payment plan."))
-        attempt = _attempt(case_id=case_id, outcome=Outcome.PROMISE, now=now)
+        attempt = _attempt(case_id=case_id, outcome=Outcome.PROMISE, now=now, replan=False)
         promise = promise_record(actor=None, case_id=case_id, amount=amount, due_date=due_date, contact_attempt=attempt, now=now)
         audit_record(actor=None, action="portal.promise", obj=promise, case_id=case_id,
                      after={"amount": str(amount), "due_date": due_date.isoformat()}, at=now)
@@ -137,7 +139,7 @@ def portal_plan(*, case_id: int, count: int, frequency: str, now: dt.datetime | 
             raise ValidationError(_("You have a promise to pay pending: keep it, or call us to change it."))
         option = plan_option(case=case, count=count, frequency=frequency, today=today)
         attempt_outcome = Outcome.PROMISE if option.live else Outcome.ACKNOWLEDGED
-        _attempt(case_id=case_id, outcome=attempt_outcome, now=now,
+        _attempt(case_id=case_id, outcome=attempt_outcome, now=now, replan=False,
                  next_step="" if option.live else _("Plan proposed online: a supervisor must agree it."))
         plan = plan_create(actor=None, case_id=case_id, total_amount=case.balance, frequency=frequency,
                            instalments=[(d, a) for _n, d, a in option.schedule], agreed=option.live, now=now)
@@ -228,7 +230,7 @@ def portal_dispute(*, case_id: int, reason: str, upload: UploadedFile | None = N
     except BaseException:
         # The file was written before the rows: nothing half-written stays, on disk either.
         if stored is not None:
-            private_storage.delete(stored.file.name)
+            stored.file.storage.delete(stored.file.name)
         raise
     return attempt
 
@@ -252,7 +254,7 @@ def _store_upload(*, case_id: int, upload: UploadedFile, purpose: str, now: dt.d
 # Opting out of a channel, as the contact points record it: e-mail addresses are used only for
 # e-mail, so they are marked opted out; a phone also takes calls, so opting out of SMS withdraws
 # the consent to automated messages (which the jurisdiction packs require for SMS and WhatsApp).
-OPT_OUT_FLAGS = {Channel.EMAIL: (ContactPointKind.EMAIL, {"opted_out": True}),
+OPT_OUT_FLAGS: dict[str, tuple[str, dict[str, bool]]] = {Channel.EMAIL: (ContactPointKind.EMAIL, {"opted_out": True}),
                  Channel.SMS: (ContactPointKind.PHONE, {"consent": False})}
 
 

@@ -52,12 +52,12 @@ def test_wrong_answers_lock_the_link(client, issued, portal_case):
         response = open_and_verify(client, issued, document_end="0000")
         assert response.status_code == 400
         text = response.content.decode()
-        assert 'value="0000"' not in text and "do not match our records" in text
+        assert 'value="0000"' not in text and "no coinciden con nuestros datos" in text
     response = client.post("/p/verify/", {"document_end": "0000", "postal_code": "28013"})
     assert response.status_code == 429
     # Locked: even the right answer is refused now.
     response = client.post("/p/verify/", {"document_end": "678Z", "postal_code": "28013"})
-    assert b"locked" in response.content
+    assert "bloqueado" in response.content.decode()
     assert response.status_code == 429
     assert AuditLog.objects.filter(case_id=portal_case.pk, action="portal.link_locked").count() == 1
     assert client.get(f"/p/case/{portal_case.pk}/").status_code == 302
