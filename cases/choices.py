@@ -186,3 +186,7 @@ def aging_bucket(days_past_due: int) -> str:
         if (low is None or days_past_due >= low) and (high is None or days_past_due <= high):
             return code
     return "180+"
+
+
+# The channels an agent, a cadence or an API client uses (named for the API schema's enum).
+OUTREACH_CHANNELS = Channel.outreach_choices()

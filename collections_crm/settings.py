@@ -380,7 +380,7 @@ SPECTACULAR_SETTINGS = {
         "LanguageEnum": [("es", "Español"), ("en", "English")],
         "ChannelEnum": "cases.choices.Channel",
         # What an API client may log: every channel but the portal (cases.choices.Channel.outreach_choices).
-        "OutreachChannelEnum": ["phone", "email", "sms", "letter", "visit", "whatsapp"],
+        "OutreachChannelEnum": "cases.choices.OUTREACH_CHANNELS",
     },
 }
 
