@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
@@ -47,8 +48,21 @@ def format_code(code: str) -> str:
     return f"{code[:5]}-{code[5:]}"
 
 
+SETTINGS_CACHE_KEY = "selfservice:portal-settings"
+
+
 def portal_settings() -> PortalSettings:
-    return PortalSettings.objects.filter(pk=1).first() or PortalSettings(pk=1)
+    """The admin's portal policy, read once a minute per cache (every portal page needs it);
+    ``portal_settings_changed`` drops the cached copy when an admin saves."""
+    conf = cache.get(SETTINGS_CACHE_KEY)
+    if conf is None:
+        conf = PortalSettings.objects.filter(pk=1).first() or PortalSettings(pk=1)
+        cache.set(SETTINGS_CACHE_KEY, conf, 60)
+    return conf
+
+
+def portal_settings_changed() -> None:
+    cache.delete(SETTINGS_CACHE_KEY)
 
 
 @dataclass(frozen=True)
