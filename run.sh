@@ -15,6 +15,8 @@ mkdir -p "$LOG_DIR"
 : > "$SETUP_LOG"
 # Where a browser reaches a server that listens on every address.
 case "$HOST" in 0.0.0.0 | "::") URL_HOST=127.0.0.1 ;; *) URL_HOST=$HOST ;; esac
+# The personal links the worker writes into messages point at this copy of the app.
+export CRM_PORTAL_BASE_URL=${CRM_PORTAL_BASE_URL:-http://$URL_HOST:$PORT}
 
 port_busy() { (exec 3<>"/dev/tcp/$URL_HOST/$PORT") 2>/dev/null; }
 if port_busy; then

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
@@ -11,7 +12,11 @@ from cases.services import plan_create, plan_schedule
 from collections_crm.accounts.models import Role, User
 from collections_crm.devtools.datagen import generate_portfolio
 from collections_crm.devtools.demo import DEMO_PASSWORD, DEMO_USERS, TEAMS, ensure_demo_users
+from collections_crm.selfservice.links import link_issue
 from contacts.engine import followups_plan_portfolio
+from debtors.models import Debtor
+
+DEMO_POSTAL_CODE = "28013"
 
 
 class Command(BaseCommand):
@@ -52,6 +57,24 @@ class Command(BaseCommand):
             where = f"leads {led[username]}" if username in led else (f"in {team}" if team else "sees everything")
             name = f"{first} {last}"
             self.stdout.write(f"  {username:<12} {role:<11} {name:<20} {where}{', pages in English' if lang == 'en' else ''}")
+        self._print_debtor()
+
+    def _print_debtor(self) -> None:
+        """A debtor of agent's, with a new personal link to the self-service portal (a link's
+        secret is never stored, so every start issues one) and the answers of the identity check."""
+        case = (Case.objects.filter(assigned_agent__username="agent", status__in=[CaseStatus.NEW, CaseStatus.ACTIVE])
+                .select_related("debtor").order_by("id").first())
+        if case is None:
+            return
+        debtor = case.debtor
+        if not debtor.postal_code:
+            Debtor.objects.filter(pk=debtor.pk).update(postal_code=DEMO_POSTAL_CODE)
+        issued = link_issue(case_id=case.pk, source="agent")
+        self.stdout.write(f"Debtor (self-service portal, phone-sized pages): {debtor.name}, case {case.reference}")
+        self.stdout.write(f"  {issued.url}")
+        self.stdout.write(f"  identity: last 4 of the document {debtor.document_number[-4:]}, postal code "
+                          f"{debtor.postal_code or DEMO_POSTAL_CODE}; or type the code {issued.code} at "
+                          f"{settings.CRM_PORTAL_BASE_URL}/p/")
 
 
 def _propose_demo_plan() -> None:
