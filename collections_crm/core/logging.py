@@ -47,7 +47,12 @@ def _phone_or_not(match: re.Match) -> str:
     return "[phone]"
 
 
+# A personal link's token (/p/o/<token>/, collections_crm.portal): a credential, kept out of logs.
+_PORTAL_TOKEN = re.compile(r"/p/o/[\w-]+")
+
+
 def redact(text: str) -> str:
+    text = _PORTAL_TOKEN.sub("/p/o/[token]", text)
     text = _EMAIL.sub("[email]", text)
     text = _PERSON_DOCUMENT.sub("[document]", text)
     text = _COMPANY_DOCUMENT.sub("[document]", text)
