@@ -52,6 +52,7 @@ class QueueFilterForm(forms.Form):
                               choices=[("", _("Any age")), *[(code, code) for code, _lo, _hi in AGING_BUCKETS]])
     creditor = forms.ModelChoiceField(label=_("Creditor"), required=False, queryset=Creditor.objects.filter(active=True),
                                       empty_label=_("Any creditor"))
+    portal_new = forms.BooleanField(label=_("Portal activity since my last look"), required=False)
     sort = forms.CharField(required=False, widget=forms.HiddenInput)
     scope = forms.ChoiceField(required=False, choices=[("", _("My cases")), ("team", _("My team's cases"))], widget=forms.HiddenInput)
 
