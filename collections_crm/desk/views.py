@@ -49,7 +49,7 @@ from collections_crm.selfservice.models import LinkSource, private_storage
 from collections_crm.selfservice.selectors import case_selfservice_panel, upload_get_for_case
 from contacts.selectors import excuse_category_list, technique_list
 from contacts.services import contact_attempt_log
-from debtors.services import debtor_confirm_timezone
+from debtors.services import debtor_confirm_timezone, debtor_update
 
 from . import forms
 from .selectors import (
@@ -130,7 +130,7 @@ def _action_form(request, case, name: str, data=None):
 
 
 def _workspace_context(request, case, *, active: str = "interaction", bound=None, flash: str = "", zones_form=None,
-                       issued=None) -> dict:
+                       issued=None, identity_form=None) -> dict:
     """Everything the case page shows, in a fixed number of queries whatever the history size.
     Only the open action's form is rendered; the others load when their tab is opened (they are
     most of the page's rendering time and most visits use one or two)."""
@@ -159,6 +159,7 @@ def _workspace_context(request, case, *, active: str = "interaction", bound=None
         "can_reassign": can_write and not user.is_agent,
         "selfservice": case_selfservice_panel(case=case, now=now),
         "issued": issued,
+        "identity_form": (identity_form or forms.DebtorIdentityForm(debtor=case.debtor)) if can_write else None,
         "flash": flash,
         "active_action": active,
         "active_form": (bound or _action_form(request, case, active)) if can_write else None,
@@ -434,12 +435,12 @@ def case_plan_adjust(request, case_id: int, plan_id: int):
 # --- Self-service: personal links and the files the debtor sent ----------------------------------
 
 
-def _selfservice_response(request, case, *, issued=None, flash: str = ""):
+def _selfservice_response(request, case, *, issued=None, flash: str = "", identity_form=None, status: int = 200):
     """The self-service panel again (htmx) or the whole case page. Never cached: it may show a
     new link's URL and code, which are not stored anywhere and are shown this once."""
-    context = _workspace_context(request, case, issued=issued, flash=flash)
+    context = _workspace_context(request, case, issued=issued, flash=flash, identity_form=identity_form)
     template = "desk/_selfservice.html" if request.htmx else "desk/case_detail.html"
-    response = render(request, template, context)
+    response = render(request, template, context, status=status)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -464,6 +465,28 @@ def case_links_revoke(request, case_id: int):
         messages.success(request, flash)
         return redirect("desk:detail", case_id=case.pk)
     return _selfservice_response(request, case, flash=flash)
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_debtor_identity(request, case_id: int):
+    """The debtor's answers to the portal's identity check, by those who may act on the case."""
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    form = forms.DebtorIdentityForm(request.POST, debtor=case.debtor)
+    if form.is_valid():
+        try:
+            debtor_update(actor=request.user, debtor_id=case.debtor_id, expected_updated_at=form.expected_updated_at(),
+                          changes={"postal_code": form.cleaned_data["postal_code"], "birth_date": form.cleaned_data["birth_date"]})
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            success = _("Identity answers saved.")
+            if not request.htmx:
+                messages.success(request, success)
+                return redirect("desk:detail", case_id=case.pk)
+            case = case_get_for_user(user=request.user, case_id=case_id)
+            return _selfservice_response(request, case, flash=success)
+    return _selfservice_response(request, case, identity_form=form, status=200 if request.htmx else 400)
 
 
 # A file is served with its own type only when that type cannot run in the browser; anything else

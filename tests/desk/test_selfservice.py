@@ -291,3 +291,40 @@ def test_portal_touch_never_moves_the_time_back(case):
     case_portal_touch(case_id=case.pk, now=later)
     case_portal_touch(case_id=case.pk, now=later - dt.timedelta(hours=1))
     assert ss.PortalActivity.objects.get(case=case).last_at == later
+
+
+# --- The debtor's identity answers ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_agent_sets_the_identity_answers_from_the_case_page(login, agent, case):
+    client = login(agent)
+    page = client.get(detail(case))
+    stamp = page.context["identity_form"]["stamp"].value()
+    url = reverse("desk:debtor_identity", args=[case.pk])
+    response = client.post(url, {"identity-postal_code": " 28013 ", "identity-birth_date": "1985-03-05", "identity-stamp": stamp}, **HTMX)
+    assert response.status_code == 200
+    case.debtor.refresh_from_db()
+    assert (case.debtor.postal_code, case.debtor.birth_date) == ("28013", dt.date(1985, 3, 5))
+    assert AuditLog.objects.get(action="debtor.updated").after == {"postal_code": "…", "birth_date": "…"}
+    # The form was read before that change: refused, nothing written.
+    stale = client.post(url, {"identity-postal_code": "1", "identity-birth_date": "", "identity-stamp": stamp}, HTTP_ACCEPT_LANGUAGE="en")
+    assert stale.status_code == 400 and "Someone else changed this debtor" in stale.content.decode()
+    case.debtor.refresh_from_db()
+    assert case.debtor.postal_code == "28013"
+
+
+@pytest.mark.django_db
+def test_identity_answers_are_validated_and_only_for_who_may_act(login, agent, teammate, team, case):
+    url = reverse("desk:debtor_identity", args=[case.pk])
+    future = (timezone.localdate() + dt.timedelta(days=2)).isoformat()
+    response = login(agent).post(url, {"identity-postal_code": "1234567890123", "identity-birth_date": future}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    errors = response.context["identity_form"].errors
+    assert set(errors) == {"postal_code", "birth_date"} and "cannot be in the future" in errors["birth_date"][0]
+    team.agents_see_team_cases = True
+    team.save()
+    assert login(teammate).post(url, {"identity-postal_code": "28013"}).status_code == 404
+    case.debtor.refresh_from_db()
+    assert (case.debtor.postal_code, case.debtor.birth_date) == ("", None)
+    assert not AuditLog.objects.filter(action="debtor.updated").exists()
