@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from cases.choices import Channel, Objective
 from cases.models import Creditor, PlanGuardrails
 from collections_crm.accounts.models import Role, Team, User
+from collections_crm.selfservice.models import PortalSettings
 from contacts.models import (
     LANGUAGES,
     Cadence,
@@ -23,7 +24,6 @@ from contacts.models import (
     StrategyRule,
     Technique,
 )
-from collections_crm.selfservice.models import PortalSettings
 from debtors.models import DebtorKind
 
 from .checks import NO_PARAMETERS, RULE_PARAMETERS

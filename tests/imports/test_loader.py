@@ -539,7 +539,7 @@ def test_identity_answers_are_read_in_the_files_date_format_and_a_bad_one_is_a_w
         f"I-2;{DNI2};Luis Gil;10;31/01/2025;8001;5/3/65\r\n"
         f"I-3;{DNI3};Eva Gil;10;31/01/2025;;01/01/2999\r\n"
         f"I-4;{dni4};Pau Gil;10;31/01/2025;1234567890123;mañana\r\n"
-    ).encode("utf-8")
+    ).encode()
     job = upload(content)
     assert (job.mapping["postal_code"], job.mapping["birth_date"]) == ("Código postal", "Fecha de nacimiento")
     with translation.override("en"):
