@@ -26,11 +26,11 @@ from debtors.models import contact_paused_q
 
 from .metrics import BUCKET_CODES, CLOSED, days_between, due_date_range_for_bucket, proportion, ratio
 from .models import (
-    ChannelDaily,
-    PortalLinkDaily,
     AttemptDaily,
+    ChannelDaily,
     MoneyDaily,
     ObjectiveMoveDaily,
+    PortalLinkDaily,
     PortfolioSnapshot,
     PromiseDaily,
     RebuildState,

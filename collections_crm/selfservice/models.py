@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
@@ -214,10 +215,10 @@ class PrivateStorage(LazyObject):
 private_storage = PrivateStorage()
 
 
-def private_storage_for_field() -> PrivateStorage:
+def private_storage_for_field() -> FileSystemStorage:
     """The storage as a callable: a migration then names this function instead of the storage's
     location on the machine that made it (which would differ on every other checkout)."""
-    return private_storage
+    return cast(FileSystemStorage, private_storage)
 
 
 class UploadPurpose(models.TextChoices):
