@@ -192,9 +192,10 @@ def agent_sees_team(*, user: User) -> bool:
     return bool(user.is_agent and user.team is not None and user.team.agents_see_team_cases)
 
 
-def case_queue_for_user(*, user: User, now: dt.datetime, filters: dict | None = None) -> QuerySet[Case]:
+def case_queue_for_user(*, user: User, now: dt.datetime, filters: dict | None = None, narrow: Q | None = None) -> QuerySet[Case]:
     """The queue: an agent's own cases; a supervisor's or admin's every case they may act on.
-    Open cases unless a status is asked for; filtered, searched and ordered."""
+    Open cases unless a status is asked for; filtered, searched and ordered. ``narrow``: a
+    condition of a higher layer (the desk's "portal activity since my last look")."""
     filters = filters or {}
     today = timezone.localdate(now)
     if user.is_agent and filters.get("scope") == "team" and agent_sees_team(user=user):
@@ -217,17 +218,20 @@ def case_queue_for_user(*, user: User, now: dt.datetime, filters: dict | None = 
         qs = qs.filter(creditor_id=filters["creditor"])
     if filters.get("q"):
         qs = qs.filter(case_search_q(term=filters["q"]))
+    if narrow is not None:
+        qs = qs.filter(narrow)
     sort = QUEUE_SORTS.get(filters.get("sort") or "")
     if sort is None:
         return qs.order_by(*queue_order(now=now))
     return qs.order_by(sort, "id")
 
 
-def case_queue_page(*, user: User, now: dt.datetime, filters: dict | None = None, page: int | str = 1, per_page: int = 25):
+def case_queue_page(*, user: User, now: dt.datetime, filters: dict | None = None, page: int | str = 1, per_page: int = 25,
+                    narrow: Q | None = None):
     """One page of the queue in three queries (count, the page's ids, its rows with debtor,
     creditor and agent). Ordering and paging run on the cases alone; only the page's 25 rows
     are joined, which keeps a supervisor's queue of thousands of cases fast."""
-    ordered = case_queue_for_user(user=user, now=now, filters=filters)
+    ordered = case_queue_for_user(user=user, now=now, filters=filters, narrow=narrow)
     page_obj = Paginator(ordered.values_list("pk", flat=True), per_page).get_page(page)
     ids = list(page_obj.object_list)
     rows = Case.objects.select_related("debtor", "creditor", "assigned_agent").in_bulk(ids)

@@ -18,6 +18,7 @@ from .zones import candidate_zones, zones_text
 
 def debtor_create(*, actor, contact_points: list[dict] | None = None, now: dt.datetime | None = None, **fields) -> Debtor:
     now = now or django_timezone.now()
+    identity_answers_check(postal_code=fields.get("postal_code"), birth_date=fields.get("birth_date"), today=django_timezone.localdate(now))
     debtor = Debtor(**fields)
     debtor.full_clean()
     with transaction.atomic():
@@ -175,9 +176,23 @@ class DebtorStaleError(ValidationError):
         super().__init__(_("Someone else changed this debtor meanwhile. Reload and try again."), code="stale")
 
 
-DEBTOR_EDITABLE = ["name", "kind", "country", "timezone", "language", "notes", *DEBTOR_FLAGS]
-# Values of these fields are personal data: the audit row says that they changed, not to what.
-DEBTOR_PRIVATE = {"name", "notes"}
+DEBTOR_EDITABLE = ["name", "kind", "country", "timezone", "language", "notes", "postal_code", "birth_date", *DEBTOR_FLAGS]
+# Values of these fields are personal data: the audit row says that they changed, not to what
+# (the postal code and date of birth are also the answers of the portal's identity check).
+DEBTOR_PRIVATE = {"name", "notes", "postal_code", "birth_date"}
+
+
+def identity_answers_check(*, postal_code: str | None = None, birth_date: dt.date | None = None, today: dt.date) -> None:
+    """The portal's identity answers as a person can have them: a date of birth that is not in
+    the future, a postal code of at most 12 characters (the forms, the API and the importer say
+    the same)."""
+    errors = {}
+    if birth_date is not None and birth_date > today:
+        errors["birth_date"] = _("A date of birth cannot be in the future.")
+    if postal_code is not None and len(postal_code.strip()) > 12:
+        errors["postal_code"] = _("A postal code has at most 12 characters.")
+    if errors:
+        raise ValidationError(errors)
 
 
 def _unconfirm_a_moved_zone(debtor: Debtor, before: dict) -> None:
@@ -195,6 +210,10 @@ def debtor_update(
     if unknown:
         raise ValueError(f"Not editable here: {sorted(unknown)}")
     now = now or django_timezone.now()
+    if "postal_code" in changes:
+        changes = {**changes, "postal_code": " ".join((changes["postal_code"] or "").split()).upper()}
+    identity_answers_check(postal_code=changes.get("postal_code"), birth_date=changes.get("birth_date"),
+                           today=django_timezone.localdate(now))
     with transaction.atomic():
         debtor = Debtor.objects.select_for_update().get(pk=debtor_id)
         if expected_updated_at is not None and debtor.updated_at != expected_updated_at:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from cases.choices import Channel, Objective
 from cases.models import Creditor, PlanGuardrails
 from collections_crm.accounts.models import Role, Team, User
+from collections_crm.selfservice.models import PortalSettings
 from contacts.models import (
     LANGUAGES,
     Cadence,
@@ -26,7 +27,7 @@ from contacts.models import (
 from debtors.models import DebtorKind
 
 from .checks import NO_PARAMETERS, RULE_PARAMETERS
-from .services import CATALOGUE_FIELDS, GUARDRAIL_FIELDS, PACK_FIELDS
+from .services import CATALOGUE_FIELDS, GUARDRAIL_FIELDS, PACK_FIELDS, PORTAL_SETTINGS_FIELDS
 
 
 class CompactRowMixin:
@@ -98,6 +99,20 @@ class GuardrailsForm(forms.ModelForm):
     class Meta:
         model = PlanGuardrails
         fields = GUARDRAIL_FIELDS
+
+
+class PortalSettingsForm(forms.ModelForm):
+    class Meta:
+        model = PortalSettings
+        fields = PORTAL_SETTINGS_FIELDS
+        widgets = {name: forms.Textarea(attrs={"rows": 3}) for name in ("welcome_es", "welcome_en", "help_es", "help_en")}
+        help_texts = {
+            "link_valid_days": _("Links already given keep the expiry they were given."),
+            "max_identity_attempts": _("After this many wrong answers the link locks for the minutes below."),
+            "min_payment": _("The smallest amount a debtor may pay online (the whole balance when it is smaller)."),
+            "welcome_es": _("Shown on the portal's first page after the debtor proves who they are."),
+            "help_es": _("How to reach a person: shown on every page of the portal, also when a link has ended."),
+        }
 
 
 class FollowUpSettingsForm(forms.ModelForm):

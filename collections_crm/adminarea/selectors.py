@@ -14,6 +14,7 @@ from cases.choices import CaseStatus, Channel, Objective
 from cases.models import Case, Creditor, PlanGuardrails
 from collections_crm.accounts.models import Team, User
 from collections_crm.audit.models import AuditLog
+from collections_crm.selfservice.models import PortalSettings
 from contacts.engine import facts_gather, planner, policy, strategy_load
 from contacts.engine.contact_policy import PackIndex, contact_histories, debtor_info
 from contacts.engine.outbox import template_resolve
@@ -116,6 +117,11 @@ def jurisdiction_pack_get(*, pack_id: int | None) -> JurisdictionPack | None:
 
 def guardrails_get() -> PlanGuardrails:
     return PlanGuardrails.current()
+
+
+def portal_settings_for_edit() -> PortalSettings:
+    """The portal's policy row (made by a data migration; created with its defaults if missing)."""
+    return PortalSettings.objects.get_or_create(pk=1)[0]
 
 
 def followup_settings_get() -> FollowUpSettings | None:

@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from cases.choices import BarrierKind
 from cases.models import Creditor, PlanGuardrails
 from collections_crm.audit.services import audit_record, audited_delete, audited_save, snapshot
+from collections_crm.selfservice.links import portal_settings_changed
+from collections_crm.selfservice.models import PortalSettings
 from contacts.models import (
     Cadence,
     CadenceStep,
@@ -54,6 +56,10 @@ FOLLOWUP_SETTINGS_FIELDS = ["promise_grace_days", "reminder_days_before", "remin
                             "missed_instalments_to_default", "paused_commitments"]
 CREDITOR_FIELDS = ["code", "name", "kind", "currency", "active", "retention_days"]
 GUARDRAIL_FIELDS = ["min_instalment", "max_instalments", "max_term_months", "max_discount_percent"]
+PORTAL_SETTINGS_FIELDS = [
+    "link_valid_days", "max_identity_attempts", "lockout_minutes", "session_minutes", "min_payment", "allow_partial_payments",
+    "promise_max_days", "allow_plans", "allow_disputes", "upload_max_mb", "welcome_es", "welcome_en", "help_es", "help_en",
+]
 
 
 def _save_audited(*, actor, obj: models.Model, fields: list[str], data: dict[str, Any], action: str, now: dt.datetime,
@@ -105,6 +111,22 @@ def guardrails_update(*, actor, data: dict[str, Any], now: dt.datetime | None = 
         obj.updated_by = actor if getattr(actor, "pk", None) else None
         _save_audited(actor=actor, obj=obj, fields=GUARDRAIL_FIELDS, data=data, action="guardrails", now=now,
                       touch=("updated_by",))
+    return obj
+
+
+def portal_settings_update(*, actor, data: dict[str, Any], now: dt.datetime | None = None) -> PortalSettings:
+    """The self-service portal's policy: how long a link lasts, the identity check's attempts and
+    lockout, a visit's length, what a debtor may do there and the texts the portal shows. Effective
+    at the debtor's next page (the portal's cached copy is dropped on commit); links already
+    issued keep the expiry they were given."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        PortalSettings.objects.get_or_create(pk=1)
+        obj = PortalSettings.objects.select_for_update().get(pk=1)
+        obj.updated_by = actor if getattr(actor, "pk", None) else None
+        _save_audited(actor=actor, obj=obj, fields=PORTAL_SETTINGS_FIELDS, data=data, action="portal_settings", now=now,
+                      touch=("updated_by",))
+        transaction.on_commit(portal_settings_changed)
     return obj
 
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("policies/guardrails/", views.guardrails_edit, name="guardrails"),
     path("policies/promises/", views.followup_settings_edit, name="followup_settings"),
     path("policies/why/", views.why, name="why"),
+    path("portal/", views.portal_settings_edit, name="portal_settings"),
     path("policies/export/", views.policies_export, name="policies_export"),
     path("policies/import/", views.policies_import, name="policies_import"),
     path("catalogues/", views.catalogues, name="catalogues"),

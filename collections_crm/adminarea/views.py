@@ -41,6 +41,7 @@ from .forms import (
     LegalHoldForm,
     NewUserForm,
     PlaybookForm,
+    PortalSettingsForm,
     RuleFormSet,
     SetPasswordForm,
     StepFormSet,
@@ -316,6 +317,15 @@ def followup_settings_edit(request):
         request, form_class=FollowUpSettingsForm, instance=selectors.followup_settings_for_edit(),
         save=lambda data: services.followup_settings_update(actor=request.user, data=data),
         title=_("Promise follow-up"), back="adminarea:policies", success=_("Promise follow-up saved."),
+    )
+
+
+@admin_only
+def portal_settings_edit(request):
+    return _entity_form(
+        request, form_class=PortalSettingsForm, instance=selectors.portal_settings_for_edit(),
+        save=lambda data: services.portal_settings_update(actor=request.user, data=data),
+        title=_("Self-service portal"), back="adminarea:portal_settings", success=_("Portal settings saved."),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -44,7 +45,7 @@ class DebtorSerializer(serializers.ModelSerializer):
     class Meta:
         model = Debtor
         fields = ["id", "kind", "name", "document_type", "document_number", "country", "timezone", "language", "notes",
-                  "do_not_contact", "cease_communication", "attorney_represented", "deceased", "bankruptcy",
+                  "postal_code", "birth_date", "do_not_contact", "cease_communication", "attorney_represented", "deceased", "bankruptcy",
                   "contact_points", "created_at", "updated_at"]
 
 
@@ -211,6 +212,11 @@ class ContactPointIn(serializers.Serializer):
     consent = serializers.BooleanField(required=False)
 
 
+def _not_in_the_future(value):
+    if value is not None and value > timezone.localdate():
+        raise serializers.ValidationError(_("A date of birth cannot be in the future."))
+
+
 class DebtorIn(serializers.Serializer):
     document_type = serializers.ChoiceField(choices=DocumentType.choices)
     document_number = serializers.CharField(max_length=32)
@@ -219,6 +225,10 @@ class DebtorIn(serializers.Serializer):
     country = serializers.CharField(max_length=2, required=False)
     timezone = serializers.CharField(max_length=64, required=False)
     language = serializers.ChoiceField(choices=LANGUAGES, required=False)
+    postal_code = serializers.CharField(max_length=12, required=False, allow_blank=True,
+                                        help_text=_("An answer of the self-service portal's identity check."))
+    birth_date = serializers.DateField(required=False, allow_null=True, validators=[_not_in_the_future],
+                                       help_text=_("An answer of the self-service portal's identity check."))
     contact_points = ContactPointIn(many=True, required=False)
 
 
@@ -229,6 +239,8 @@ class DebtorUpdateIn(serializers.Serializer):
     timezone = serializers.CharField(max_length=64, required=False)
     language = serializers.ChoiceField(choices=LANGUAGES, required=False)
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=12, required=False, allow_blank=True)
+    birth_date = serializers.DateField(required=False, allow_null=True, validators=[_not_in_the_future])
     do_not_contact = serializers.BooleanField(required=False)
     cease_communication = serializers.BooleanField(required=False)
     attorney_represented = serializers.BooleanField(required=False)

@@ -52,6 +52,7 @@ class QueueFilterForm(forms.Form):
                               choices=[("", _("Any age")), *[(code, code) for code, _lo, _hi in AGING_BUCKETS]])
     creditor = forms.ModelChoiceField(label=_("Creditor"), required=False, queryset=Creditor.objects.filter(active=True),
                                       empty_label=_("Any creditor"))
+    portal_new = forms.BooleanField(label=_("Portal activity since my last look"), required=False)
     sort = forms.CharField(required=False, widget=forms.HiddenInput)
     scope = forms.ChoiceField(required=False, choices=[("", _("My cases")), ("team", _("My team's cases"))], widget=forms.HiddenInput)
 
@@ -231,6 +232,33 @@ class DebtorTimezoneForm(forms.Form):
         zone = self.cleaned_data["timezone"]
         validate_timezone(zone)
         return zone
+
+
+class DebtorIdentityForm(forms.Form):
+    """The debtor's answers to the portal's identity check (with the end of their document)."""
+
+    postal_code = forms.CharField(label=_("Postal code"), max_length=12, required=False)
+    birth_date = forms.DateField(label=_("Date of birth"), required=False, widget=DATE)
+    stamp = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, debtor, **kwargs):
+        kwargs.setdefault("initial", {"postal_code": debtor.postal_code, "birth_date": debtor.birth_date,
+                                      "stamp": debtor.updated_at.isoformat() if debtor.updated_at else ""})
+        kwargs.setdefault("prefix", "identity")
+        super().__init__(*args, **kwargs)
+
+    def clean_birth_date(self):
+        day = self.cleaned_data["birth_date"]
+        if day is not None and day > timezone.localdate():
+            raise forms.ValidationError(_("A date of birth cannot be in the future."))
+        return day
+
+    def expected_updated_at(self) -> dt.datetime | None:
+        stamp = self.cleaned_data.get("stamp") or ""
+        try:
+            return dt.datetime.fromisoformat(stamp) if stamp else None
+        except ValueError:
+            return None
 
 
 class ReassignForm(VersionedForm):

@@ -197,7 +197,12 @@ TIMELINE_KINDS: dict[str, tuple[Any, frozenset[int], Q | None]] = {
     "pause": (_("Pauses and restrictions"), frozenset(), Q(action__in=["case.paused", "case.resumed", "case.contact_restricted"])),
     "followup": (_("Follow-ups"), frozenset(), Q(action="case.followup_scheduled") | Q(action__startswith="followup.")),
     "record": (_("Case record"), frozenset(), Q(action__in=["case.created", "case.updated"])),
+    "portal": (_("Self-service"), frozenset(), Q(action__startswith="portal.")),
 }
+
+# A link issued with a message is told by the message's entry: only links an agent gave are
+# listed. A debtor's visits are not rows at all (only a link's first opening is audited).
+PORTAL_QUIET = Q(action="portal.link_issued") & ~Q(after__source="agent")
 
 
 def timeline_kind_choices() -> list[tuple[str, Any]]:
@@ -218,7 +223,7 @@ def _timeline_sources(case_id: int) -> dict[int, tuple[QuerySet, str]]:
         PLAN: (PaymentPlan.objects.filter(case_id=case_id), "created_at"),
         BARRIER: (Barrier.objects.filter(case_id=case_id), "opened_at"),
         BARRIER_REMOVED: (Barrier.objects.filter(case_id=case_id, removed_at__isnull=False), "removed_at"),
-        AUDIT: (AuditLog.objects.filter(case_id=case_id).exclude(action__in=[*TOLD_BY_ROWS, *FOLDED]), "at"),
+        AUDIT: (AuditLog.objects.filter(case_id=case_id).exclude(action__in=[*TOLD_BY_ROWS, *FOLDED]).exclude(PORTAL_QUIET), "at"),
     }
 
 

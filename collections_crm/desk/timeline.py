@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.choices import BarrierKind, CaseStatus, Channel, Objective, PaymentMethod, PlanFrequency, PlanStatus
 from cases.reasons import WHY, reason_text, result_text
+from collections_crm.selfservice.models import CheckoutStatus, LinkSource, UploadPurpose
 from contacts.selectors import excuse_name
 
 if TYPE_CHECKING:
@@ -97,7 +98,30 @@ ACTIONS = {
     "followup.completed": (_("Follow-up done"), "check2-circle", "followup"),
     # The engine's own follow-ups (sent, skipped, moved by the policy …)
     "followup.*": (_("Automatic follow-up"), "robot", "followup"),
+    # The self-service portal: links, the debtor's identity check and what the debtor did there.
+    "portal.link_issued": (_("Personal link given"), "link-45deg", "muted"),
+    "portal.link_opened": (_("Personal link opened for the first time"), "box-arrow-in-right", "contact"),
+    "portal.links_revoked": (_("Personal links ended"), "x-octagon", "danger"),
+    "portal.identity_confirmed": (_("Debtor confirmed their identity on the portal"), "person-check", "contact"),
+    "portal.identity_failed": (_("Wrong identity answer on the portal"), "person-exclamation", "danger"),
+    "portal.link_locked": (_("Personal link locked after wrong identity answers"), "lock", "danger"),
+    "portal.identity_refused_locked": (_("Identity check refused: the link is locked"), "lock", "danger"),
+    "portal.checkout_started": (_("Online payment started"), "credit-card", "payment"),
+    "portal.checkout_paid": (_("Online payment confirmed"), "credit-card-2-front", "payment"),
+    "portal.checkout_declined": (_("Online payment declined"), "credit-card", "danger"),
+    "portal.checkout_cancelled": (_("Online payment cancelled by the debtor"), "credit-card", "muted"),
+    "portal.checkout_refused": (_("Online payment taken but not posted: needs a person"), "exclamation-octagon", "danger"),
+    "portal.promise": (_("Promise made on the portal"), "hand-thumbs-up", "promise"),
+    "portal.plan": (_("Payment plan chosen on the portal"), "calendar-range", "plan"),
+    "portal.document_requested": (_("Document asked for on the portal"), "file-earmark-text", "barrier"),
+    "portal.dispute": (_("Dispute opened on the portal"), "exclamation-diamond", "danger"),
+    "portal.preferences": (_("Contact preferences changed on the portal"), "sliders", "status"),
+    "portal.upload": (_("File sent on the portal"), "paperclip", "contact"),
+    "portal.*": (_("Self-service portal"), "phone", "contact"),
 }
+
+# Who acted, when an entry of the portal has no staff actor.
+PORTAL_ACTOR = _("Debtor, on the portal")
 
 # Case fields worth showing when they change, with how to label their values.
 CASE_CHANGES: dict[str, tuple[StrOrPromise, dict[Any, StrOrPromise] | None]] = {
@@ -146,8 +170,44 @@ def _fmt(value, field: str = "", users: dict | None = None) -> str:
     return str(value)
 
 
+def _portal_summary(action: str, after: dict) -> str:
+    """The portal's audit rows in words (their ``after`` holds codes, amounts and dates)."""
+    parts: list[str] = []
+    if after.get("source"):
+        parts.append(str(dict(LinkSource.choices).get(after["source"], after["source"])))
+    if action == "portal.link_issued" and after.get("expires_at"):
+        parts.append(str(_("valid until %(date)s") % {"date": _fmt(after["expires_at"][:10])}))
+    if action == "portal.links_revoked" and after.get("links") is not None:
+        parts.append(str(_("%(n)s link(s)") % {"n": after["links"]}))
+    if after.get("amount") is not None or after.get("total_amount") is not None:
+        amount = _fmt(after.get("amount", after.get("total_amount")), "amount")
+        parts.append(f"{amount} {after['currency']}" if after.get("currency") else amount)
+    if after.get("instalment_count"):
+        parts.append(str(_("%(n)s instalments, %(freq)s") % {
+            "n": after["instalment_count"], "freq": PLAN_FREQUENCY_LABELS.get(after.get("frequency"), after.get("frequency") or "")}))
+    for key, label in (("due_date", _("by %(date)s")), ("first_due_date", _("from %(date)s")), ("locked_until", _("until %(date)s"))):
+        if after.get(key):
+            parts.append(str(label % {"date": _fmt(after[key])}))
+    if after.get("status") and action.startswith("portal.checkout"):
+        parts.append(str(dict(CheckoutStatus.choices).get(after["status"], after["status"])))
+    if after.get("purpose"):
+        parts.append(str(dict(UploadPurpose.choices).get(after["purpose"], after["purpose"])))
+    if after.get("kind"):
+        parts.append(str(BARRIER_KIND_LABELS.get(after["kind"], after["kind"])))
+    if after.get("channel"):
+        parts.append(str(dict(Channel.choices).get(after["channel"], after["channel"])))
+    for key in ("original_name", "order", "reason", "failure_reason"):
+        if after.get(key):
+            parts.append(str(after[key]))
+    if after.get("failed_attempts"):
+        parts.append(str(_("%(n)s wrong answer(s)") % {"n": after["failed_attempts"]}))
+    return " · ".join(parts)
+
+
 def _summary(action: str, after: dict) -> str:
     after = after or {}
+    if action.startswith("portal."):
+        return _portal_summary(action, after)
     if action.startswith("promise.recorded"):
         return _("%(amount)s by %(date)s (%(method)s)") % {
             "amount": _fmt(after.get("amount"), "amount"), "date": _fmt(after.get("due_date")),
@@ -211,6 +271,7 @@ class Entry:
     message: Any = None  # an outbound message
     changes: list[tuple[str, str, str]] = dc_field(default_factory=list)
     extra: list[str] = dc_field(default_factory=list)
+    by: Any = ""  # who acted when no staff user did (the debtor on the portal)
 
 
 def _entry(action: str, at: dt.datetime, actor, summary: str = "", **kwargs) -> Entry:
@@ -226,7 +287,10 @@ def _row_entry(src: int, obj, told: list) -> Entry:
     """The entry of a domain row; ``told``: its audit rows, if a service wrote it."""
     by = told[0].actor if told else None
     if src == ATTEMPT:
-        return _entry("contact_attempt.logged", obj.occurred_at, obj.agent or by, attempt=obj)
+        entry = _entry("contact_attempt.logged", obj.occurred_at, obj.agent or by, attempt=obj)
+        if obj.channel == Channel.PORTAL:
+            entry.icon, entry.by = "phone", PORTAL_ACTOR
+        return entry
     if src == MESSAGE:
         state = obj.status if obj.status in ("sent", "failed", "cancelled") else "queued"
         return _entry(f"message.{state}", obj.created_at, None, obj.subject, message=obj)
@@ -258,17 +322,31 @@ def timeline_entries(rows: list[tuple[int, int, Any]], objects: dict[int, dict[i
         told[(row.object_type, row.object_id)].append(row)
     entries: list[Entry] = []
     owners: dict[tuple, Entry] = {}  # (at, actor, action) of an entry's own audit rows → the entry
+    portal_visits: dict[dt.datetime, Entry] = {}  # the page's portal contact attempts by their time
     for src, oid, _at in rows:
         obj = objects.get(src, {}).get(oid)
         if obj is None:
             continue
         if src == AUDIT:
             own = [obj]
-            entry = _entry(obj.action, obj.at, obj.actor, _summary(obj.action, obj.after), changes=_changes(obj, users))
+            summary = _summary(obj.action, obj.after)
+            if obj.action.startswith("portal.") and obj.actor_id is None:
+                # What the debtor did, written with the portal's contact attempt of the same instant:
+                # one entry (the attempt's), this row a line of it. Listed before it (source order).
+                visit = portal_visits.get(obj.at)
+                if visit is not None:
+                    title = str(_entry(obj.action, obj.at, None).title)
+                    visit.extra.append(f"{title}: {summary}" if summary else title)
+                    continue
+            entry = _entry(obj.action, obj.at, obj.actor, summary, changes=_changes(obj, users))
+            if obj.action.startswith("portal.") and obj.actor_id is None:
+                entry.by = PORTAL_ACTOR
         else:
             object_type, actions = ROW_ACTIONS[src]
             own = [r for r in told[(object_type, str(oid))] if r.action in actions]
             entry = _row_entry(src, obj, own)
+            if src == ATTEMPT and obj.channel == Channel.PORTAL:
+                portal_visits.setdefault(obj.occurred_at, entry)
         for row in own:
             owners.setdefault((row.at, row.actor_id, row.action), entry)
         entries.append(entry)

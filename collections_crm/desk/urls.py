@@ -25,4 +25,8 @@ urlpatterns = [
     path("<int:case_id>/flag/", views.case_restrict, name="restrict"),
     path("<int:case_id>/reassign/", views.case_reassign, name="reassign"),
     path("<int:case_id>/timezone/", views.case_debtor_timezone, name="debtor_timezone"),
+    path("<int:case_id>/identity/", views.case_debtor_identity, name="debtor_identity"),
+    path("<int:case_id>/links/new/", views.case_link_issue, name="link_issue"),
+    path("<int:case_id>/links/end/", views.case_links_revoke, name="links_revoke"),
+    path("<int:case_id>/files/<int:upload_id>/", views.case_upload_download, name="upload_download"),
 ]

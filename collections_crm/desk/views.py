@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
@@ -42,9 +43,13 @@ from cases.services import (
     promise_record,
 )
 from collections_crm.accounts.access import ALL_ROLES, STAFF_ROLES, role_required
+from collections_crm.selfservice.activity import case_look_record, portal_unseen_q
+from collections_crm.selfservice.links import link_issue, links_revoke
+from collections_crm.selfservice.models import LinkSource
+from collections_crm.selfservice.selectors import case_selfservice_panel, upload_get_for_case
 from contacts.selectors import excuse_category_list, technique_list
 from contacts.services import contact_attempt_log
-from debtors.services import debtor_confirm_timezone
+from debtors.services import debtor_confirm_timezone, debtor_update
 
 from . import forms
 from .selectors import (
@@ -64,7 +69,9 @@ from .selectors import (
 def case_queue(request):
     now = timezone.now()
     filter_form = forms.QueueFilterForm(request.GET or None)
-    page, cases = case_queue_page(user=request.user, now=now, filters=filter_form.filters(), page=request.GET.get("page", 1))
+    filters = filter_form.filters()
+    narrow = portal_unseen_q(user=request.user) if filters.get("portal_new") else None
+    page, cases = case_queue_page(user=request.user, now=now, filters=filters, page=request.GET.get("page", 1), narrow=narrow)
     statuses = case_contact_statuses(cases=cases, now=now)
     rows = [(case, statuses[case.pk]) for case in cases]
     query = request.GET.copy()
@@ -122,7 +129,8 @@ def _action_form(request, case, name: str, data=None):
     return builders[name]()
 
 
-def _workspace_context(request, case, *, active: str = "interaction", bound=None, flash: str = "", zones_form=None) -> dict:
+def _workspace_context(request, case, *, active: str = "interaction", bound=None, flash: str = "", zones_form=None,
+                       issued=None, identity_form=None) -> dict:
     """Everything the case page shows, in a fixed number of queries whatever the history size.
     Only the open action's form is rendered; the others load when their tab is opened (they are
     most of the page's rendering time and most visits use one or two)."""
@@ -149,6 +157,9 @@ def _workspace_context(request, case, *, active: str = "interaction", bound=None
         "timeline_kind": kind,
         "can_write": can_write,
         "can_reassign": can_write and not user.is_agent,
+        "selfservice": case_selfservice_panel(case=case, now=now),
+        "issued": issued,
+        "identity_form": (identity_form or forms.DebtorIdentityForm(debtor=case.debtor)) if can_write else None,
         "flash": flash,
         "active_action": active,
         "active_form": (bound or _action_form(request, case, active)) if can_write else None,
@@ -159,6 +170,8 @@ def _workspace_context(request, case, *, active: str = "interaction", bound=None
 @require_GET
 def case_detail(request, case_id: int):
     case = case_get_for_user(user=request.user, case_id=case_id)
+    # What the queue's "portal activity since my last look" compares with.
+    case_look_record(user=request.user, case_id=case.pk)
     return render(request, "desk/case_detail.html", _workspace_context(request, case))
 
 
@@ -417,3 +430,84 @@ def case_plan_cancel(request, case_id: int, plan_id: int):
 def case_plan_adjust(request, case_id: int, plan_id: int):
     return _plan_action(request, case_id, plan_id, lambda: plan_adjust_to_balance(actor=request.user, plan_id=plan_id),
                         _("Plan %(ref)s adjusted to the balance: it is still proposed."))
+
+
+# --- Self-service: personal links and the files the debtor sent ----------------------------------
+
+
+def _selfservice_response(request, case, *, issued=None, flash: str = "", identity_form=None, status: int = 200):
+    """The self-service panel again (htmx) or the whole case page. Never cached: it may show a
+    new link's URL and code, which are not stored anywhere and are shown this once."""
+    context = _workspace_context(request, case, issued=issued, flash=flash, identity_form=identity_form)
+    template = "desk/_selfservice.html" if request.htmx else "desk/case_detail.html"
+    response = render(request, template, context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_link_issue(request, case_id: int):
+    """A new personal link for the agent to read out or send: only those who may act on the case."""
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    issued = link_issue(case_id=case.pk, source=LinkSource.AGENT, actor=request.user)
+    return _selfservice_response(request, case, issued=issued)
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_links_revoke(request, case_id: int):
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    ended = links_revoke(case_id=case.pk, actor=request.user)
+    flash = (ngettext("%(n)d personal link ended.", "%(n)d personal links ended.", ended) % {"n": ended}
+             if ended else _("There was no working link to end."))
+    if not request.htmx:
+        messages.success(request, flash)
+        return redirect("desk:detail", case_id=case.pk)
+    return _selfservice_response(request, case, flash=flash)
+
+
+@role_required(*ALL_ROLES)
+@require_POST
+def case_debtor_identity(request, case_id: int):
+    """The debtor's answers to the portal's identity check, by those who may act on the case."""
+    case = case_get_for_user(user=request.user, case_id=case_id, for_write=True)
+    form = forms.DebtorIdentityForm(request.POST, debtor=case.debtor)
+    if form.is_valid():
+        try:
+            debtor_update(actor=request.user, debtor_id=case.debtor_id, expected_updated_at=form.expected_updated_at(),
+                          changes={"postal_code": form.cleaned_data["postal_code"], "birth_date": form.cleaned_data["birth_date"]})
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            success = _("Identity answers saved.")
+            if not request.htmx:
+                messages.success(request, success)
+                return redirect("desk:detail", case_id=case.pk)
+            case = case_get_for_user(user=request.user, case_id=case_id)
+            return _selfservice_response(request, case, flash=success)
+    return _selfservice_response(request, case, identity_form=form, status=200 if request.htmx else 400)
+
+
+# A file is served with its own type only when that type cannot run in the browser; anything else
+# is plain bytes. Always as an attachment, never sniffed.
+SAFE_DOWNLOAD_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"})
+
+
+@role_required(*ALL_ROLES)
+@require_GET
+def case_upload_download(request, case_id: int, upload_id: int):
+    """A file the debtor sent, for staff who may see the case (404 for anyone else, and for a file
+    of another case), from the private storage that the web server never serves."""
+    case = case_get_for_user(user=request.user, case_id=case_id)
+    upload = upload_get_for_case(case=case, upload_id=upload_id)
+    try:
+        handle = upload.file.storage.open(upload.file.name, "rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    content_type = upload.content_type if upload.content_type in SAFE_DOWNLOAD_TYPES else "application/octet-stream"
+    response = FileResponse(handle, as_attachment=True, filename=upload.original_name or "file", content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

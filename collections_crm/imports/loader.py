@@ -542,9 +542,9 @@ def _apply_portfolio_sql(job: ImportJob, stage: Stage, *, now: dt.datetime) -> d
                 ), ins AS (
                     INSERT INTO debtors_debtor (kind, name, document_type, document_number, country, timezone, language, notes,
                         do_not_contact, cease_communication, attorney_represented, deceased, bankruptcy, candidate_timezones,
-                        created_at, updated_at)
+                        postal_code, birth_date, created_at, updated_at)
                     SELECT kind, name, document_type, document_number, country, timezone, language, '',
-                        false, false, false, false, false, zones, %(now)s, %(now)s FROM src
+                        false, false, false, false, false, zones, postal_code, birth_date, %(now)s, %(now)s FROM src
                     ON CONFLICT (document_type, document_number) DO NOTHING
                     RETURNING id
                 ) {_ID_RUNS}""",
@@ -687,7 +687,7 @@ def _stage_batches(stage: Stage):
         for row in rows:
             for key in ("original_amount", "fees", "balance"):
                 row[key] = Decimal(str(row[key])).quantize(Decimal("0.01"))
-            for key in ("due_date", "placed_at"):
+            for key in ("due_date", "placed_at", "birth_date"):
                 if isinstance(row[key], str):
                     row[key] = dt.date.fromisoformat(row[key])
         yield rows
@@ -715,7 +715,8 @@ def _apply_portfolio_batch(job: ImportJob, stage: Stage, *, now: dt.datetime) ->
             if key not in debtors and key not in new_debtors:
                 new_debtors[key] = Debtor(kind=r["kind"], name=r["name"], document_type=key[0], document_number=key[1],
                                           country=r["country"], timezone=r["timezone"], language=r["language"],
-                                          candidate_timezones=r["zones"])
+                                          candidate_timezones=r["zones"], postal_code=r["postal_code"] or "",
+                                          birth_date=r["birth_date"])
         Debtor.objects.bulk_create(new_debtors.values())
         for key, debtor in new_debtors.items():
             debtors[key] = debtor.pk

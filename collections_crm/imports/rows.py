@@ -68,6 +68,12 @@ PORTFOLIO_TARGETS = [
     Target("email", gettext_lazy("E-mail"), False, ("email", "e-mail", "correo", "correo electronico", "mail", "email address")),
     Target("address", gettext_lazy("Postal address"), False, (
         "direccion", "domicilio", "direccion postal", "address", "postal address", "street address", "domicilio postal")),
+    # The answers of the self-service portal's identity check (with the end of the document).
+    Target("postal_code", gettext_lazy("Postal code"), False, (
+        "codigo postal", "cp", "c p", "cod postal", "postal code", "postcode", "post code", "zip", "zip code", "zipcode")),
+    Target("birth_date", gettext_lazy("Date of birth"), False, (
+        "fecha de nacimiento", "fecha nacimiento", "f nacimiento", "nacimiento", "date of birth", "birth date", "birthdate",
+        "dob", "born")),
     Target("original_amount", gettext_lazy("Original amount"), True, (
         "importe", "importe original", "principal", "original amount", "amount", "deuda", "importe deuda", "importe inicial",
         "deuda original", "importe total", "capital", "nominal", "importe impagado", "monto"), or_else="balance"),
@@ -258,6 +264,8 @@ WARNING_MESSAGES = {
     "address": gettext_lazy("The address is longer than 300 characters: kept cut short, as an unusable contact detail."),
     "kind": gettext_lazy("Not person or company: taken from the identity document instead."),
     "agent": gettext_lazy("No active agent has this user name, e-mail or name: the case is assigned as the import says."),
+    "postal_code": gettext_lazy("A postal code has at most 12 characters: the debtor is imported without it."),
+    "birth_date": gettext_lazy("Not a date of birth (a date, not in the future): the debtor is imported without it."),
 }
 # Why an unusable contact detail cannot be used, as the agent reads it on the debtor.
 UNUSABLE_REASONS = {
@@ -399,6 +407,48 @@ def _choice(ctx: RowContext, cells, target: str) -> str:
     return normalise_header(_text(ctx, cells, target)) if target in ctx.columns else ""
 
 
+def postal_code_value(raw, country: str) -> str:
+    """A postal code as the debtor would type it: one line, upper case; a Spanish code that a
+    spreadsheet read as a number gets its leading zero back (08001, not 8001)."""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    text = " ".join(str(raw).split()).upper() if raw not in ("", None) else ""
+    if country == "ES" and text.isdigit() and len(text) == 4:
+        text = "0" + text
+    return text
+
+
+def birth_date_value(raw, *, day_first: bool, today: dt.date) -> dt.date:
+    """A date of birth in the file's date format; a two-digit year is in the past century when
+    it would otherwise be in the future (05/03/65 is 1965). ValueProblem when it is no date of birth."""
+    day = parse_date(raw, day_first=day_first)
+    if day > today and isinstance(raw, str) and len(re.split(r"\D+", raw.strip())[-1]) == 2:
+        try:
+            day = day.replace(year=day.year - 100)
+        except ValueError:  # 29 February
+            day = day.replace(year=day.year - 100, day=28)
+    if day > today or day.year < 1900:
+        raise ValueProblem("not_date")
+    return day
+
+
+def _identity_answers(ctx: RowContext, cells, country: str) -> tuple[str, dt.date | None]:
+    """The portal's identity answers of a line; a value that cannot be one is left out with a
+    warning (it never costs the debt)."""
+    postal_code = postal_code_value(ctx.cell(cells, "postal_code"), country) if "postal_code" in ctx.columns else ""
+    if len(postal_code) > 12:
+        ctx.warn("postal_code", postal_code, WARNING_MESSAGES["postal_code"])
+        postal_code = ""
+    birth_date = None
+    raw = ctx.cell(cells, "birth_date")
+    if raw not in ("", None):
+        try:
+            birth_date = birth_date_value(raw, day_first=ctx.day_first, today=ctx.today)
+        except ValueProblem:
+            ctx.warn("birth_date", raw, WARNING_MESSAGES["birth_date"])
+    return postal_code, birth_date
+
+
 def _join_phones(cells: list[str]) -> str:
     """The numbers of the phone columns as one staging value: E.164 numbers joined by spaces,
     each once (loader.py makes one contact point of each)."""
@@ -487,13 +537,14 @@ def portfolio_row(ctx: RowContext, cells: list) -> tuple | None:
         ctx.fail("currency", currency, _("Use a three-letter currency code (EUR, USD…)."))
     due_date = _date(ctx, cells, "due_date", required=True)
     placed_at = _date(ctx, cells, "placed_at", required=False) or ctx.today
+    postal_code, birth_date = _identity_answers(ctx, cells, country)
     if ctx.errors:
         return None
     zone = COUNTRY_ZONE.get(country, "Europe/Madrid")
     language = "en" if country in ("US", "GB") else "es"
     return (doc_type, number, name, kind, country, zone, language, phone, email, reference,
             original, fees, original + fees if balance is None else balance, currency, due_date, placed_at,
-            address, unusable_text(unusable), creditor_id, creditor_new, agent_id)
+            address, unusable_text(unusable), creditor_id, creditor_new, agent_id, postal_code, birth_date)
 
 
 _DNI_SHAPE = re.compile(r"[0-9]{8}[A-Z]")  # ASCII digits only, as validate_document's final shape check
@@ -521,9 +572,10 @@ def compile_portfolio_row(ctx: RowContext):
     ``ctx.errors`` is meaningful only when the function returns None."""
     cols = ctx.columns
     names = ("reference", "name", "document_number", "document_type", "kind", "country", "phone", "phone_other", "email",
-             "original_amount", "fees", "balance", "currency", "due_date", "placed_at", "address", "creditor", "agent")
+             "original_amount", "fees", "balance", "currency", "due_date", "placed_at", "address", "creditor", "agent",
+             "postal_code", "birth_date")
     (i_ref, i_name, i_doc, i_type, i_kind, i_country, i_phone, i_phone_other, i_email, i_orig, i_fees, i_bal, i_cur, i_due,
-     i_placed, i_address, i_creditor, i_agent) = (cols.get(n) for n in names)
+     i_placed, i_address, i_creditor, i_agent, i_postal, i_birth) = (cols.get(n) for n in names)
     if None in (i_ref, i_name, i_doc, i_due) or (i_orig is None and i_bal is None):
         return lambda cells: portfolio_row(ctx, cells)  # a required column is not mapped: every row fails anyway
     creditors, agents, own_creditor = ctx.creditors, ctx.agents, (ctx.creditor_id, ctx.currency)
@@ -651,12 +703,20 @@ def compile_portfolio_row(ctx: RowContext):
             placed_at = today
             if i_placed is not None and (raw := cells[i_placed].strip()):
                 placed_at = _parse_date_text(raw, day_first)
+            postal_code = ""
+            if i_postal is not None:
+                postal_code = postal_code_value(cells[i_postal], country)
+                if len(postal_code) > 12:
+                    raise _Slow
+            birth_date = None
+            if i_birth is not None and (raw := cells[i_birth].strip()):
+                birth_date = birth_date_value(raw, day_first=day_first, today=today)
         except Exception:  # noqa: BLE001 - any doubt at all: the reference implementation decides
             return portfolio_row(ctx, cells)
         ctx.warnings = ()
         return (doc_type, number, name, kind, country, COUNTRY_ZONE.get(country, "Europe/Madrid"),
                 "en" if country in ("US", "GB") else "es", phone, email, reference, original, fees, balance, currency,
-                due_date, placed_at, address, "", creditor_id, "", agent_id)
+                due_date, placed_at, address, "", creditor_id, "", agent_id, postal_code, birth_date)
 
     return row
 
@@ -668,7 +728,7 @@ PORTFOLIO_STAGE_COLUMNS = [
     ("original_amount", "numeric(14,2)"), ("fees", "numeric(14,2)"), ("balance", "numeric(14,2)"),
     ("currency", "varchar(3)"), ("due_date", "date"), ("placed_at", "date"),
     ("address", "varchar(300)"), ("unusable", "text"), ("creditor_id", "integer"), ("creditor_new", "varchar(200)"),
-    ("agent_id", "integer"),
+    ("agent_id", "integer"), ("postal_code", "varchar(12)"), ("birth_date", "date"),
 ]
 
 

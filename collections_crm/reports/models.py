@@ -259,3 +259,44 @@ class TeamPriority(models.Model):
         """The buckets and objectives to focus on, in words."""
         objectives = dict(Objective.choices)
         return [str(BUCKET_LABELS.get(b, b)) for b in self.focus_buckets] + [str(objectives.get(o, o)) for o in self.focus_objectives]
+
+
+class ChannelDaily(FactBase):
+    """Money, promises and plans per day and the channel they came by (the self-service portal
+    among them). A payment from an online checkout is the portal's; anything else counts for the
+    channel of the case's latest contact at or before it within the effect window ("none" when
+    there was none). Agent and creditor are the case's."""
+
+    day = models.DateField()
+    channel = models.CharField(max_length=10)
+    payments = models.PositiveIntegerField(default=0)
+    collected = models.DecimalField(default=0, **MONEY)
+    promises = models.PositiveIntegerField(default=0)
+    promised = models.DecimalField(default=0, **MONEY)
+    plans = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # A supervisor's slice: WHERE agent_id IN (their agents) AND day BETWEEN ? AND ?
+            models.Index(fields=["agent", "day"], name="rep_channel_agent_idx"),
+            # Everything (admins): WHERE day BETWEEN ? AND ?
+            models.Index(fields=["day"], name="rep_channel_day_idx"),
+        ]
+
+
+class PortalLinkDaily(FactBase):
+    """Personal links by the day they were given and where (message, letter, agent): how many,
+    how many were opened, and how many converted (after the first opening the case had a portal
+    payment, promise or plan). Agent and creditor are the case's."""
+
+    day = models.DateField()
+    source = models.CharField(max_length=10)
+    issued = models.PositiveIntegerField(default=0)
+    opened = models.PositiveIntegerField(default=0)
+    converted = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["agent", "day"], name="rep_portallink_agent_idx"),
+            models.Index(fields=["day"], name="rep_portallink_day_idx"),
+        ]

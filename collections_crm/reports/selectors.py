@@ -20,14 +20,17 @@ from cases.selectors import case_visibility_q, creditor_currencies
 from collections_crm.accounts.models import Role, Team, User
 from collections_crm.audit.models import AuditLog
 from collections_crm.core.dates import add_months, month_end, month_start, months_between
+from collections_crm.selfservice.models import LinkSource
 from contacts.models import ContactAttempt, ContactRefusal, ExcuseCategory, Technique
 from debtors.models import contact_paused_q
 
 from .metrics import BUCKET_CODES, CLOSED, days_between, due_date_range_for_bucket, proportion, ratio
 from .models import (
     AttemptDaily,
+    ChannelDaily,
     MoneyDaily,
     ObjectiveMoveDaily,
+    PortalLinkDaily,
     PortfolioSnapshot,
     PromiseDaily,
     RebuildState,
@@ -421,6 +424,42 @@ def refusal_figures(scope: Scope) -> dict:
         "by_reason": [{"reason": k, "label": REFUSAL_REASONS.get(k, k), "refusals": v} for k, v in sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0]))],
         "by_channel": [{"channel": k, "label": channels.get(k, k), "refusals": v} for k, v in sorted(by_channel.items(), key=lambda kv: (-kv[1], kv[0]))],
     }
+
+
+# Channel order on the dashboard: the portal first (the new channel the view is about), then
+# the others as Channel lists them, then "no contact before it".
+CHANNEL_ORDER = ["portal", *[c for c in Channel.values if c != "portal"], "none"]
+
+
+def channel_figures(scope: Scope) -> dict:
+    """Money collected, promises and plans in the period by the channel that brought them."""
+    rows = {r["channel"]: r for r in ChannelDaily.objects.filter(scope.fact_q()).values("channel").annotate(
+        payments=Sum("payments"), collected=Sum("collected"), promises=Sum("promises"), promised=Sum("promised"), plans=Sum("plans"),
+    ).order_by()}
+    labels = {**dict(Channel.choices), "none": _("No contact before it")}
+    keys = ("payments", "collected", "promises", "promised", "plans")
+    out = [{"channel": c, "label": labels.get(c, c), **{k: rows[c][k] or 0 for k in keys}}
+           for c in sorted(rows, key=lambda c: CHANNEL_ORDER.index(c) if c in CHANNEL_ORDER else len(CHANNEL_ORDER))]
+    total = {k: sum(r[k] for r in out) for k in keys}
+    for r in out:
+        r["share"] = ratio(r["collected"], total["collected"])
+    return {"rows": out, "total": total}
+
+
+def portal_link_figures(scope: Scope) -> dict:
+    """Personal links given in the period, by where they were given: click-through (opened /
+    issued) and conversion (converted / opened)."""
+    rows = {r["source"]: r for r in PortalLinkDaily.objects.filter(scope.fact_q()).values("source").annotate(
+        issued=Sum("issued"), opened=Sum("opened"), converted=Sum("converted")).order_by()}
+    labels = dict(LinkSource.choices)
+
+    def row(source, label, r):
+        return {"source": source, "label": label, "issued": r["issued"], "opened": r["opened"], "converted": r["converted"],
+                "click_through": proportion(r["opened"], r["issued"]), "conversion": proportion(r["converted"], r["opened"])}
+
+    out = [row(s, labels.get(s, s), rows[s]) for s in LinkSource.values if s in rows]
+    total = {k: sum(rows[s][k] or 0 for s in rows) for k in ("issued", "opened", "converted")}
+    return {"rows": out, "total": row("", _("All"), total)}
 
 
 def rebuild_state() -> RebuildState | None:

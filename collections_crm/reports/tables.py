@@ -196,7 +196,28 @@ def build_tables(scope: selectors.Scope, filters: dict[str, str], *, cut: str = 
     tables["refusals_by_channel"] = Table("refusals_by_channel", _("Refusals by channel"), [
         Column("label", _("Channel")), Column("refusals", _("Refusals"), "int"),
     ], [{"label": r["label"], "refusals": r["refusals"]} for r in refusals["by_channel"]])
-    figures = {"portfolio": portfolio, "refusals": refusals, "rolls": rolls, "recovery": recovery, "promises": promises, "activity": activity,
+    channels = selectors.channel_figures(scope)
+    tables["channels"] = Table("channels", _("Results by channel"), [
+        Column("label", _("Channel")), Column("collected", _("Collected"), "money"), Column("share", _("Share of the money"), "pct"),
+        Column("payments", _("Payments"), "int"), Column("promises", _("Promises"), "int"), Column("promised", _("Promised"), "money"),
+        Column("plans", _("Payment plans"), "int"),
+    ], [{k: r[k] for k in ("label", "collected", "share", "payments", "promises", "promised", "plans")} for r in channels["rows"]],
+        note=_("An online payment counts for the self-service portal; any other payment, promise or plan for the channel of the case's "
+               "latest contact before it, within %(n)d days.") % {"n": effect_window_days()})
+    links = selectors.portal_link_figures(scope)
+    link_columns = [
+        Column("label", _("Given by")), Column("issued", _("Links given"), "int"), Column("opened", _("Opened"), "int"),
+        Column("click_through", _("Click-through"), "pct"), Column("click_through_ci", _("95 % interval"), "interval"),
+        Column("converted", _("Converted"), "int"), Column("conversion", _("Conversion"), "pct"),
+        Column("conversion_ci", _("95 % interval"), "interval"),
+    ]
+    tables["portal_links"] = Table("portal_links", _("Personal links: click-through and conversion"), link_columns, [
+        {"label": r["label"], "issued": r["issued"], "opened": r["opened"], "converted": r["converted"],
+         **_pct_cells("click_through", r["click_through"]), **_pct_cells("conversion", r["conversion"])}
+        for r in [*links["rows"], *([links["total"]] if len(links["rows"]) > 1 else [])]
+    ], note=_("Links given in the period. Click-through: links opened among those given. Conversion: opened links whose case then "
+              "had a payment, a promise or a plan on the portal."))
+    figures = {"portfolio": portfolio, "refusals": refusals, "channels": channels, "portal_links": links, "rolls": rolls, "recovery": recovery, "promises": promises, "activity": activity,
                "objectives": objectives, "techniques": techniques}
     return tables, figures
 
@@ -259,6 +280,12 @@ def chart_payload(figures: dict) -> dict:
             "labels": [force_str(r["label"]) for r in figures["objectives"]["rows"]],
             "cases": [r["cases"] for r in figures["objectives"]["rows"]],
             "promise_rate": [_pct(r["promise_rate"].rate) for r in figures["objectives"]["rows"]],
+        },
+        "channels": {
+            "labels": [force_str(r["label"]) for r in figures["channels"]["rows"]],
+            "collected": [float(r["collected"]) for r in figures["channels"]["rows"]],
+            "promises": [r["promises"] for r in figures["channels"]["rows"]],
+            "plans": [r["plans"] for r in figures["channels"]["rows"]],
         },
         "refusals": {
             "labels": [force_str(r["label"]) for r in figures["refusals"]["by_reason"]],

@@ -19,6 +19,7 @@ from django.db import transaction
 from collections_crm.audit.services import audit_record
 from debtors.models import Debtor
 
+from .activity import case_portal_touch
 from .links import portal_settings
 from .models import PortalLink
 
@@ -69,6 +70,7 @@ def identity_check(
             link.failed_attempts, link.locked_until, link.verified_at = 0, None, now
             link.save(update_fields=["failed_attempts", "locked_until", "verified_at"])
             audit_record(actor=None, action="portal.identity_confirmed", obj=link, case_id=link.case_id, at=now)
+            case_portal_touch(case_id=link.case_id, now=now)
             return IdentityResult(ok=True)
         link.failed_attempts += 1
         if link.failed_attempts >= conf.max_identity_attempts:
@@ -76,8 +78,10 @@ def identity_check(
             link.save(update_fields=["failed_attempts", "locked_until"])
             audit_record(actor=None, action="portal.link_locked", obj=link, case_id=link.case_id,
                          after={"locked_until": link.locked_until.isoformat()}, at=now)
+            case_portal_touch(case_id=link.case_id, now=now)
             return IdentityResult(ok=False, locked_until=link.locked_until)
         link.save(update_fields=["failed_attempts"])
         audit_record(actor=None, action="portal.identity_failed", obj=link, case_id=link.case_id,
                      after={"failed_attempts": link.failed_attempts}, at=now)
+        case_portal_touch(case_id=link.case_id, now=now)
         return IdentityResult(ok=False, attempts_left=conf.max_identity_attempts - link.failed_attempts)

@@ -25,6 +25,7 @@ from cases.choices import CaseStatus
 from cases.models import Case
 from collections_crm.audit.services import audit_record
 
+from .activity import case_portal_touch
 from .models import LinkSource, PortalLink, PortalSettings
 
 # Crockford's base32 without the letters people misread (I, L, O, U).
@@ -139,6 +140,7 @@ def link_record_open(*, link: PortalLink, now: dt.datetime) -> None:
         if first:
             audit_record(actor=None, action="portal.link_opened", obj=link, case_id=link.case_id,
                          after={"source": link.source}, at=now)
+            case_portal_touch(case_id=link.case_id, now=now)
     link.first_opened_at = link.first_opened_at or now
     link.last_opened_at = now
 

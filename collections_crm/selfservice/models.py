@@ -235,3 +235,44 @@ class PortalUpload(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class PortalActivity(models.Model):
+    """When the debtor last did something on the portal for a case (opened a link for the first
+    time, confirmed or failed their identity, paid, promised, chose a plan, disputed, asked for a
+    document, sent a file, changed their preferences). Kept by ``activity.case_portal_touch``,
+    which the portal's services call; read by the queue's "portal activity since my last look"."""
+
+    case = models.OneToOneField("cases.Case", verbose_name=_("case"), on_delete=models.CASCADE, primary_key=True,
+                                related_name="portal_activity")
+    last_at = models.DateTimeField(_("last portal activity"))
+
+    class Meta:
+        verbose_name = _("portal activity")
+        verbose_name_plural = _("portal activity")
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.last_at:%Y-%m-%d %H:%M}"
+
+
+class CaseLook(models.Model):
+    """When a staff user last opened a case's page (written by the desk on each visit, one upsert):
+    what "portal activity since my last look" compares with. One row per user and case."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+", db_index=False)
+    looked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # The queue's filter: NOT EXISTS (… WHERE user_id=? AND case_id=cases.id AND looked_at >= …),
+            # and the upsert of a visit (ON CONFLICT (user_id, case_id)).
+            models.UniqueConstraint(fields=["user", "case"], name="caselook_user_case_unique"),
+        ]
+        indexes = [
+            # Deleting a case (cascade) looks its rows up by case.
+            models.Index(fields=["case"], name="caselook_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.case_id} {self.looked_at:%Y-%m-%d %H:%M}"

@@ -28,6 +28,7 @@ from collections_crm.audit.services import audit_record
 from collections_crm.core.money import format_money
 from contacts.services import contact_attempt_log
 
+from .activity import case_portal_touch
 from .links import portal_settings
 from .models import CallbackOutcome, Checkout, CheckoutStatus, ProviderEvent
 from .providers import CallbackEvent, SignatureError, get_provider
@@ -174,7 +175,9 @@ def _apply(event: CallbackEvent, *, provider_name: str, now: dt.datetime) -> tup
     checkout.status, checkout.completed_at, checkout.payment = CheckoutStatus.PAID, now, payment
     checkout.save(update_fields=["status", "completed_at", "payment", "provider_ref"])
     audit_record(actor=None, action="portal.checkout_paid", obj=checkout, case_id=checkout.case_id,
-                 after={"order": checkout.order, "payment_id": payment.pk}, at=now)
+                 after={"order": checkout.order, "payment_id": payment.pk, "amount": str(checkout.amount),
+                        "currency": checkout.currency}, at=now)
+    case_portal_touch(case_id=checkout.case_id, now=now)
     return CallbackOutcome.POSTED, checkout.pk
 
 
@@ -182,6 +185,8 @@ def _refuse(checkout: Checkout, reason: str, *, now: dt.datetime) -> tuple[str, 
     checkout.status, checkout.completed_at, checkout.failure_reason = CheckoutStatus.REFUSED, now, reason[:300]
     checkout.save(update_fields=["status", "completed_at", "failure_reason", "provider_ref"])
     audit_record(actor=None, action="portal.checkout_refused", obj=checkout, case_id=checkout.case_id,
-                 after={"order": checkout.order, "reason": reason[:300]}, at=now)
+                 after={"order": checkout.order, "reason": reason[:300], "amount": str(checkout.amount),
+                        "currency": checkout.currency}, at=now)
+    case_portal_touch(case_id=checkout.case_id, now=now)
     log.warning("Online payment could not be posted", extra={"checkout_id": checkout.pk})
     return CallbackOutcome.REFUSED, checkout.pk

@@ -40,6 +40,7 @@ from contacts.services import contact_attempt_log
 from debtors.models import ContactPoint, ContactPointKind
 from debtors.services import contact_point_set_flags
 
+from .activity import case_portal_touch
 from .links import portal_settings
 from .models import PortalUpload, UploadPurpose
 
@@ -74,7 +75,8 @@ def portal_promise(*, case_id: int, amount: Decimal, due_date: dt.date, now: dt.
         attempt = _attempt(case_id=case_id, outcome=Outcome.PROMISE, now=now, replan=False)
         promise = promise_record(actor=None, case_id=case_id, amount=amount, due_date=due_date, contact_attempt=attempt, now=now)
         audit_record(actor=None, action="portal.promise", obj=promise, case_id=case_id,
-                     after={"amount": str(amount), "due_date": due_date.isoformat()}, at=now)
+                     after={"amount": str(amount), "currency": case.currency, "due_date": due_date.isoformat()}, at=now)
+        case_portal_touch(case_id=case_id, now=now)
     return promise
 
 
@@ -144,7 +146,10 @@ def portal_plan(*, case_id: int, count: int, frequency: str, now: dt.datetime | 
         plan = plan_create(actor=None, case_id=case_id, total_amount=case.balance, frequency=frequency,
                            instalments=[(d, a) for _n, d, a in option.schedule], agreed=option.live, now=now)
         audit_record(actor=None, action="portal.plan", obj=plan, case_id=case_id,
-                     after={"instalments": count, "frequency": frequency, "live": option.live}, at=now)
+                     after={"instalment_count": count, "frequency": frequency, "status": plan.status,
+                            "total_amount": str(plan.total_amount), "currency": case.currency,
+                            "first_due_date": plan.first_due_date.isoformat()}, at=now)
+        case_portal_touch(case_id=case_id, now=now)
     return plan
 
 
@@ -172,6 +177,7 @@ def portal_document_request(*, case_id: int, kind: str, words: str, now: dt.date
         if barrier is None:
             barrier = barrier_open(actor=None, case_id=case_id, kind=kind, description=words[:300], now=now)
         audit_record(actor=None, action="portal.document_requested", obj=barrier, case_id=case_id, after={"kind": kind}, at=now)
+        case_portal_touch(case_id=case_id, now=now)
     return barrier
 
 
@@ -227,6 +233,7 @@ def portal_dispute(*, case_id: int, reason: str, upload: UploadedFile | None = N
                 stored = _store_upload(case_id=case_id, upload=upload, purpose=UploadPurpose.DISPUTE, now=now)
                 after["upload_id"] = stored.pk
             audit_record(actor=None, action="portal.dispute", obj=attempt, case_id=case_id, after=after, at=now)
+            case_portal_touch(case_id=case_id, now=now)
     except BaseException:
         # The file was written before the rows: nothing half-written stays, on disk either.
         if stored is not None:
@@ -302,4 +309,5 @@ def portal_preferences(
             audit_record(actor=None, action="portal.preferences", obj=case,
                          after={"opted_out": done, "callback_at": result.callback_at.isoformat() if result.callback_at else None},
                          at=now)
+            case_portal_touch(case_id=case_id, now=now)
     return result

@@ -256,7 +256,8 @@ def print_batches_render(*, now: dt.datetime) -> list[int]:
         Q(rendered_at__isnull=True) | Q(last__gt=F("rendered_at")))
     for batch in batches:
         letters = [
-            {"recipient": m.recipient, "subject": m.subject, "body": m.body, "date": m.sent_at.strftime("%d/%m/%Y") if m.sent_at else ""}
+            {"recipient": m.recipient, "subject": m.subject, "body": m.body, "date": m.sent_at.strftime("%d/%m/%Y") if m.sent_at else "",
+             "language": m.language}
             for m in batch.letters.filter(status=MessageStatus.SENT).order_by("id")
         ]
         with transaction.atomic():

@@ -68,6 +68,17 @@
     options: {scales: {y: {beginAtZero: true}, y1: {position: "right", beginAtZero: true, max: 100, grid: {drawOnChartArea: false}, ticks: {callback: (v) => v + " %"}}}},
   });
 
+  // Money by channel (bars, left axis) beside the promises and plans each brought (right axis).
+  if (data.channels) chart("chart-channels", {
+    type: "bar",
+    data: {labels: data.channels.labels, datasets: [
+      {label: t.collected, data: data.channels.collected, backgroundColor: green, yAxisID: "y"},
+      {label: t.promises, data: data.channels.promises, backgroundColor: teal, yAxisID: "y1"},
+      {label: t.plans, data: data.channels.plans, backgroundColor: orange, yAxisID: "y1"},
+    ]},
+    options: {scales: {y: {beginAtZero: true, ticks: {callback: (v) => money(v)}}, y1: {position: "right", beginAtZero: true, ticks: {precision: 0}, grid: {drawOnChartArea: false}}}},
+  });
+
   if (data.refusals) chart("chart-refusals", {
     type: "bar",
     data: {labels: data.refusals.labels, datasets: [{label: t.refusals, data: data.refusals.values, backgroundColor: "#8e44ad"}]},

@@ -526,3 +526,40 @@ def test_the_staging_table_goes_with_the_transaction_that_finishes_the_job(uploa
     assert job.status == ImportStatus.DONE and job.rows_created == (2 if kind == "payments" else 4)
     assert drops and drops[0] is True  # first dropped inside the finishing transaction
     assert f"imports_stage_{job.pk}" not in connection.introspection.table_names()
+
+
+@pytest.mark.parametrize("strategy", ["batch", pytest.param("copy", marks=only_pg)])
+def test_identity_answers_are_read_in_the_files_date_format_and_a_bad_one_is_a_warning(upload, run_job, strategy):
+    """The portal's identity answers: the postal code and date of birth under their usual column
+    names; a date that cannot be a birth date leaves the debtor without it, with a warning."""
+    dni4 = dni_for(45678901)
+    content = (
+        "Referencia;DNI;Nombre;Importe;Vencimiento;Código postal;Fecha de nacimiento\r\n"
+        f"I-1;{DNI1};Ana Gil;10;31/01/2025;28013;05/03/1985\r\n"
+        f"I-2;{DNI2};Luis Gil;10;31/01/2025;8001;5/3/65\r\n"
+        f"I-3;{DNI3};Eva Gil;10;31/01/2025;;01/01/2999\r\n"
+        f"I-4;{dni4};Pau Gil;10;31/01/2025;1234567890123;mañana\r\n"
+    ).encode()
+    job = upload(content)
+    assert (job.mapping["postal_code"], job.mapping["birth_date"]) == ("Código postal", "Fecha de nacimiento")
+    with translation.override("en"):
+        job = run_job(job, strategy=strategy)
+        assert errors_of(job) == []
+        assert [(line, column, value) for line, column, value, _m in warnings_of(job)] == [
+            (4, "Fecha de nacimiento", "01/01/2999"), (5, "Código postal", "1234567890123"), (5, "Fecha de nacimiento", "mañana")]
+    answers = dict((d.document_number, (d.postal_code, d.birth_date)) for d in Debtor.objects.all())
+    assert answers[DNI1] == ("28013", dt.date(1985, 3, 5))
+    assert answers[DNI2] == ("08001", dt.date(1965, 3, 5))  # the zero a spreadsheet drops; a two-digit year in the past
+    assert answers[DNI3] == ("", None) and answers[dni4] == ("", None)
+    assert Case.objects.count() == 4  # a bad answer never costs the debt
+
+
+@pytest.mark.parametrize(("header", "target"), [
+    ("CP", "postal_code"), ("Postal code", "postal_code"), ("ZIP", "postal_code"), ("Cód. postal", "postal_code"),
+    ("Fecha nacimiento", "birth_date"), ("Date of birth", "birth_date"), ("DOB", "birth_date"), ("F. nacimiento", "birth_date"),
+])
+def test_identity_answer_columns_are_recognised(header, target):
+    from collections_crm.imports.rows import suggest_mapping
+
+    headers = ["Referencia", "DNI", "Nombre", "Importe", "Vencimiento", "Dirección", header]
+    assert suggest_mapping("portfolio", headers).get(target) == header

@@ -14,9 +14,10 @@ from collections_crm.imports.rows import RowContext, compile_portfolio_row, port
 from debtors.validators import cif_for, dni_for
 
 HEADERS = ["ref", "doc", "tipo", "nombre", "clase", "pais", "tel", "tel2", "mail", "importe", "gastos", "saldo", "moneda", "vto", "cesion",
-           "direccion", "acreedor", "gestor"]
+           "direccion", "acreedor", "gestor", "cp", "nacimiento"]
 TARGETS = ["reference", "document_number", "document_type", "name", "kind", "country", "phone", "phone_other", "email",
-           "original_amount", "fees", "balance", "currency", "due_date", "placed_at", "address", "creditor", "agent"]
+           "original_amount", "fees", "balance", "currency", "due_date", "placed_at", "address", "creditor", "agent",
+           "postal_code", "birth_date"]
 
 VALUES = {
     "reference": ["EXP-1", " EXP-2 ", "", "A" * 65, "R\tX", "Ref  con   espacios", "back\\slash"],
@@ -38,6 +39,8 @@ VALUES = {
     "address": ["", "Calle Mayor 1, 28013 Madrid", "  C/ Luna  3 ", "x" * 301],
     "creditor": ["", "Banco Sol", "BANCO  SOL", "bsol", "Caja Norte", "Desconocido", "—", "Ñ" * 201],
     "agent": ["", "ana", " Ana López ", "nobody", "—", "a" * 201],
+    "postal_code": ["28013", "", "8001", " sw1a 1aa ", "1" * 13, "28013.0"],
+    "birth_date": ["05/03/1985", "", "1985-03-05", "05/03/65", "01/01/2030", "soon", "31/02/1980", "1/1/1899"],
 }
 CREDITORS = {"banco sol": (7, "EUR"), "bsol": (7, "EUR"), "caja norte": (9, "USD")}
 AGENTS = {"ana": 3, "ana lopez": 3}

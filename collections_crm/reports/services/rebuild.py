@@ -28,19 +28,22 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from cases.choices import AGING_BUCKETS, CaseStatus, Outcome, PromiseStatus
-from cases.models import Case, Payment, PromiseToPay
+from cases.models import Case, Payment, PaymentPlan, PromiseToPay
 from collections_crm.audit.models import AuditLog
 from collections_crm.core import parallel
 from collections_crm.core.dates import add_months, month_end, month_start, months_between
+from collections_crm.selfservice.models import Checkout, PortalLink
 from contacts.models import ContactAttempt, ContactRefusal
 from debtors.models import contact_paused_q
 
 from ..metrics import CLOSED, days_between, due_date_range_for_bucket
 from ..models import (
     AttemptDaily,
+    ChannelDaily,
     DailyRollup,
     MoneyDaily,
     ObjectiveMoveDaily,
+    PortalLinkDaily,
     PortfolioSnapshot,
     PromiseDaily,
     RebuildState,
@@ -251,6 +254,79 @@ def _rebuild_refusals(first: dt.date, last: dt.date, agents: Agents = None) -> N
     _replace(RefusalDaily, Q(day__gte=first, day__lte=last), agents, facts)
 
 
+NO_CHANNEL = "none"
+# The portal's audit rows that make a link "converted" once it was opened.
+PORTAL_CONVERSIONS = ("portal.checkout_paid", "portal.promise", "portal.plan")
+
+
+def _last_channel(*, case_ref: str, until, since: dt.datetime) -> Coalesce:
+    """The channel of the case's latest contact at or before ``until`` (an expression or a time)
+    and not before ``since``: what an event on the case is credited to."""
+    latest = (ContactAttempt.objects.filter(case_id=OuterRef(case_ref), occurred_at__lte=until, occurred_at__gte=since)
+              .order_by("-occurred_at", "-id").values("channel")[:1])
+    return Coalesce(Subquery(latest, output_field=CharField()), Value(NO_CHANNEL), output_field=CharField())
+
+
+def _rebuild_channels_day(day: dt.date) -> list[ChannelDaily]:
+    since, end = day_start(day - dt.timedelta(days=effect_window_days())), day_start(day + dt.timedelta(days=1))
+    merged: dict[tuple, dict] = defaultdict(lambda: {"payments": 0, "collected": ZERO, "promises": 0, "promised": ZERO, "plans": 0})
+    online = Checkout.objects.filter(payment_id=OuterRef("pk"))
+    paid = (
+        Payment.objects.filter(received_on=day)
+        .annotate(ch=SqlCase(When(Exists(online), then=Value("portal")),
+                             default=_last_channel(case_ref="case_id", until=end, since=since), output_field=CharField()))
+        .values("ch", "case__assigned_agent_id", "case__creditor_id").annotate(n=Count("id"), amount=Sum("amount")).order_by()
+    )
+    for r in paid:
+        fact = merged[(r["ch"], r["case__assigned_agent_id"], r["case__creditor_id"])]
+        fact["payments"], fact["collected"] = r["n"], r["amount"]
+    promised = (
+        PromiseToPay.objects.filter(created_at__gte=day_start(day), created_at__lt=end)
+        .annotate(ch=Coalesce("contact_attempt__channel", _last_channel(case_ref="case_id", until=OuterRef("created_at"), since=since),
+                              output_field=CharField()))
+        .values("ch", "case__assigned_agent_id", "case__creditor_id").annotate(n=Count("id"), amount=Sum("amount")).order_by()
+    )
+    for r in promised:
+        fact = merged[(r["ch"], r["case__assigned_agent_id"], r["case__creditor_id"])]
+        fact["promises"], fact["promised"] = r["n"], r["amount"]
+    plans = (
+        PaymentPlan.objects.filter(created_at__gte=day_start(day), created_at__lt=end)
+        .annotate(ch=_last_channel(case_ref="case_id", until=OuterRef("created_at"), since=since))
+        .values("ch", "case__assigned_agent_id", "case__creditor_id").annotate(n=Count("id")).order_by()
+    )
+    for r in plans:
+        merged[(r["ch"], r["case__assigned_agent_id"], r["case__creditor_id"])]["plans"] = r["n"]
+    return [ChannelDaily(day=day, channel=ch, agent_id=agent, creditor_id=creditor, **values)
+            for (ch, agent, creditor), values in merged.items()]
+
+
+def _rebuild_channels(first: dt.date, last: dt.date) -> None:
+    """Whole days (every agent): a day's payments, promises and plans are few, and an event's
+    channel depends on the case's contacts, not on who owns it."""
+    facts = [fact for day in days_between(first, last) for fact in _rebuild_channels_day(day)]
+    _replace(ChannelDaily, Q(day__gte=first, day__lte=last), None, facts)
+
+
+def _rebuild_portal_links(first: dt.date, last: dt.date) -> None:
+    """Links by the day they were given: issued, opened, converted (whole days, every agent)."""
+    converted = AuditLog.objects.filter(case_id=OuterRef("case_id"), action__in=PORTAL_CONVERSIONS,
+                                        at__gte=OuterRef("first_opened_at"))
+    rows = (
+        PortalLink.objects.filter(created_at__gte=day_start(first), created_at__lt=day_start(last + dt.timedelta(days=1)))
+        .annotate(day=TruncDate("created_at"), conv=Exists(converted))
+        .values("day", "source", "case__assigned_agent_id", "case__creditor_id")
+        .annotate(n=Count("id"), opened=Count("id", filter=Q(first_opened_at__isnull=False)),
+                  conv_n=Count("id", filter=Q(first_opened_at__isnull=False, conv=True)))
+        .order_by()
+    )
+    facts = [
+        PortalLinkDaily(day=r["day"], source=r["source"], agent_id=r["case__assigned_agent_id"], creditor_id=r["case__creditor_id"],
+                        issued=r["n"], opened=r["opened"], converted=r["conv_n"])
+        for r in rows
+    ]
+    _replace(PortalLinkDaily, Q(day__gte=first, day__lte=last), None, facts)
+
+
 def _rebuild_snapshot(today: dt.date, now: dt.datetime) -> None:
     rows = (
         Case.objects.filter(status__in=CaseStatus.open_values())
@@ -327,7 +403,8 @@ def _earliest_data_day(today: dt.date) -> dt.date:
 # --- What changed since the last run ------------------------------------------------------
 
 # Operational tables watched for new rows (by id), and the audit trail for changes to rows.
-WATCHED = {"attempt": ContactAttempt, "promise": PromiseToPay, "payment": Payment, "refusal": ContactRefusal, "case": Case, "audit": AuditLog}
+WATCHED = {"attempt": ContactAttempt, "promise": PromiseToPay, "payment": Payment, "refusal": ContactRefusal, "case": Case, "audit": AuditLog,
+           "plan": PaymentPlan, "link": PortalLink}
 # Case fields whose change moves a case's roll rates or money (by the case's agent).
 CASE_FIGURE_FIELDS = {"assigned_agent_id", "balance", "status", "closed_at", "original_amount", "fees", "due_date", "placed_at", "creditor_id"}
 # Rows written this long before the last run started may have committed after it read them.
@@ -351,12 +428,16 @@ class Dirty:
     promises: dict[dt.date, set] = field(default_factory=lambda: defaultdict(set))
     owned: dict[dt.date, set] = field(default_factory=lambda: defaultdict(set))
     rolls: dict[dt.date, set] = field(default_factory=lambda: defaultdict(set))
+    # Whole days of the channel facts (besides the owned and promise days) and of the link facts.
+    channels: set[dt.date] = field(default_factory=set)
+    links: set[dt.date] = field(default_factory=set)
 
     def keys(self) -> int:
-        return sum(len(a) if a is not None else 1 for d in (self.activity, self.promises, self.owned, self.rolls) for a in d.values())
+        return (sum(len(a) if a is not None else 1 for d in (self.activity, self.promises, self.owned, self.rolls) for a in d.values())
+                + len(self.channels) + len(self.links))
 
     def days(self) -> set[dt.date]:
-        return set(self.activity) | set(self.promises) | set(self.owned)
+        return set(self.activity) | set(self.promises) | set(self.owned) | self.channels | self.links
 
 
 def _chunks(values, size: int = 5000):
@@ -372,7 +453,8 @@ def _roll_months_from(day: dt.date, today: dt.date) -> list[dt.date]:
 
 
 # When each watched row was written (close enough: the services stamp "now").
-WRITTEN_AT = {"attempt": "created_at", "promise": "created_at", "payment": "created_at", "refusal": "at", "case": "created_at", "audit": "at"}
+WRITTEN_AT = {"attempt": "created_at", "promise": "created_at", "payment": "created_at", "refusal": "at", "case": "created_at", "audit": "at",
+              "plan": "created_at", "link": "created_at"}
 
 
 def _since_q(marks: dict) -> dict[str, Q]:
@@ -476,6 +558,17 @@ def changes_since(marks: dict, today: dt.date) -> Dirty:
             if pk in roll_cases:
                 for month in _roll_months_from(placed[pk], today):
                     dirty.rolls[month].update(agents)
+    # New plans (their channel); new links, and links whose case did something on the portal
+    # since (opened, paid, promised, chose a plan), by the day they were given.
+    for day in PaymentPlan.objects.filter(since["plan"]).annotate(day=TruncDate("created_at")).values_list("day", flat=True).distinct().order_by():
+        dirty.channels.add(day)
+    for day in PortalLink.objects.filter(since["link"]).annotate(day=TruncDate("created_at")).values_list("day", flat=True).distinct().order_by():
+        dirty.links.add(day)
+    portal_cases = set(AuditLog.objects.filter(since["audit"], action__startswith="portal.", case_id__isnull=False)
+                       .values_list("case_id", flat=True).distinct().order_by())
+    for ids in _chunks(portal_cases):
+        dirty.links.update(PortalLink.objects.filter(case_id__in=ids).annotate(day=TruncDate("created_at"))
+                           .values_list("day", flat=True).distinct().order_by())
     # Interactions count for the case's creditor.
     for ids in _chunks(recredited):
         for day, agent in ContactAttempt.objects.filter(case_id__in=ids).annotate(day=TruncDate("occurred_at")).values_list("day", "agent_id"):
@@ -579,6 +672,10 @@ def _full(first: dt.date, today: dt.date, now: dt.datetime, timer: _Timer, worke
             _rebuild_objective_moves(first, today)
         with timer("refusals"):
             _rebuild_refusals(first, today)
+        with timer("channels"):
+            _rebuild_channels(first, today)
+        with timer("portal links"):
+            _rebuild_portal_links(first, today)
         with timer("snapshot"):
             _rebuild_snapshot(today, now)
     # A month's roll needs the end of the following month, so start one month earlier.
@@ -607,6 +704,12 @@ def _incremental(dirty: Dirty, today: dt.date, now: dt.datetime, timer: _Timer) 
                 _rebuild_objective_moves(day, day, dirty.owned[day])
             with timer("refusals"):
                 _rebuild_refusals(day, day, dirty.owned[day])
+    for day in sorted(set(dirty.owned) | set(dirty.promises) | dirty.channels):
+        with transaction.atomic(), timer("channels"):
+            _rebuild_channels(day, day)
+    for day in sorted(dirty.links):
+        with transaction.atomic(), timer("portal links"):
+            _rebuild_portal_links(day, day)
     for month in sorted(dirty.rolls):
         with transaction.atomic(), timer("rolls"):
             _rebuild_roll(month, today, dirty.rolls[month])
