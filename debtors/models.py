@@ -20,6 +20,20 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value}, code="invalid_timezone")
 
 
+class ContactTime(models.TextChoices):
+    """When the debtor prefers to be called (asked in the portal or told to an agent): the contact
+    policy places calls inside the window, in the debtor's zone, on top of the legal hours."""
+
+    ANY = "", _("Any time")
+    MORNING = "morning", _("Mornings (9:00–14:00)")
+    AFTERNOON = "afternoon", _("Afternoons (14:00–18:00)")
+    EVENING = "evening", _("Evenings (18:00–21:00)")
+
+
+# The windows, local time [start, end).
+CONTACT_TIME_WINDOWS = {"morning": (9, 14), "afternoon": (14, 18), "evening": (18, 21)}
+
+
 class DebtorKind(models.TextChoices):
     PERSON = "person", _("Person")
     COMPANY = "company", _("Company")
@@ -68,6 +82,8 @@ class Debtor(models.Model):
     # import and the demo data insert debtors with SQL that names its columns.
     postal_code = models.CharField(_("postal code"), max_length=12, blank=True, default="", db_default="")
     birth_date = models.DateField(_("date of birth"), null=True, blank=True)
+    preferred_contact_time = models.CharField(_("preferred time for calls"), max_length=10, choices=ContactTime.choices,
+                                              blank=True, default="", db_default="")
 
     # Flags that stop collection contact (the contact policy reads them).
     do_not_contact = models.BooleanField(_("do not contact"), default=False)

@@ -80,7 +80,7 @@ def debtor_set_flags(*, actor, debtor_id: int, now: dt.datetime | None = None, *
 
 
 # Debtor fields the follow-up engine and the contact policy read: a change replans the cases.
-PLANNING_FIELDS = {*DEBTOR_FLAGS, "timezone", "country"}
+PLANNING_FIELDS = {*DEBTOR_FLAGS, "timezone", "country", "preferred_contact_time"}
 # Debtors per round trip of debtor_zones_refresh.
 ZONES_BATCH = 5_000
 
@@ -176,7 +176,8 @@ class DebtorStaleError(ValidationError):
         super().__init__(_("Someone else changed this debtor meanwhile. Reload and try again."), code="stale")
 
 
-DEBTOR_EDITABLE = ["name", "kind", "country", "timezone", "language", "notes", "postal_code", "birth_date", *DEBTOR_FLAGS]
+DEBTOR_EDITABLE = ["name", "kind", "country", "timezone", "language", "notes", "postal_code", "birth_date",
+                   "preferred_contact_time", *DEBTOR_FLAGS]
 # Values of these fields are personal data: the audit row says that they changed, not to what
 # (the postal code and date of birth are also the answers of the portal's identity check).
 DEBTOR_PRIVATE = {"name", "notes", "postal_code", "birth_date"}

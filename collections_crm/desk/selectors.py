@@ -59,6 +59,7 @@ POLICY_REASONS = {
     "weekly_call_cap": _("Weekly call limit reached"),
     "conversation_pause": _("Pause after a recent conversation"),
     "daily_cap": _("Daily contact limit reached"),
+    "preferred_time": _("Outside the time of day the debtor asked to be called"),
 }
 
 

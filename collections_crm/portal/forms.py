@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.choices import BarrierKind, Channel, PlanFrequency
 from collections_crm.selfservice.services import DOCUMENT_KINDS
+from debtors.models import ContactTime
 
 
 class PortalForm(forms.Form):
@@ -111,6 +112,8 @@ class PreferencesForm(PortalForm):
     opt_out = forms.MultipleChoiceField(
         label=_("Stop these messages"), required=False, widget=forms.CheckboxSelectMultiple,
         choices=[(Channel.EMAIL, _("E-mails")), (Channel.SMS, _("Text messages (SMS and WhatsApp)"))])
+    preferred_time = forms.ChoiceField(label=_("Call me preferably"), choices=ContactTime.choices, required=False,
+                                       widget=forms.RadioSelect)
     callback_at = forms.DateTimeField(
         label=_("Call me back at"), required=False, help_text=_("In your local time."),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],

@@ -352,12 +352,13 @@ def dispute(request: HttpRequest, visit: Visit, case) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest, visit: Visit, case) -> HttpResponse:
     zone = case.debtor.timezone
-    form = forms.PreferencesForm(request.POST or None, zone=zone)
+    form = forms.PreferencesForm(request.POST or None, zone=zone, initial={"preferred_time": case.debtor.preferred_contact_time})
     refused = None
     if request.method == "POST" and form.is_valid():
         try:
             result = services.portal_preferences(case_id=case.pk, opt_out=form.cleaned_data["opt_out"],
-                                                 callback_at=form.cleaned_data["callback_at"])
+                                                 callback_at=form.cleaned_data["callback_at"],
+                                                 preferred_time=form.cleaned_data["preferred_time"])
         except ValidationError as exc:
             _field_errors(form, exc)
         else:

@@ -83,7 +83,8 @@ def checkout_start(*, case_id: int, link_id: int | None, amount: Decimal, now: d
         else:  # pragma: no cover - 34**8 numbers a month
             raise RuntimeError("no free order number")
         audit_record(actor=None, action="portal.checkout_started", obj=checkout, case_id=case.pk,
-                     after={"provider": provider.name, "amount": str(amount), "order": checkout.order}, at=now)
+                     after={"provider": provider.name, "amount": str(amount), "currency": case.currency, "order": checkout.order},
+                     at=now)
     return checkout
 
 

@@ -37,8 +37,8 @@ from collections_crm.audit.services import audit_record
 from contacts.engine.contact_policy import contact_check
 from contacts.models import ContactAttempt, RefusalStage
 from contacts.services import contact_attempt_log
-from debtors.models import ContactPoint, ContactPointKind
-from debtors.services import contact_point_set_flags
+from debtors.models import ContactPoint, ContactPointKind, ContactTime
+from debtors.services import contact_point_set_flags, debtor_update
 
 from .activity import case_portal_touch
 from .links import portal_settings
@@ -274,18 +274,22 @@ class PreferencesResult:
 
 
 def portal_preferences(
-    *, case_id: int, opt_out: list[str], callback_at: dt.datetime | None = None, now: dt.datetime | None = None,
+    *, case_id: int, opt_out: list[str], callback_at: dt.datetime | None = None, preferred_time: str | None = None,
+    now: dt.datetime | None = None,
 ) -> PreferencesResult:
     """Opt out of e-mail or SMS (every point of that kind stops being used for it), and ask for a
     call back at a time. The call-back is booked only when the contact policy allows a call then
     (quiet hours, the debtor's zone, limits); otherwise it is refused with the policy's reason and
-    its first allowed moment, for the page to offer."""
+    its first allowed moment, for the page to offer. ``preferred_time`` (a ContactTime) is when
+    calls suit the debtor: the contact policy then places every call inside it."""
     now = now or timezone.now()
     unknown = [c for c in opt_out if c not in (Channel.EMAIL, Channel.SMS)]
     if unknown:
         raise ValidationError({"opt_out": _("Choose e-mail or SMS.")})
     if callback_at is not None and callback_at < now + dt.timedelta(minutes=15):
         raise ValidationError({"callback_at": _("Choose a time at least 15 minutes from now.")})
+    if preferred_time is not None and preferred_time not in ContactTime.values:
+        raise ValidationError({"preferred_time": _("Choose a time of day.")})
     with transaction.atomic():
         case = case_lock(case_id=case_id)
         done: list[str] = []
@@ -295,6 +299,10 @@ def portal_preferences(
             for point_id in points.values_list("pk", flat=True):
                 contact_point_set_flags(actor=None, contact_point_id=point_id, now=now, **flags)
             done.append(channel)
+        time_changed = preferred_time is not None and preferred_time != case.debtor.preferred_contact_time
+        if time_changed:
+            # Re-plans the debtor's open cases: their calls move inside the new window.
+            debtor_update(actor=None, debtor_id=case.debtor_id, changes={"preferred_contact_time": preferred_time}, now=now)
         result = PreferencesResult(opted_out=done)
         if callback_at is not None:
             decision = contact_check(case=case, channel=Channel.PHONE, now=callback_at, stage=RefusalStage.SCHEDULE, record=False)
@@ -305,9 +313,10 @@ def portal_preferences(
                 _attempt(case_id=case_id, outcome=Outcome.CALLBACK, now=now, next_step=_("Call back (asked online)"),
                          next_step_at=callback_at)
                 result = PreferencesResult(opted_out=done, callback_at=callback_at)
-        if done or result.callback_at:
+        if done or result.callback_at or time_changed:
             audit_record(actor=None, action="portal.preferences", obj=case,
-                         after={"opted_out": done, "callback_at": result.callback_at.isoformat() if result.callback_at else None},
+                         after={"opted_out": done, "callback_at": result.callback_at.isoformat() if result.callback_at else None,
+                                **({"preferred_contact_time": preferred_time} if time_changed else {})},
                          at=now)
             case_portal_touch(case_id=case_id, now=now)
     return result

@@ -11,7 +11,7 @@ from django.db import connection
 
 from cases.choices import Channel, Direction, Outcome
 from cases.models import Case
-from debtors.models import ContactPoint, ContactPointKind, Debtor
+from debtors.models import CONTACT_TIME_WINDOWS, ContactPoint, ContactPointKind, Debtor
 
 from ..lookups import span_q
 from ..models import ContactAttempt, ContactRefusal, JurisdictionPack, RefusalStage
@@ -91,6 +91,7 @@ def debtor_info(debtor: Debtor) -> policy.DebtorInfo:
         attorney_represented=debtor.attorney_represented,
         deceased=debtor.deceased,
         bankruptcy=debtor.bankruptcy,
+        call_window=CONTACT_TIME_WINDOWS.get(debtor.preferred_contact_time),
     )
 
 

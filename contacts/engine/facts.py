@@ -26,7 +26,7 @@ from cases.choices import (
     StatementKind,
 )
 from cases.models import Barrier, Case, Instalment, Payment, PaymentPlan, PromiseToPay
-from debtors.models import DEBTOR_FLAGS, Debtor
+from debtors.models import CONTACT_TIME_WINDOWS, DEBTOR_FLAGS, Debtor
 from debtors.zones import zones_from_text
 
 from ..lookups import ids_q, span_q
@@ -85,16 +85,17 @@ def facts_gather(case_ids: list[int], now: dt.datetime, *, grace_days: int = 1,
     debtors = {}
     kinds: dict[tuple, dict] = {}
     for pk, *kind in Debtor.objects.filter(span_q("pk", {r["debtor_id"] for r in cases.values()})).values_list(
-        "id", "timezone", "candidate_timezones", "country", "kind", *DEBTOR_FLAGS
+        "id", "timezone", "candidate_timezones", "country", "kind", "preferred_contact_time", *DEBTOR_FLAGS
     ):
         kind = tuple(kind)
         if (entry := kinds.get(kind)) is None:
-            tz, zones, country, debtor_kind, *flag_values = kind
+            tz, zones, country, debtor_kind, preferred, *flag_values = kind
             flags = dict(zip(DEBTOR_FLAGS, flag_values, strict=True))
             entry = kinds[kind] = {
                 "debtor__timezone": tz, "debtor__country": country, "debtor__kind": debtor_kind,
                 "debtor_flags": frozenset(f for f, on in flags.items() if on),
-                "debtor_info": policy.DebtorInfo(timezone=tz, zones=zones_from_text(zones), **flags),
+                "debtor_info": policy.DebtorInfo(timezone=tz, zones=zones_from_text(zones), **flags,
+                                                 call_window=CONTACT_TIME_WINDOWS.get(preferred)),
             }
         debtors[pk] = entry
     for row in cases.values():

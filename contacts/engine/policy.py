@@ -43,6 +43,7 @@ HOLIDAY = "holiday"
 WEEKLY_CALL_CAP = "weekly_call_cap"
 CONVERSATION_PAUSE = "conversation_pause"
 DAILY_CAP = "daily_cap"
+PREFERRED_TIME = "preferred_time"  # a call outside the time of day the debtor asked for
 
 # Refusals that no passing of time lifts: only a change of flags or status does.
 BLOCKING = {CASE_CLOSED, CASE_PAUSED, CEASE, DO_NOT_CONTACT, ATTORNEY, DECEASED, BANKRUPTCY,
@@ -91,6 +92,8 @@ class DebtorInfo:
     attorney_represented: bool = False
     deceased: bool = False
     bankruptcy: bool = False
+    # The debtor's preferred hours for calls, local [start, end) hours in ``timezone``; None: any.
+    call_window: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,16 @@ def _time_reason_zones(at: dt.datetime, zones: tuple[dt.tzinfo, ...], pack: Pack
     return first_reason, latest
 
 
+def _preferred_reason(at: dt.datetime, tz: dt.tzinfo, window: tuple[int, int]) -> tuple[str, dt.datetime | None]:
+    """Inside the debtor's preferred call hours (in their zone), or the next start of them."""
+    local = at.astimezone(tz)
+    start, end = window
+    if start <= local.hour < end:
+        return "", None
+    day = local.date() if local.hour < start else local.date() + dt.timedelta(days=1)
+    return PREFERRED_TIME, dt.datetime.combine(day, dt.time(start), tzinfo=tz)
+
+
 def can_contact(
     *,
     debtor: DebtorInfo,
@@ -312,6 +325,8 @@ def can_contact(
     # Each rule may push the candidate later; stop when one moment satisfies all of them.
     for _ in range(MAX_ROUNDS):
         reason, moved = _time_reason_zones(candidate, zones, pack, channel)
+        if not reason and channel == "phone" and debtor.call_window is not None:
+            reason, moved = _preferred_reason(candidate, primary, debtor.call_window)
         if not reason:
             reason, moved = _count_reason(candidate, primary, channel, pack, history)
         if not reason:

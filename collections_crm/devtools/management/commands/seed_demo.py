@@ -63,6 +63,7 @@ class Command(BaseCommand):
         """A debtor of agent's, with a new personal link to the self-service portal (a link's
         secret is never stored, so every start issues one) and the answers of the identity check."""
         case = (Case.objects.filter(assigned_agent__username="agent", status__in=[CaseStatus.NEW, CaseStatus.ACTIVE])
+                .exclude(plans__status__in=[PlanStatus.PROPOSED, PlanStatus.ACTIVE]).exclude(promises__status="pending")
                 .select_related("debtor").order_by("id").first())
         if case is None:
             return
