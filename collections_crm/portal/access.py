@@ -21,6 +21,7 @@ from django.shortcuts import redirect
 from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 
+from cases.choices import CaseStatus
 from cases.models import Case
 from collections_crm.selfservice.links import link_problem, portal_settings
 from collections_crm.selfservice.models import PortalLink, PortalSettings
@@ -55,8 +56,9 @@ def visit_end(request: HttpRequest) -> None:
     request.session.pop(SESSION_KEY, None)
 
 
-def current_visit(request: HttpRequest) -> Visit | None | str:
-    """The visit, None when the session holds no link, or a link problem code when it ended."""
+def current_visit(request: HttpRequest, *, paid_ok: bool = False) -> Visit | None | str:
+    """The visit, None when the session holds no link, or a link problem code when it ended.
+    ``paid_ok``: a case paid in full still shows (the thank-you page after the last payment)."""
     data = request.session.get(SESSION_KEY)
     if not data or "link" not in data:
         return None
@@ -65,7 +67,7 @@ def current_visit(request: HttpRequest) -> Visit | None | str:
     if link is None:
         return "revoked"
     problem = link_problem(link=link, case=link.case, now=now)
-    if problem:
+    if problem and not (paid_ok and problem == "case_closed" and link.case.status == CaseStatus.PAID):
         return problem
     conf = portal_settings()
     verified = bool(data.get("verified")) and now.timestamp() - float(data.get("at", 0)) <= conf.session_minutes * 60
@@ -88,7 +90,7 @@ def _language(request: HttpRequest, visit: Visit | None) -> str:
     return translation.get_language() or settings.LANGUAGE_CODE
 
 
-def portal_view(*, verified: bool = True, case: bool = False) -> Callable:
+def portal_view(*, verified: bool = True, case: bool = False, paid_ok: bool = False) -> Callable:
     """Wrap a portal view: public to Django's login (the debtor is not a user), never cached, in
     the visitor's language. ``verified``: the identity must have been confirmed (otherwise to the
     check); ``case``: the URL's case_id must be one of the visit's cases (else 404, whoever asks).
@@ -97,7 +99,7 @@ def portal_view(*, verified: bool = True, case: bool = False) -> Callable:
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            visit = current_visit(request)
+            visit = current_visit(request, paid_ok=paid_ok)
             if isinstance(visit, str):
                 visit_end(request)
                 request.session["portal_ended"] = visit

@@ -216,7 +216,7 @@ def _begin(request: HttpRequest, checkout, case) -> HttpResponse:
     return response
 
 
-@portal_view()
+@portal_view(paid_ok=True)
 def payment_return(request: HttpRequest, visit: Visit, public_id: uuid.UUID) -> HttpResponse:
     """Where the provider sends the debtor back. Nothing is posted here: the signed callback
     does it, so the page shows the checkout's state (and refreshes while it waits)."""

@@ -130,3 +130,15 @@ def test_preferences_opt_out_email(visit, portal_case, debtor):
     assert response.status_code == 302
     assert debtor.contact_points.get(kind="email").opted_out is True
     assert debtor.contact_points.get(kind="phone").opted_out is False
+
+
+def test_paying_everything_ends_the_link_but_shows_the_thanks(visit, portal_case):
+    response = visit.post(f"/p/case/{portal_case.pk}/pay/", {"amount": str(portal_case.balance)})
+    checkout = Checkout.objects.get(case=portal_case)
+    response = visit.post(response.url, {"action": "pay"})
+    page = visit.get(response.url)
+    assert page.status_code == 200 and "Su deuda está saldada" in page.content.decode()
+    assert Case.objects.get(pk=portal_case.pk).status == CaseStatus.PAID
+    # Anything else now: the link has ended with the debt.
+    assert visit.get(f"/p/case/{portal_case.pk}/").url == "/p/ended/"
+    assert checkout.public_id
