@@ -493,9 +493,16 @@ CRM_COMPANY_NAME = env.str("CRM_COMPANY_NAME", default="CobroCRM")
 CRM_PORTAL_BASE_URL = env.str("CRM_PORTAL_BASE_URL", default="http://localhost:8000").rstrip("/")
 # Files debtors upload (disputes, documents): outside the web root, served only to staff.
 CRM_PRIVATE_MEDIA_ROOT = Path(env.str("CRM_PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
-# The online payment provider: "sandbox" (a local checkout page, the default, for the demo and
-# tests), "stripe" or "redsys". Each confirms a payment only by its signed callback.
-CRM_PAYMENT_PROVIDER = env.str("CRM_PAYMENT_PROVIDER", default="sandbox")
+# The online payment provider: "sandbox" (a local checkout page, the default in development, for
+# the demo and tests), "stripe" or "redsys"; empty: no online payment (the portal's other actions
+# remain). Each confirms a payment only by its signed callback. In production the sandbox would let
+# a debtor settle a debt without paying: it must be asked for by name (a staging site).
+CRM_PAYMENT_PROVIDER = env.str("CRM_PAYMENT_PROVIDER", default="sandbox" if DEBUG else "")
+if CRM_PAYMENT_PROVIDER not in ("", "sandbox", "stripe", "redsys"):
+    raise ImproperlyConfigured(f"CRM_PAYMENT_PROVIDER must be sandbox, stripe, redsys or empty, not {CRM_PAYMENT_PROVIDER!r}.")
+if CRM_PAYMENT_PROVIDER == "sandbox" and not DEBUG and not env.bool("CRM_PAYMENT_SANDBOX_ALLOWED", default=False):
+    raise ImproperlyConfigured("The sandbox payment provider posts payments no one made: with DJANGO_DEBUG=false set "
+                               "CRM_PAYMENT_PROVIDER to stripe or redsys, or CRM_PAYMENT_SANDBOX_ALLOWED=true on a staging site.")
 # The sandbox signs its callbacks as a real provider would, with this secret (derived from
 # SECRET_KEY unless set).
 CRM_SANDBOX_SECRET = env.str("CRM_SANDBOX_SECRET", default="")

@@ -83,3 +83,17 @@ def test_gunicorn_config_is_valid_and_reads_the_environment(tmp_path):
     check = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "--check-config", "-c", "gunicorn.conf.py",
                             "collections_crm.wsgi:application"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+PRODUCTION = {"DJANGO_DEBUG": "false", "SECRET_KEY": "x" * 20 + "-a-long-random-production-secret-value-" + "y" * 20,
+              "ALLOWED_HOSTS": "crm.example.com"}
+
+
+def test_the_sandbox_payment_provider_is_refused_in_production(tmp_path):
+    """It posts payments no one made: production must name a real provider (or none)."""
+    refused = _check({**PRODUCTION, "CRM_VAR_DIR": str(tmp_path), "CRM_PAYMENT_PROVIDER": "sandbox"})
+    assert refused.returncode != 0 and "CRM_PAYMENT_SANDBOX_ALLOWED" in refused.stderr
+    staging = _check({**PRODUCTION, "CRM_VAR_DIR": str(tmp_path), "CRM_PAYMENT_PROVIDER": "sandbox", "CRM_PAYMENT_SANDBOX_ALLOWED": "true"})
+    assert staging.returncode == 0, staging.stderr
+    unknown = _check({**PRODUCTION, "CRM_VAR_DIR": str(tmp_path), "CRM_PAYMENT_PROVIDER": "paypal"})
+    assert unknown.returncode != 0 and "CRM_PAYMENT_PROVIDER" in unknown.stderr

@@ -176,6 +176,9 @@ def case_detail(request: HttpRequest, visit: Visit, case) -> HttpResponse:
 @portal_view(case=True)
 @require_http_methods(["GET", "POST"])
 def pay(request: HttpRequest, visit: Visit, case) -> HttpResponse:
+    if not settings.CRM_PAYMENT_PROVIDER:
+        # No online payment here: the page says how else to pay, and a POST changes nothing.
+        return _page(request, visit, case, "portal/pay.html", {"form": None}, status=200 if request.method == "GET" else 400)
     form = forms.AmountForm(request.POST or None, initial={"amount": case.balance})
     if request.method == "POST" and form.is_valid():
         try:
@@ -243,7 +246,7 @@ def sandbox_checkout(request: HttpRequest, visit: Visit, public_id: uuid.UUID) -
     """The sandbox provider's checkout page: pay or decline with a test card. Its server side
     sends the same signed callback a real provider would, to the same handler."""
     checkout = selectors.checkout_for_visit(case=visit.case, public_id=public_id)
-    if checkout is None or checkout.provider != "sandbox":
+    if checkout is None or checkout.provider != "sandbox" or settings.CRM_PAYMENT_PROVIDER != "sandbox":
         raise Http404
     if request.method == "POST" and checkout.status == CheckoutStatus.PENDING:
         paid = request.POST.get("action") == "pay"

@@ -4,6 +4,7 @@ collections_crm.selfservice.payments.callback_receive."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -20,7 +21,8 @@ MAX_BODY = 256 * 1024
 @login_not_required
 @require_POST
 def payment_callback(request: HttpRequest, provider: str) -> HttpResponse:
-    if provider not in PROVIDERS:
+    # The sandbox answers only where it is the configured provider (never beside a real one).
+    if provider not in PROVIDERS or (provider == "sandbox" and settings.CRM_PAYMENT_PROVIDER != "sandbox"):
         raise Http404
     if len(request.body) > MAX_BODY:
         return HttpResponse(status=413)

@@ -142,3 +142,16 @@ def test_paying_everything_ends_the_link_but_shows_the_thanks(visit, portal_case
     # Anything else now: the link has ended with the debt.
     assert visit.get(f"/p/case/{portal_case.pk}/").url == "/p/ended/"
     assert checkout.public_id
+
+
+def test_without_a_payment_provider_the_pay_page_says_how_else_to_pay(visit, portal_case, settings):
+    settings.CRM_PAYMENT_PROVIDER = ""
+    page = visit.get(f"/p/case/{portal_case.pk}/pay/")
+    assert page.status_code == 200 and b'name="amount"' not in page.content
+    assert visit.post(f"/p/case/{portal_case.pk}/pay/", {"amount": "10"}).status_code == 400
+    assert not Checkout.objects.exists()
+
+
+def test_the_sandbox_webhook_answers_only_when_the_sandbox_is_the_provider(client, settings):
+    settings.CRM_PAYMENT_PROVIDER = "stripe"
+    assert client.post("/webhooks/payments/sandbox/", data=b"{}", content_type="application/json").status_code == 404
