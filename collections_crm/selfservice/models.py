@@ -3,6 +3,7 @@ the provider callbacks that confirm them) and the files a debtor uploads."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from decimal import Decimal
 
@@ -202,11 +203,26 @@ class ProviderEvent(models.Model):
         return f"{self.provider} {self.event_id or '-'} {self.outcome}"
 
 
-def private_storage() -> FileSystemStorage:
+class PrivateStorage(FileSystemStorage):
     """Files debtors upload, outside the web root (settings.CRM_PRIVATE_MEDIA_ROOT, never served
-    by the web server or whitenoise): staff download them through a view that checks access. A
-    callable, so that the setting is read when used (tests move it)."""
-    return FileSystemStorage(location=settings.CRM_PRIVATE_MEDIA_ROOT, base_url=None)
+    by the web server or whitenoise): staff download them through a view that checks access. The
+    folder is read from the setting on every use (tests and deployments move it)."""
+
+    def __init__(self) -> None:
+        super().__init__(base_url=None)
+
+    @property
+    def base_location(self) -> str:
+        return str(settings.CRM_PRIVATE_MEDIA_ROOT)
+
+    @property
+    def location(self) -> str:
+        return os.path.abspath(self.base_location)
+
+
+def private_storage() -> FileSystemStorage:
+    """The storage as a callable: migrations name this function, not a machine's folder."""
+    return PrivateStorage()
 
 
 class UploadPurpose(models.TextChoices):

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -37,9 +36,9 @@ def _checkout(case, status=CheckoutStatus.PAID, n=0, **kwargs):
 
 
 @pytest.fixture
-def private_files(tmp_path, monkeypatch):
+def private_files(tmp_path, settings):
     """The private storage in a temporary folder."""
-    monkeypatch.setattr(ss.private_storage, "_wrapped", FileSystemStorage(location=tmp_path))
+    settings.CRM_PRIVATE_MEDIA_ROOT = tmp_path
     return tmp_path
 
 

@@ -13,6 +13,12 @@ DOCUMENT = "12345678Z"
 POSTAL = "28013"
 
 
+@pytest.fixture(autouse=True)
+def _private_files(tmp_path, settings):
+    """Uploads land in a temporary folder, not the checkout's var/."""
+    settings.CRM_PRIVATE_MEDIA_ROOT = tmp_path / "private"
+
+
 @pytest.fixture
 def debtor(db):
     debtor = DebtorFactory(document_number=DOCUMENT, postal_code=POSTAL, birth_date=dt.date(1980, 5, 17), language="es")
