@@ -104,6 +104,7 @@ WHY = {
     "weekly_call_cap": gettext_lazy("weekly call limit reached"),
     "conversation_pause": gettext_lazy("pause after a recent conversation"),
     "daily_cap": gettext_lazy("daily contact limit reached"),
+    "preferred_time": gettext_lazy("outside the debtor's preferred time for calls"),
 }
 
 WHAT = {"promise": gettext_lazy("Promise"), "instalment": gettext_lazy("Instalment")}

@@ -439,6 +439,8 @@ def _selfservice_response(request, case, *, issued=None, flash: str = "", identi
     """The self-service panel again (htmx) or the whole case page. Never cached: it may show a
     new link's URL and code, which are not stored anywhere and are shown this once."""
     context = _workspace_context(request, case, issued=issued, flash=flash, identity_form=identity_form)
+    # The panel's own message, only when the panel alone is sent back (the workspace's shows the others).
+    context["selfservice_flash"] = flash if request.htmx else ""
     template = "desk/_selfservice.html" if request.htmx else "desk/case_detail.html"
     response = render(request, template, context, status=status)
     response["Cache-Control"] = "no-store"

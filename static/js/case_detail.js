@@ -5,7 +5,12 @@ function focusFirstField(pane) {
   if (field) field.focus();
 }
 document.addEventListener("shown.bs.tab", function (event) {
-  focusFirstField(document.querySelector(event.target.dataset.bsTarget));
+  const pane = document.querySelector(event.target.dataset.bsTarget);
+  // A form not loaded yet loads now, even when its pane is scrolled out of view (a shortcut
+  // pressed further down the page): its htmx:load then puts the cursor in it.
+  const loader = pane && pane.querySelector("[hx-get][hx-trigger*='open-pane']");
+  if (loader && window.htmx) window.htmx.trigger(loader, "open-pane");
+  focusFirstField(pane);
 });
 // A form loaded on first opening of its tab, or sent back with errors, gets the cursor too.
 document.body.addEventListener("htmx:load", function (event) {
