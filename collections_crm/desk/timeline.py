@@ -117,6 +117,8 @@ ACTIONS = {
     "portal.dispute": (_("Dispute opened on the portal"), "exclamation-diamond", "danger"),
     "portal.preferences": (_("Contact preferences changed on the portal"), "sliders", "status"),
     "portal.upload": (_("File sent on the portal"), "paperclip", "contact"),
+    "portal.statement_downloaded": (_("Statement downloaded on the portal"), "file-earmark-pdf", "contact"),
+    "portal_upload.downloaded": (_("A file the debtor sent was opened"), "paperclip", "muted"),
     "portal.*": (_("Self-service portal"), "phone", "contact"),
 }
 

@@ -47,6 +47,7 @@ from collections_crm.selfservice.activity import case_look_record, portal_unseen
 from collections_crm.selfservice.links import link_issue, links_revoke
 from collections_crm.selfservice.models import LinkSource
 from collections_crm.selfservice.selectors import case_selfservice_panel, upload_get_for_case
+from collections_crm.selfservice.services import upload_open
 from contacts.selectors import excuse_category_list, technique_list
 from contacts.services import contact_attempt_log
 from debtors.services import debtor_confirm_timezone, debtor_update
@@ -504,7 +505,7 @@ def case_upload_download(request, case_id: int, upload_id: int):
     case = case_get_for_user(user=request.user, case_id=case_id)
     upload = upload_get_for_case(case=case, upload_id=upload_id)
     try:
-        handle = upload.file.storage.open(upload.file.name, "rb")
+        handle = upload_open(actor=request.user, upload=upload)
     except FileNotFoundError:
         raise Http404 from None
     content_type = upload.content_type if upload.content_type in SAFE_DOWNLOAD_TYPES else "application/octet-stream"

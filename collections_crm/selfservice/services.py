@@ -320,3 +320,13 @@ def portal_preferences(
                          at=now)
             case_portal_touch(case_id=case_id, now=now)
     return result
+
+
+def upload_open(*, actor, upload: PortalUpload, now: dt.datetime | None = None):
+    """A staff user opens a file the debtor sent (the caller checked they may see its case): the
+    file handle, and an audit row of who read it (it may hold personal data)."""
+    handle = upload.file.storage.open(upload.file.name, "rb")
+    with transaction.atomic():
+        audit_record(actor=actor, action="portal_upload.downloaded", obj=upload, case_id=upload.case_id,
+                     after={"purpose": upload.purpose}, at=now or timezone.now())
+    return handle

@@ -188,6 +188,10 @@ def test_download_is_an_attachment_with_a_safe_type_for_those_who_see_the_case(
     assert response["Content-Disposition"].startswith("attachment;") and "recibo.pdf" in response["Content-Disposition"]
     assert response["X-Content-Type-Options"] == "nosniff"
     assert b"".join(response.streaming_content) == b"%PDF-1.4 test"
+    from collections_crm.audit.models import AuditLog
+
+    read = AuditLog.objects.get(action="portal_upload.downloaded", object_id=str(pdf.pk))
+    assert read.actor == agent and read.case_id == case.pk
     risky = login(agent).get(reverse("desk:upload_download", args=[case.pk, html_file.pk]))
     assert risky["Content-Type"] == "application/octet-stream" and risky["Content-Disposition"].startswith("attachment;")
     # Who may see the case may read its files (a teammate when the team shares its cases).
