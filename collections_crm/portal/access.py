@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -79,6 +80,13 @@ def current_visit(request: HttpRequest, *, paid_ok: bool = False) -> Visit | Non
     return Visit(link=link, case=link.case, verified=verified, settings=conf, now=now)
 
 
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
 def _language(request: HttpRequest, visit: Visit | None) -> str:
     """The language the visitor chose (the switch sets Django's language cookie), else the
     debtor's own."""
@@ -108,7 +116,8 @@ def portal_view(*, verified: bool = True, case: bool = False, paid_ok: bool = Fa
                 return redirect("portal:start")
             if verified and not visit.verified:
                 return redirect("portal:verify")
-            with translation.override(_language(request, visit)):
+            # Times on the pages (a lock's end, a call-back) in the debtor's own zone.
+            with translation.override(_language(request, visit)), timezone.override(_zone(visit.case.debtor.timezone)):
                 request.LANGUAGE_CODE = translation.get_language()
                 if case:
                     chosen = portal_case(case=visit.case, case_id=kwargs.pop("case_id"))
