@@ -16,6 +16,7 @@ from cases.choices import CaseStatus
 from cases.models import Barrier, Case, Creditor, Instalment, Payment, PaymentPlan, PromiseToPay
 from collections_crm.audit.models import AuditLog
 from collections_crm.audit.services import snapshot
+from collections_crm.selfservice.models import Checkout, PortalUpload
 from contacts.models import ContactAttempt, ContactRefusal, FollowUp, OutboundMessage
 from debtors.models import Debtor
 from debtors.retention import DEFAULT_RETENTION_DAYS, CaseRetention, Erasability, erasability
@@ -94,9 +95,11 @@ def debtor_export_document(*, debtor_id: int, now: dt.datetime) -> dict[str, Any
     """Everything held about one debtor, as one JSON-safe document (the right of access, GDPR
     art. 15). Staff appear by id only: their names are not the debtor's data.
 
-    Queries, whatever the size of the history (14): debtor, contact points, cases with
+    Queries, whatever the size of the history (16): debtor, contact points, cases with
     creditors, promises, plans, instalments, payments, barriers, contact attempts, their
-    techniques, messages, refusals, follow-ups, audit rows."""
+    techniques, messages, refusals, follow-ups, online payments, files sent on the portal,
+    audit rows. (Personal links are our credentials, not the debtor's data: their use is in the
+    audit rows.)"""
     debtor = debtor_get(debtor_id=debtor_id)
     points = list(debtor.contact_points.order_by("pk"))
     cases = list(Case.objects.filter(debtor_id=debtor.pk).select_related("creditor").order_by("pk"))
@@ -125,6 +128,8 @@ def debtor_export_document(*, debtor_id: int, now: dt.datetime) -> dict[str, Any
         "messages": by_case(OutboundMessage.objects.all()),
         "contact_refusals": by_case(ContactRefusal.objects.all()),
         "follow_ups": by_case(FollowUp.objects.all()),
+        "online_payments": by_case(Checkout.objects.all()),
+        "portal_uploads": by_case(PortalUpload.objects.all()),
     }
     audit = [
         {"id": a.pk, "at": a.at.isoformat(), "actor_id": a.actor_id, "action": a.action, "object_type": a.object_type,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from cases.models import Barrier, Case, Payment
 from collections_crm.audit.services import audit_record
+from collections_crm.selfservice.models import Checkout, PortalUpload
 from contacts.models import ContactAttempt, FollowUp, OutboundMessage
 from debtors.models import ContactPoint, Debtor
 from debtors.services import debtor_zones_refresh
@@ -62,7 +63,8 @@ def debtor_anonymise(*, actor, debtor_id: int, now: dt.datetime) -> dict[str, in
     """Erase the debtor's personal data once their retention has passed: names, identity
     document, contact values, notes and every free text of their cases (contact notes and next
     steps, barrier descriptions, payment references, follow-up results, message recipients,
-    subjects and bodies) are replaced by placeholders. Amounts, dates, statuses, codes and ids
+    subjects and bodies, why an online payment failed) are replaced by placeholders, and the files
+    they sent on the portal are deleted (after commit). Amounts, dates, statuses, codes and ids
     stay, so the portfolio figures do not move. Returns the counts, or None when the debtor was
     already anonymised (safe to run twice). Raises DebtorNotErasable otherwise."""
     with transaction.atomic():
@@ -89,7 +91,14 @@ def debtor_anonymise(*, actor, debtor_id: int, now: dt.datetime) -> dict[str, in
             "barriers": Barrier.objects.filter(case_id__in=case_ids).update(description=""),
             "payments": Payment.objects.filter(case_id__in=case_ids).update(reference=""),
             "follow_ups": FollowUp.objects.filter(case_id__in=case_ids).update(result=""),
+            "online_payments": Checkout.objects.filter(case_id__in=case_ids).update(failure_reason=""),
         }
+        uploads = list(PortalUpload.objects.filter(case_id__in=case_ids))
+        counts["portal_uploads"] = len(uploads)
+        PortalUpload.objects.filter(pk__in=[u.pk for u in uploads]).delete()
+        # The files go once the rows are gone for good (a rollback keeps both).
+        for upload in uploads:
+            transaction.on_commit(lambda u=upload: u.file.storage.delete(u.file.name))
         Debtor.objects.filter(pk=debtor_id).update(
             name=ANONYMISED_NAME, document_type="other", document_number=f"ANON{debtor_id}", notes="",
             legal_hold_reason="", postal_code="", birth_date=None, anonymised_at=now, updated_at=now,

@@ -136,9 +136,9 @@ def test_export_holds_every_record_kind_and_nothing_of_another_debtor(history, a
     stranger = CaseFactory(debtor=DebtorFactory(name="Otra Persona Distinta"))
     contact_attempt_log(actor=admin_user, case_id=stranger.pk, channel="phone", outcome="no_answer", notes="nota de otra persona")
     # Queries: debtor, contact points, cases, promises, plans, instalments, payments, barriers,
-    # attempts, techniques, messages, refusals, follow-ups, audit rows (14), the audit insert and
-    # its savepoint.
-    with django_assert_max_num_queries(18):
+    # attempts, techniques, messages, refusals, follow-ups, online payments, portal uploads,
+    # audit rows (16), the audit insert and its savepoint.
+    with django_assert_max_num_queries(20):
         document = debtor_export(actor=admin_user, debtor_id=debtor.pk)
     text = json.dumps(document, ensure_ascii=False)
     assert document["debtor"]["name"] == NAME and document["debtor"]["document_number"] == DOCUMENT
@@ -226,7 +226,7 @@ def test_erasure_removes_the_personal_data_and_keeps_the_figures(history, admin_
     counts = debtor_anonymise(actor=admin_user, debtor_id=debtor.pk, now=now)
 
     assert counts == {"contact_points": 3, "cases": 1, "contact_attempts": 1, "messages": 1, "barriers": 1, "payments": 1,
-                      "follow_ups": FollowUp.objects.filter(case=case).count()}
+                      "follow_ups": FollowUp.objects.filter(case=case).count(), "online_payments": 0, "portal_uploads": 0}
     for text in PII:
         assert _find(text) == [], text
     assert _find(FREE_TEXT) and all(hit.startswith("audit.AuditLog#") for hit in _find(FREE_TEXT))
@@ -449,3 +449,28 @@ def test_creditor_form_sets_the_retention(client, admin_user):
     creditor.refresh_from_db()
     assert creditor.retention_days == 1825
     assert AuditLog.objects.get(action="creditor.updated").after == {"retention_days": 1825}
+
+
+def test_erasure_deletes_the_files_sent_on_the_portal(history, admin_user, settings, tmp_path, django_capture_on_commit_callbacks):
+    from django.core.files.base import ContentFile
+
+    from collections_crm.selfservice.models import Checkout, PortalUpload
+
+    settings.CRM_PRIVATE_MEDIA_ROOT = tmp_path
+    debtor, case = history
+    upload = PortalUpload(case=case, purpose="dispute", original_name=f"{NAME}.pdf", content_type="application/pdf", size=9,
+                          uploaded_at=timezone.now())
+    upload.file.save("x.pdf", ContentFile(b"%PDF-1.4 "), save=False)
+    upload.save()
+    Checkout.objects.create(order="2612PRIVACY1", case=case, provider="sandbox", amount=Decimal("5"), currency="EUR",
+                            status="refused", failure_reason=f"Tarjeta de {NAME}", created_at=timezone.now())
+    stored = tmp_path / upload.file.name
+    assert stored.exists()
+    document = debtor_export(actor=admin_user, debtor_id=debtor.pk)
+    assert document["cases"][0]["portal_uploads"][0]["original_name"] == f"{NAME}.pdf"
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = debtor_anonymise(actor=admin_user, debtor_id=debtor.pk, now=timezone.now() + 366 * DAY)
+    assert counts["portal_uploads"] == 1 and counts["online_payments"] == 1
+    assert not PortalUpload.objects.filter(case=case).exists() and not stored.exists()
+    assert Checkout.objects.get(case=case).failure_reason == ""
+    assert _find(NAME) == [] or all(hit.startswith("audit.AuditLog#") for hit in _find(NAME))
