@@ -4,6 +4,7 @@ erasure of their personal data once its retention has passed (with its sweeper).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -98,7 +99,7 @@ def debtor_anonymise(*, actor, debtor_id: int, now: dt.datetime) -> dict[str, in
         PortalUpload.objects.filter(pk__in=[u.pk for u in uploads]).delete()
         # The files go once the rows are gone for good (a rollback keeps both).
         for upload in uploads:
-            transaction.on_commit(lambda u=upload: u.file.storage.delete(u.file.name))
+            transaction.on_commit(functools.partial(upload.file.storage.delete, upload.file.name))
         Debtor.objects.filter(pk=debtor_id).update(
             name=ANONYMISED_NAME, document_type="other", document_number=f"ANON{debtor_id}", notes="",
             legal_hold_reason="", postal_code="", birth_date=None, anonymised_at=now, updated_at=now,
