@@ -126,6 +126,7 @@ class PaymentMethod(models.TextChoices):
     DIRECT_DEBIT = "direct_debit", _("Direct debit")
     CASH = "cash", _("Cash")
     CHEQUE = "cheque", _("Cheque")
+    BIZUM = "bizum", _("Bizum")
     OTHER = "other", _("Other")
 
 

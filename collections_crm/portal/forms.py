@@ -10,7 +10,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cases.choices import BarrierKind, Channel, PlanFrequency
+from cases.choices import BarrierKind, Channel, PaymentMethod, PlanFrequency
 from collections_crm.selfservice.services import DOCUMENT_KINDS
 from debtors.models import ContactTime
 
@@ -69,6 +69,17 @@ class IdentityForm(PortalForm):
 class AmountForm(PortalForm):
     amount = forms.DecimalField(label=_("Amount to pay"), max_digits=14, decimal_places=2, min_value=Decimal("0.01"),
                                 widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01"}))
+    method = forms.ChoiceField(label=_("Pay with"), required=False, widget=forms.RadioSelect)
+
+    def __init__(self, *args, methods: tuple[str, ...] = ("card",), **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(PaymentMethod.choices)
+        field = self.fields["method"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(m, labels.get(m, m)) for m in methods]
+        field.initial = methods[0]
+        if len(methods) < 2:
+            del self.fields["method"]  # one way only: nothing to choose
 
 
 class PromiseForm(PortalForm):

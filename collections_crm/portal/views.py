@@ -179,10 +179,11 @@ def pay(request: HttpRequest, visit: Visit, case) -> HttpResponse:
     if not settings.CRM_PAYMENT_PROVIDER:
         # No online payment here: the page says how else to pay, and a POST changes nothing.
         return _page(request, visit, case, "portal/pay.html", {"form": None}, status=200 if request.method == "GET" else 400)
-    form = forms.AmountForm(request.POST or None, initial={"amount": case.balance})
+    form = forms.AmountForm(request.POST or None, initial={"amount": case.balance}, methods=get_provider().methods)
     if request.method == "POST" and form.is_valid():
         try:
-            checkout = payments.checkout_start(case_id=case.pk, link_id=visit.link.pk, amount=form.cleaned_data["amount"])
+            checkout = payments.checkout_start(case_id=case.pk, link_id=visit.link.pk, amount=form.cleaned_data["amount"],
+                                               method=form.cleaned_data.get("method") or "")
         except ValidationError as exc:
             _field_errors(form, exc)
         else:

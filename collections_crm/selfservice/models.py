@@ -132,6 +132,8 @@ class Checkout(models.Model):
     link = models.ForeignKey(PortalLink, verbose_name=_("personal link"), on_delete=models.SET_NULL, null=True, blank=True,
                              related_name="checkouts")
     provider = models.CharField(_("provider"), max_length=16)
+    # How the debtor chose to pay at the provider: "card", or "bizum" (Redsys).
+    method = models.CharField(_("method"), max_length=16, default="card", db_default="card")
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
     currency = models.CharField(_("currency"), max_length=3)
     status = models.CharField(_("status"), max_length=10, choices=CheckoutStatus.choices, default=CheckoutStatus.PENDING)

@@ -59,10 +59,14 @@ def checkout_amount_errors(*, case: Case, amount: Decimal | None) -> dict[str, s
     return {}
 
 
-def checkout_start(*, case_id: int, link_id: int | None, amount: Decimal, now: dt.datetime | None = None) -> Checkout:
-    """Write a pending checkout for ``amount`` with the configured provider (nothing is posted)."""
+def checkout_start(*, case_id: int, link_id: int | None, amount: Decimal, method: str = "", now: dt.datetime | None = None) -> Checkout:
+    """Write a pending checkout for ``amount`` with the configured provider, paid by ``method``
+    (one the provider offers; its first by default). Nothing is posted."""
     now = now or timezone.now()
     provider = get_provider()
+    method = method or provider.methods[0]
+    if method not in provider.methods:
+        raise ValidationError({"method": _("Choose one of the ways to pay offered.")})
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
         if not case.is_open:
@@ -74,7 +78,7 @@ def checkout_start(*, case_id: int, link_id: int | None, amount: Decimal, now: d
             try:
                 with transaction.atomic():
                     checkout = Checkout.objects.create(
-                        order=_new_order(now), case=case, link_id=link_id, provider=provider.name, amount=amount,
+                        order=_new_order(now), case=case, link_id=link_id, provider=provider.name, method=method, amount=amount,
                         currency=case.currency, created_at=now,
                     )
                 break
@@ -83,7 +87,8 @@ def checkout_start(*, case_id: int, link_id: int | None, amount: Decimal, now: d
         else:  # pragma: no cover - 34**8 numbers a month
             raise RuntimeError("no free order number")
         audit_record(actor=None, action="portal.checkout_started", obj=checkout, case_id=case.pk,
-                     after={"provider": provider.name, "amount": str(amount), "currency": case.currency, "order": checkout.order},
+                     after={"provider": provider.name, "method": method, "amount": str(amount), "currency": case.currency,
+                            "order": checkout.order},
                      at=now)
     return checkout
 
@@ -166,7 +171,8 @@ def _apply(event: CallbackEvent, *, provider_name: str, now: dt.datetime) -> tup
                                 outcome=Outcome.PAYMENT, now=now, replan=False)
             payment = payment_post(
                 actor=None, case_id=checkout.case_id, amount=checkout.amount, received_on=timezone.localdate(now),
-                method=PaymentMethod.CARD, reference=f"{provider_name} {checkout.order}",
+                method=PaymentMethod.BIZUM if checkout.method == "bizum" else PaymentMethod.CARD,
+                reference=f"{provider_name} {checkout.order}",
                 idempotency_key=f"checkout:{checkout.public_id}", now=now,
             )
     except ValidationError as exc:

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from cases.choices import CaseStatus, PlanStatus
@@ -155,3 +156,32 @@ def test_without_a_payment_provider_the_pay_page_says_how_else_to_pay(visit, por
 def test_the_sandbox_webhook_answers_only_when_the_sandbox_is_the_provider(client, settings):
     settings.CRM_PAYMENT_PROVIDER = "stripe"
     assert client.post("/webhooks/payments/sandbox/", data=b"{}", content_type="application/json").status_code == 404
+
+
+def test_a_way_to_pay_the_provider_does_not_offer_is_refused(portal_case):
+    from django.core.exceptions import ValidationError
+
+    from collections_crm.selfservice.payments import checkout_start
+
+    with pytest.raises(ValidationError) as refused:
+        checkout_start(case_id=portal_case.pk, link_id=None, amount=Decimal("10"), method="bizum")
+    assert "method" in refused.value.error_dict and not Checkout.objects.exists()
+
+
+def test_redsys_offers_bizum_and_the_payment_is_posted_as_bizum(visit, portal_case, settings):
+    settings.CRM_PAYMENT_PROVIDER = "redsys"
+    settings.REDSYS_MERCHANT_CODE, settings.REDSYS_SECRET_KEY = "999008881", "sq7HjrUOBfKmC576ILgskD5srU870gJ7"
+    page = visit.get(f"/p/case/{portal_case.pk}/pay/")
+    assert b'value="bizum"' in page.content
+    response = visit.post(f"/p/case/{portal_case.pk}/pay/", {"amount": "20.00", "method": "bizum"})
+    assert response.status_code == 200 and b"sis-t.redsys.es" in response.content
+    checkout = Checkout.objects.get(case=portal_case)
+    assert checkout.method == "bizum" and checkout.provider == "redsys"
+    # Confirmed (the provider's callback is tested in tests/selfservice): posted as a Bizum payment.
+    from collections_crm.selfservice.payments import _apply
+    from collections_crm.selfservice.providers import CallbackEvent
+
+    with transaction.atomic():
+        outcome, _pk = _apply(CallbackEvent(event_id="e1", order=checkout.order, paid=True, amount=Decimal("20.00"), currency="EUR"),
+                              provider_name="redsys", now=timezone.now())
+    assert outcome == "posted" and Payment.objects.get(case=portal_case).method == "bizum"

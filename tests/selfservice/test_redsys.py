@@ -171,3 +171,17 @@ def test_the_environment_chooses_the_endpoint(settings, checkout):
                               language="es", description="")
     assert redirect.url == "https://sis.redsys.es/sis/realizarPago"
     assert "DS_MERCHANT_PRODUCTDESCRIPTION" not in _params(redirect.fields)
+
+
+def test_bizum_is_asked_of_redsys_by_its_pay_method(checkout):
+    type(checkout).objects.filter(pk=checkout.pk).update(method="bizum")
+    checkout.refresh_from_db()
+    redirect = RedsysProvider().begin(checkout=checkout, success_url="https://a/ok", cancel_url="https://a/ko",
+                                      notify_url="https://a/n", language="es", description="")
+    fields = dict(redirect.fields)
+    assert _params(fields)["DS_MERCHANT_PAYMETHODS"] == "z"
+    assert fields["Ds_Signature"] == redsys_signature(checkout.order, fields["Ds_MerchantParameters"], urlsafe=False)
+    card = checkout_for(CaseFactory(balance=Decimal("50.00")), provider="redsys", amount="10.00", order="2612CARD0001")
+    assert "DS_MERCHANT_PAYMETHODS" not in _params(RedsysProvider().begin(
+        checkout=card, success_url="https://a/ok", cancel_url="https://a/ko", notify_url="https://a/n", language="es",
+        description="").fields)

@@ -47,6 +47,8 @@ class CallbackEvent:
 
 class Provider(Protocol):
     name: str
+    # The ways to pay it offers (cases.choices.PaymentMethod values), the first the default.
+    methods: tuple[str, ...]
 
     def form_action_hosts(self) -> list[str]:
         """Origins the debtor's browser is sent to from a form (for the Content-Security-Policy)."""

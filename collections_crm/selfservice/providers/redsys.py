@@ -62,6 +62,8 @@ def _urlsafe(signature: str | bytes) -> bytes:
 
 class RedsysProvider:
     name = "redsys"
+    # Cards, and Bizum (the Spanish banks' mobile payments) on the same TPV: DS_MERCHANT_PAYMETHODS "z".
+    methods = ("card", "bizum")
 
     def form_action_hosts(self) -> list[str]:
         parts = urlsplit(ENDPOINTS[_environment()])
@@ -86,6 +88,7 @@ class RedsysProvider:
             url_ko=cancel_url,
             consumer_language=LANGUAGES.get(language.split("-")[0].lower(), languages.SPANISH),
             product_description=description[:125] or None,
+            **({"pay_methods": "z"} if checkout.method == "bizum" else {}),
         )
         # No provider reference yet: Redsys names the payment by our order.
         return Redirect(url=ENDPOINTS[_environment()], fields=request.to_dict())

@@ -44,6 +44,7 @@ def callback_body(*, event_id: str, order: str, paid: bool, amount: Decimal, cur
 
 class SandboxProvider:
     name = "sandbox"
+    methods = ("card",)
 
     def form_action_hosts(self) -> list[str]:
         return []  # our own pages

@@ -58,6 +58,7 @@ def _locale(language: str) -> str:
 
 class StripeProvider:
     name = "stripe"
+    methods = ("card",)
 
     def __init__(self, *, http_client: stripe.HTTPClient | None = None) -> None:
         # Tests hand in an offline client; otherwise a short timeout, because the debtor's page
