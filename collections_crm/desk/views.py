@@ -43,6 +43,7 @@ from cases.services import (
     promise_record,
 )
 from collections_crm.accounts.access import ALL_ROLES, STAFF_ROLES, role_required
+from collections_crm.core.forms import apply_validation_error
 from collections_crm.selfservice.activity import case_look_record, portal_unseen_q
 from collections_crm.selfservice.links import link_issue, links_revoke
 from collections_crm.selfservice.models import LinkSource
@@ -199,18 +200,6 @@ def case_timeline_fragment(request, case_id: int):
     return render(request, "desk/_timeline.html", context)
 
 
-def _apply_errors(form, exc: ValidationError) -> None:
-    """A service's ValidationError onto the form: known fields get field errors, the rest
-    (stale version, closed case) a form-level error."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        for error in exc.error_list:
-            form.add_error(None, error)
-
-
 def _case_action(request, case_id: int, name: str, run, success: str):
     """The shape of every action: fetch the case the user may act on (404 otherwise), validate
     the form, call the service; re-render the whole workspace on success (htmx swaps it in
@@ -221,7 +210,7 @@ def _case_action(request, case_id: int, name: str, run, success: str):
         try:
             run(case, form.cleaned_data, form)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             if not request.htmx:
                 messages.success(request, success)
@@ -365,7 +354,7 @@ def case_debtor_timezone(request, case_id: int):
         try:
             debtor_confirm_timezone(actor=request.user, debtor_id=case.debtor_id, timezone=form.cleaned_data["timezone"])
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             success = _("Time zone confirmed.")
             if not request.htmx:
@@ -481,7 +470,7 @@ def case_debtor_identity(request, case_id: int):
             debtor_update(actor=request.user, debtor_id=case.debtor_id, expected_updated_at=form.expected_updated_at(),
                           changes={"postal_code": form.cleaned_data["postal_code"], "birth_date": form.cleaned_data["birth_date"]})
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             success = _("Identity answers saved.")
             if not request.htmx:

@@ -14,7 +14,6 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,13 +23,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from cases.choices import PlanFrequency
 from collections_crm.accounts import ratelimit
-from collections_crm.audit.services import audit_record
+from collections_crm.core.forms import apply_validation_error
 from collections_crm.selfservice import identity, payments, selectors, services
 from collections_crm.selfservice.links import link_by_code, link_by_token, link_problem, link_record_open
 from collections_crm.selfservice.models import CheckoutStatus
 from collections_crm.selfservice.providers import get_provider
 from collections_crm.selfservice.providers import sandbox as sandbox_provider
-from collections_crm.selfservice.statement import statement_pdf
 
 from . import forms
 from .access import Visit, portal_public, portal_view, visit_end, visit_start, visit_verified
@@ -43,16 +41,6 @@ CODE_WINDOW_SECONDS = 15 * 60
 
 def _client(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
-
-
-def _field_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        for message in exc.messages:
-            form.add_error(None, message)
 
 
 # --- Getting in ---------------------------------------------------------------------------------
@@ -185,7 +173,7 @@ def pay(request: HttpRequest, visit: Visit, case) -> HttpResponse:
             checkout = payments.checkout_start(case_id=case.pk, link_id=visit.link.pk, amount=form.cleaned_data["amount"],
                                                method=form.cleaned_data.get("method") or "")
         except ValidationError as exc:
-            _field_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             return _begin(request, checkout, case)
     return _page(request, visit, case, "portal/pay.html", {"form": form}, status=400 if form.errors else 200)
@@ -268,7 +256,7 @@ def promise(request: HttpRequest, visit: Visit, case) -> HttpResponse:
         try:
             services.portal_promise(case_id=case.pk, amount=form.cleaned_data["amount"], due_date=form.cleaned_data["due_date"])
         except ValidationError as exc:
-            _field_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, _("Thank you. We have noted your promise to pay."))
             return redirect("portal:case", case_id=case.pk)
@@ -294,7 +282,7 @@ def plan(request: HttpRequest, visit: Visit, case) -> HttpResponse:
             try:
                 made = services.portal_plan(case_id=case.pk, count=chosen[0], frequency=chosen[1])
             except ValidationError as exc:
-                _field_errors(form, exc)
+                apply_validation_error(form, exc)
             else:
                 if made.status == "active":
                     messages.success(request, _("Your payment plan has started. The first instalment is due on %(date)s.") % {
@@ -318,7 +306,7 @@ def documents(request: HttpRequest, visit: Visit, case) -> HttpResponse:
         try:
             services.portal_document_request(case_id=case.pk, kind=form.cleaned_data["kind"], words=form.cleaned_data["words"])
         except ValidationError as exc:
-            _field_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, _("We have received your request. We will send it to you as soon as possible."))
             return redirect("portal:case", case_id=case.pk)
@@ -327,10 +315,7 @@ def documents(request: HttpRequest, visit: Visit, case) -> HttpResponse:
 
 @portal_view(case=True)
 def statement_download(request: HttpRequest, visit: Visit, case) -> HttpResponse:
-    data = selectors.case_page(case=case, history=100)
-    pdf = statement_pdf(case=case, payments=data["payments"], today=timezone.localdate())
-    with transaction.atomic():
-        audit_record(actor=None, action="portal.statement_downloaded", obj=case, at=timezone.now())
+    pdf = services.portal_statement(case=case)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="statement-{case.pk}.pdf"'
     return response
@@ -344,7 +329,7 @@ def dispute(request: HttpRequest, visit: Visit, case) -> HttpResponse:
         try:
             services.portal_dispute(case_id=case.pk, reason=form.cleaned_data["reason"], upload=form.cleaned_data["upload"])
         except ValidationError as exc:
-            _field_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, _("We have received your dispute. We will not ask you to pay while we review it, "
                                         "and we will answer you in writing."))
@@ -364,7 +349,7 @@ def preferences(request: HttpRequest, visit: Visit, case) -> HttpResponse:
                                                  callback_at=form.cleaned_data["callback_at"],
                                                  preferred_time=form.cleaned_data["preferred_time"])
         except ValidationError as exc:
-            _field_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             if result.callback_refused:
                 refused = result

@@ -43,6 +43,7 @@ from debtors.services import contact_point_set_flags, debtor_update
 from .activity import case_portal_touch
 from .links import portal_settings
 from .models import PortalUpload, UploadPurpose
+from .statement import statement_pdf
 
 ZERO = Decimal("0.00")
 
@@ -179,6 +180,16 @@ def portal_document_request(*, case_id: int, kind: str, words: str, now: dt.date
         audit_record(actor=None, action="portal.document_requested", obj=barrier, case_id=case_id, after={"kind": kind}, at=now)
         case_portal_touch(case_id=case_id, now=now)
     return barrier
+
+
+def portal_statement(*, case: Case, now: dt.datetime | None = None) -> bytes:
+    """The statement PDF the debtor downloads (the latest 100 payments), and its audit row."""
+    now = now or timezone.now()
+    payments = list(case.payments.order_by("-received_on", "-id")[:100])
+    pdf = statement_pdf(case=case, payments=payments, today=timezone.localdate(now))
+    with transaction.atomic():
+        audit_record(actor=None, action="portal.statement_downloaded", obj=case, at=now)
+    return pdf
 
 
 # --- Dispute ------------------------------------------------------------------------------------

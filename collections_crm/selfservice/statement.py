@@ -11,12 +11,7 @@ from fpdf import FPDF
 
 from cases.models import Case
 from collections_crm.core.money import format_money
-
-
-def _text(value: str) -> str:
-    # The core PDF fonts cover Latin-1 (Spanish accents, ñ); the euro sign is spelled out.
-    value = (value or "").replace("€", "EUR").replace("\u00a0", " ").replace("\u202f", " ")
-    return value.encode("latin-1", "replace").decode("latin-1")
+from contacts.messaging.letters import pdf_text
 
 
 def statement_pdf(*, case: Case, payments: list, today: dt.date) -> bytes:
@@ -26,12 +21,12 @@ def statement_pdf(*, case: Case, payments: list, today: dt.date) -> bytes:
     pdf.set_margins(22, 20, 22)
     pdf.add_page()
     pdf.set_font("Helvetica", style="B", size=14)
-    pdf.cell(0, 8, _text(_("Statement of account")), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, pdf_text(_("Statement of account")), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
-    pdf.cell(0, 6, _text(f"{settings.CRM_COMPANY_NAME} · {formats.date_format(today, 'SHORT_DATE_FORMAT')}"),
+    pdf.cell(0, 6, pdf_text(f"{settings.CRM_COMPANY_NAME} · {formats.date_format(today, 'SHORT_DATE_FORMAT')}"),
              new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    money = lambda amount: _text(format_money(amount, case.currency))  # noqa: E731 - a local shorthand
+    money = lambda amount: pdf_text(format_money(amount, case.currency))  # noqa: E731 - a local shorthand
     rows = [
         (_("Creditor"), case.creditor.name),
         (_("Reference"), case.reference),
@@ -44,17 +39,17 @@ def statement_pdf(*, case: Case, payments: list, today: dt.date) -> bytes:
     ]
     for label, value in rows:
         pdf.set_font("Helvetica", style="B", size=10)
-        pdf.cell(55, 6, _text(str(label)))
+        pdf.cell(55, 6, pdf_text(str(label)))
         pdf.set_font("Helvetica", size=10)
-        pdf.cell(0, 6, _text(str(value)), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, pdf_text(str(value)), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     pdf.set_font("Helvetica", style="B", size=11)
-    pdf.cell(0, 7, _text(_("Payments received")), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, pdf_text(_("Payments received")), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
     if not payments:
-        pdf.cell(0, 6, _text(_("No payments yet.")), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, pdf_text(_("No payments yet.")), new_x="LMARGIN", new_y="NEXT")
     for payment in payments:
-        pdf.cell(40, 6, _text(formats.date_format(payment.received_on, "SHORT_DATE_FORMAT")))
-        pdf.cell(45, 6, _text(str(payment.get_method_display())))
+        pdf.cell(40, 6, pdf_text(formats.date_format(payment.received_on, "SHORT_DATE_FORMAT")))
+        pdf.cell(45, 6, pdf_text(str(payment.get_method_display())))
         pdf.cell(0, 6, money(payment.amount), new_x="LMARGIN", new_y="NEXT", align="R")
     return bytes(pdf.output())

@@ -48,12 +48,12 @@ def render_letters_pdf(letters: list[dict]) -> bytes:
     for letter in letters:
         pdf.add_page()
         pdf.set_font("Helvetica", size=10)
-        pdf.multi_cell(0, 5, _latin1(letter["recipient"]))
+        pdf.multi_cell(0, 5, pdf_text(letter["recipient"]))
         pdf.ln(10)
-        pdf.cell(0, 5, _latin1(letter["date"]), new_x="LMARGIN", new_y="NEXT", align="R")
+        pdf.cell(0, 5, pdf_text(letter["date"]), new_x="LMARGIN", new_y="NEXT", align="R")
         pdf.ln(6)
         pdf.set_font("Helvetica", style="B", size=11)
-        pdf.multi_cell(0, 6, _latin1(letter["subject"]))
+        pdf.multi_cell(0, 6, pdf_text(letter["subject"]))
         pdf.ln(4)
         pdf.set_font("Helvetica", size=11)
         link = portal_link_in(letter["body"])
@@ -61,10 +61,10 @@ def render_letters_pdf(letters: list[dict]) -> bytes:
             if link:
                 _body_beside_qr(pdf, letter["body"], link)
             else:
-                pdf.multi_cell(0, 6, _latin1(letter["body"]))
+                pdf.multi_cell(0, 6, pdf_text(letter["body"]))
             if portal_code_in(letter["body"]):
                 pdf.ln(3)
-                pdf.multi_cell(0, 6, _latin1(_("Or go to %(url)s and type your code.") % {"url": f"{settings.CRM_PORTAL_BASE_URL}/p/"}))
+                pdf.multi_cell(0, 6, pdf_text(_("Or go to %(url)s and type your code.") % {"url": f"{settings.CRM_PORTAL_BASE_URL}/p/"}))
     return bytes(pdf.output())
 
 
@@ -75,17 +75,17 @@ def _body_beside_qr(pdf: FPDF, body: str, link: str) -> None:
     pdf.image(_qr_png(link), x=right - QR_SIZE_MM, y=top, w=QR_SIZE_MM, h=QR_SIZE_MM)
     pdf.set_xy(right - QR_SIZE_MM, top + QR_SIZE_MM)
     pdf.set_font("Helvetica", size=8)
-    pdf.multi_cell(QR_SIZE_MM, 4, _latin1(_("Scan to open your page")), align="C")
+    pdf.multi_cell(QR_SIZE_MM, 4, pdf_text(_("Scan to open your page")), align="C")
     pdf.set_font("Helvetica", size=11)
     pdf.set_xy(pdf.l_margin, top)
-    pdf.multi_cell(pdf.epw - QR_SIZE_MM - gap, 6, _latin1(body))
+    pdf.multi_cell(pdf.epw - QR_SIZE_MM - gap, 6, pdf_text(body))
     if pdf.page == page:  # a short text: go on below the code and its caption
         pdf.set_y(max(pdf.get_y(), top + QR_SIZE_MM + 10))
     pdf.set_x(pdf.l_margin)
 
 
-def _latin1(text: str) -> str:
+def pdf_text(text: str) -> str:
     # The core PDF fonts cover Latin-1 (Spanish accents, ñ, ¿¡); anything else (€ included) is
     # spelled out or replaced rather than failing the whole batch.
-    text = (text or "").replace("€", "EUR").replace("—", "-").replace("→", "->").replace("“", '"').replace("”", '"')
+    text = (text or "").replace("€", "EUR").replace("\u202f", " ").replace("—", "-").replace("→", "->").replace("“", '"').replace("”", '"')
     return text.encode("latin-1", "replace").decode("latin-1")
